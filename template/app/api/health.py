@@ -1,0 +1,71 @@
+"""Liveness and readiness for the load balancer.
+
+/healthz says the process serves requests; it checks nothing else, so a database
+outage never makes the orchestrator restart healthy processes. /readyz checks the
+primary database, the one hard dependency, and says which check failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.state import Resources, resources_of
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+class Check(BaseModel):
+    status: Literal["ok", "failing"]
+    latency_ms: float
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, Check]
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": Readiness}})
+async def readyz(request: Request, response: Response) -> Readiness:
+    resources = resources_of(request)
+    checks = {"database": await _check_database(resources)}
+    ready = all(check.status == "ok" for check in checks.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(status="ready" if ready else "unavailable", checks=checks)
+
+
+async def _check_database(resources: Resources) -> Check:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(resources.settings.readiness_timeout_seconds):
+            async with resources.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return _failing(started, "timed out")
+    except Exception as error:  # any failure means "not ready"
+        # The response names the error type only; the full message may carry hostnames.
+        logger.warning("readiness: database check failed", exc_info=error)
+        return _failing(started, type(error).__name__)
+    return Check(status="ok", latency_ms=_elapsed_ms(started))
+
+
+def _failing(started: float, error: str) -> Check:
+    return Check(status="failing", latency_ms=_elapsed_ms(started), error=error)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,23 @@
+"""The caller's own account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from app.auth.dependencies import CurrentUserId
+from app.db.session import Session
+from app.repositories import users
+from app.schemas.users import UserOut
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me")
+async def me(user_id: CurrentUserId, session: Session) -> UserOut:
+    user = await users.get_user(session, user_id)
+    if user is None:
+        # A valid token for an account deleted since it was issued.
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "Account no longer exists", {"WWW-Authenticate": "Bearer"}
+        )
+    return UserOut.model_validate(user)

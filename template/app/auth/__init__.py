@@ -1,0 +1,1 @@
+"""Token sessions: argon2 password hashes, stateless access JWTs, rotating refresh tokens."""

@@ -1,0 +1,1 @@
+"""Database access: engines, the ORM models and the per-request session."""

@@ -1,0 +1,176 @@
+"""Every knob of the service, read from the environment with an embedded default.
+
+The defaults run the service with nothing but Python (SQLite, in-process stores);
+production points the same names at real servers. Secrets arrive separately
+(``*_PASSWORD``) because ECS injects them from Secrets Manager, and are spliced into
+their URLs here so the rest of the code only ever sees complete URLs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Public on purpose: production refuses it (see _refuse_development_defaults_in_production).
+DEVELOPMENT_JWT_SECRET_KEY = "development-only-jwt-secret-key-do-not-use-in-production"  # noqa: S105
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def with_password(url: str, password: str | None) -> str:
+    """Return ``url`` with ``password`` set as its password (percent-encoded)."""
+    if not password or not url:
+        return url
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ValueError(f"cannot add a password to {url!r}: it has no host")
+    user = quote(parts.username or "", safe="")
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Settings(BaseSettings):
+    """Service settings; environment variables have the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="production refuses development defaults such as the JWT key and SQLite.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="TCP port the production server binds.")
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./app.db",
+        description="Primary database (writes, transactions). "
+        "sqlite+aiosqlite:///path or postgresql+asyncpg://user@host:5432/db.",
+    )
+    database_read_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated read-replica URLs; empty sends reads to the primary.",
+    )
+    database_password: SecretStr | None = Field(
+        None, description="Injected into DATABASE_URL and every DATABASE_READ_URLS entry."
+    )
+    database_pool_size: int = Field(
+        10, ge=1, description="Connections kept open per engine; more costs server memory."
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, description="Extra connections allowed above the pool size under bursts."
+    )
+    database_pool_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a request waits for a pooled connection before failing."
+    )
+    database_pool_recycle_seconds: int = Field(
+        1800, ge=-1, description="Reconnect connections older than this (-1: never)."
+    )
+    database_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="Timeout for opening a new PostgreSQL connection."
+    )
+    database_statement_timeout_seconds: float = Field(
+        10.0, ge=0, description="PostgreSQL statement_timeout; stops runaway queries (0: none)."
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, description="/readyz gives each dependency this long before reporting it down."
+    )
+
+    redis_url: str = Field(
+        "", description="Cache and refresh-token store; empty uses an in-process TTL store."
+    )
+    redis_password: SecretStr | None = Field(None, description="Injected into REDIS_URL.")
+    broker_url: str = Field(
+        "", description="amqp(s):// for RabbitMQ, redis(s):// for Redis; empty runs in-process."
+    )
+    broker_password: SecretStr | None = Field(None, description="Injected into BROKER_URL.")
+
+    jwt_secret_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_JWT_SECRET_KEY),
+        description="HS256 key signing access tokens; at least 32 bytes.",
+    )
+    access_token_ttl_seconds: int = Field(
+        900,
+        ge=30,
+        le=86400,
+        description="Access-token lifetime; shorter limits a stolen token, longer refreshes less.",
+    )
+    refresh_token_ttl_seconds: int = Field(
+        14 * 86400, ge=60, description="Refresh-token lifetime: how long a session lasts idle."
+    )
+
+    static_url: str = Field(
+        "/static", description="Public URL prefix of static assets (the CDN in production)."
+    )
+
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _split_read_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("database_url", "database_read_urls")
+    @classmethod
+    def _check_database_scheme(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            scheme = url.partition("://")[0]
+            if scheme not in DATABASE_SCHEMES:
+                raise ValueError(
+                    f"unsupported database URL scheme {scheme!r}: "
+                    f"use one of {', '.join(DATABASE_SCHEMES)} (got {url!r})"
+                )
+        return value
+
+    @field_validator("jwt_secret_key")
+    @classmethod
+    def _check_jwt_key_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("JWT_SECRET_KEY must be at least 32 bytes long for HS256")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.jwt_secret_key.get_secret_value() == DEVELOPMENT_JWT_SECRET_KEY:
+            raise ValueError(
+                "ENVIRONMENT=production refuses the development JWT_SECRET_KEY: "
+                "set JWT_SECRET_KEY to a random secret (e.g. `openssl rand -hex 32`)"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "ENVIRONMENT=production refuses an SQLite DATABASE_URL: "
+                "use postgresql+asyncpg://user@host:5432/db"
+            )
+        return self
+
+    @property
+    def primary_database_url(self) -> str:
+        """DATABASE_URL with DATABASE_PASSWORD spliced in."""
+        return with_password(self.database_url, self._secret(self.database_password))
+
+    @property
+    def read_replica_urls(self) -> list[str]:
+        """DATABASE_READ_URLS with DATABASE_PASSWORD spliced into each."""
+        password = self._secret(self.database_password)
+        return [with_password(url, password) for url in self.database_read_urls]
+
+    @property
+    def redis_url_with_password(self) -> str:
+        return with_password(self.redis_url, self._secret(self.redis_password))
+
+    @property
+    def broker_url_with_password(self) -> str:
+        return with_password(self.broker_url, self._secret(self.broker_password))
+
+    @staticmethod
+    def _secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None

@@ -1,0 +1,32 @@
+"""The long-lived objects one application instance shares across requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from fastapi import Request
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from app.auth.refresh_tokens import RefreshTokens
+    from app.auth.tokens import AccessTokens
+    from app.settings import Settings
+    from app.ttl_store import TTLStore
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Built once by ``create_app`` and closed by its lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    store: TTLStore
+    access_tokens: AccessTokens
+    refresh_tokens: RefreshTokens
+
+
+def resources_of(request: Request) -> Resources:
+    return cast("Resources", request.app.state.resources)

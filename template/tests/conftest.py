@@ -1,0 +1,92 @@
+"""Shared fixtures: a migrated temporary SQLite database and an HTTP client on the app."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from app.main import create_app
+from app.settings import Settings
+
+SERVICE_ROOT = Path(__file__).resolve().parents[1]
+TEST_JWT_SECRET_KEY = "test-jwt-secret-key-" + "0123456789abcdef" * 4  # 84 bytes: fine for HS512
+PASSWORD = "correct horse battery staple"
+
+
+def migrate(database_url: str, revision: str = "head", *, downgrade: bool = False) -> None:
+    """Run Alembic like `alembic upgrade head` does, on ``database_url``."""
+    config = Config(SERVICE_ROOT / "alembic.ini")
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    if downgrade:
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database migrated per session; each test gets a copy (faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def settings(migrated_database: Path, tmp_path: Path) -> Settings:
+    database = tmp_path / "test.db"
+    shutil.copyfile(migrated_database, database)
+    return Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{database}",
+        jwt_secret_key=SecretStr(TEST_JWT_SECRET_KEY),
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+Login = Callable[[str], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def login(client: httpx.AsyncClient) -> Login:
+    """Register ``email`` (password PASSWORD) and return its token pair."""
+
+    async def register_and_login(email: str) -> dict[str, str]:
+        registered = await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+        )
+        assert registered.status_code == 201, registered.text
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        tokens: dict[str, str] = response.json()
+        return tokens
+
+    return register_and_login
+
+
+def bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}

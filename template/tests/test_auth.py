@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from app.auth.tokens import AccessTokens
+from tests.conftest import PASSWORD, TEST_JWT_SECRET_KEY, Login, bearer
+
+ME = "/api/v1/users/me"
+
+
+async def test_register_then_login_gives_a_working_token_pair(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    tokens = await login("Ada@Example.com")
+    assert tokens["token_type"] == "bearer"
+    assert int(tokens["expires_in"]) == 900
+    me = await client.get(ME, headers=bearer(tokens))
+    assert me.status_code == 200
+    assert me.json()["email"] == "ada@example.com"
+    assert "password_hash" not in me.json()
+
+
+async def test_register_rejects_a_taken_email(client: httpx.AsyncClient, login: Login) -> None:
+    await login("ada@example.com")
+    again = await client.post(
+        "/api/v1/auth/register", json={"email": "ADA@example.com", "password": PASSWORD}
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"email": "not-an-email", "password": PASSWORD}, id="bad-email"),
+        pytest.param({"email": "ada@example.com", "password": "short"}, id="short-password"),
+        pytest.param({"email": "ada@example.com"}, id="missing-password"),
+    ],
+)
+async def test_register_validates_input(client: httpx.AsyncClient, body: dict[str, str]) -> None:
+    response = await client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"]
+
+
+async def test_login_rejects_a_wrong_password_and_an_unknown_email(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    await login("ada@example.com")
+    for email, password in [("ada@example.com", "wrong password"), ("bob@example.com", PASSWORD)]:
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": email, "password": password}
+        )
+        assert response.status_code == 401
+        assert response.json()["detail"] == "Wrong email or password"
+
+
+async def test_refresh_rotates_and_a_used_refresh_token_is_rejected(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    tokens = await login("ada@example.com")
+    first = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert first.status_code == 200
+    rotated = first.json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    assert (await client.get(ME, headers=bearer(rotated))).status_code == 200
+
+    reused = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert reused.status_code == 401
+    # The rotated token still works exactly once.
+    again = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]}
+    )
+    assert again.status_code == 200
+
+
+async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient, login: Login) -> None:
+    tokens = await login("ada@example.com")
+    logout = await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert logout.status_code == 204
+    refresh = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.status_code == 401
+
+
+async def test_refresh_tokens_are_stored_hashed(app: FastAPI, login: Login) -> None:
+    tokens = await login("ada@example.com")
+    stored_keys = list(app.state.resources.store._entries)
+    assert stored_keys
+    assert all(tokens["refresh_token"] not in key for key in stored_keys)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(**overrides: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": "1",
+        "type": "access",
+        "jti": "x",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    return claims | overrides
+
+
+def _tampered(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "2"
+    return f"{header}.{_b64(claims)}.{signature}"
+
+
+def _unsigned() -> str:
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"sub": "1", "type": "access", "jti": "x", "iat": now, "exp": now + 300}
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+
+
+def _expired() -> str:
+    past = datetime.now(UTC) - timedelta(hours=1)
+    return AccessTokens(TEST_JWT_SECRET_KEY, ttl_seconds=60, clock=lambda: past).issue(1)
+
+
+@pytest.mark.parametrize(
+    ("make_token", "expected_error"),
+    [
+        pytest.param(_expired, "invalid_token", id="expired"),
+        pytest.param(lambda: _tampered(_expired()), "invalid_token", id="tampered"),
+        pytest.param(
+            lambda: jwt.encode(_claims(), "another-key-that-is-also-32-bytes-long!", "HS256"),
+            "invalid_token",
+            id="wrong-key",
+        ),
+        pytest.param(
+            lambda: jwt.encode(_claims(), TEST_JWT_SECRET_KEY, "HS512"),
+            "invalid_token",
+            id="other-algorithm",
+        ),
+        pytest.param(_unsigned, "invalid_token", id="alg-none"),
+        pytest.param(
+            lambda: jwt.encode(_claims(type="refresh"), TEST_JWT_SECRET_KEY, "HS256"),
+            "invalid_token",
+            id="wrong-type",
+        ),
+        pytest.param(
+            lambda: jwt.encode(
+                {k: v for k, v in _claims().items() if k != "exp"}, TEST_JWT_SECRET_KEY, "HS256"
+            ),
+            "invalid_token",
+            id="no-expiry",
+        ),
+        pytest.param(lambda: "not-a-jwt", "invalid_token", id="garbage"),
+    ],
+)
+async def test_protected_routes_answer_401_to_bad_tokens(
+    client: httpx.AsyncClient, make_token: Callable[[], str], expected_error: str
+) -> None:
+    response = await client.get(ME, headers={"Authorization": f"Bearer {make_token()}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == f'Bearer error="{expected_error}"'
+
+
+async def test_tampered_valid_token_is_rejected(client: httpx.AsyncClient, login: Login) -> None:
+    tokens = await login("ada@example.com")
+    response = await client.get(
+        ME, headers={"Authorization": f"Bearer {_tampered(tokens['access_token'])}"}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"Authorization": "Basic dXNlcjpwYXNz"}, id="other-scheme"),
+    ],
+)
+async def test_missing_token_is_401_with_a_bearer_challenge(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get(ME, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
