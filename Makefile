@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
 export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= python3
 DEMO_DIR := build/demo
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: help install demo test lint format lock clean
 

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ def service_env(python_version: str = "3.11", **extra: str) -> dict[str, str]:
     are linted with the machine's 3.11 interpreter.
     """
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    # uv from the template's environment: a shim (pyenv) would follow the service's
+    # .python-version and fail for versions the machine does not have.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_PYTHON"] = "python3.11" if python_version != "3.11" else "python3"
     env.update(extra)
@@ -90,3 +94,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # One xdist group per answer set: each service is rendered and installed by one worker.
         params = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS]
         metafunc.parametrize("answer_set", params)
+    if "testable_answer_set" in metafunc.fixturenames:
+        testable = [a for a in ANSWER_SETS if a.runs_tests]
+        params = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in testable]
+        metafunc.parametrize("testable_answer_set", params)

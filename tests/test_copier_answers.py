@@ -131,25 +131,39 @@ def test_interactive_prompt_rejects_a_bad_answer_and_accepts_the_fix(tmp_path: P
     child = pexpect.spawn(
         sys.executable,
         ["-m", "copier", "copy", "--trust", str(TEMPLATE_ROOT), str(destination)],
-        env={"TERM": "xterm", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"},
-        encoding="utf-8", timeout=60, dimensions=(50, 200),
+        env={
+            "TERM": "xterm",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "PROMPT_TOOLKIT_NO_CPR": "1",  # a pty answers no cursor-position requests
+        },
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
     )
+    clear_line = "\x15"
     try:
-        child.expect("project_name")
-        child.sendline("Order Service")
-        child.expect("project_slug")
-        child.send("\x15")  # clear the derived default, then type a bad slug
-        child.send("Order_Service")
-        child.expect("use lowercase letters a-z")
-        child.send("\x15order-service\r")
-        # Accept every remaining default.
-        for _ in range(8):
-            index = child.expect([r"\?", pexpect.EOF])
-            if index == 1:
-                break
-            child.send("\r")
+        child.expect("Project name, as people read it")
+        child.send(clear_line + "Order Service\r")
+        child.expect("Slug used for the package")
+        child.send(clear_line + "Order_Service\r")
+        child.expect("use lowercase letters a-z, digits 0-9 and '-'")
+        child.send(clear_line + "order-service\r")
+        for prompt in [
+            "One sentence that says what the service does",
+            "Python version the service runs on",
+            "AWS region to deploy to",
+            "Number of PostgreSQL read replicas",
+            "Provision a CloudFront CDN",
+            "Message broker for background jobs",
+            "Domain name the service answers on",
+        ]:
+            child.expect(prompt)
+            child.send("\r")  # accept the default
         child.expect(pexpect.EOF)
     finally:
         child.close()
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "Order Service"
     assert answers["project_slug"] == "order-service"

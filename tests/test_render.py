@@ -73,9 +73,9 @@ def test_generated_lint_format_and_type_checks_pass(answer_set: AnswerSet, rende
 
 
 @pytest.mark.slow
-def test_generated_test_suite_passes(answer_set: AnswerSet, render_answer_set) -> None:
-    if not answer_set.runs_tests:
-        pytest.skip(f"rendered for Python {answer_set.python_version}; this machine runs 3.11 (render and lint only)")
+def test_generated_test_suite_passes(testable_answer_set: AnswerSet, render_answer_set) -> None:
+    """Services rendered for Python 3.12 and 3.13 are not collected here: the machines have 3.11."""
+    answer_set = testable_answer_set
     service = render_answer_set(answer_set)
     # Unit tests on the embedded defaults; the integration suite runs once, in test_integration.
     env = service_env(answer_set.python_version)
