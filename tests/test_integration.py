@@ -25,6 +25,8 @@ def test_generated_integration_suite_passes_on_real_servers(render_answer_set) -
         pytest.skip(reason)
     service = render_answer_set(DEFAULTS)
     output = run(["make", "test-integration"], cwd=service, env=service_env(CI="true"), timeout=1500)
-    summary = output.strip().splitlines()[-1]
+    summaries = re.findall(r"^=+ (.+) in [\d.]+s.* =+$", output, flags=re.MULTILINE)
+    assert summaries, f"no pytest summary in the output:\n{output[-3000:]}"
+    summary = summaries[-1]
     assert re.search(r"\b\d+ passed\b", summary), summary
     assert "skipped" not in summary and "failed" not in summary, summary
