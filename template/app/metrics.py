@@ -50,10 +50,22 @@ async def metrics() -> Response:
 
 
 def route_of(scope: Scope) -> str:
-    """The matched route's path template, or a fixed label when nothing matched."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED_ROUTE
+    """The matched route's full path template, or a fixed label when nothing matched.
+
+    FastAPI puts the route itself in the scope, with its path relative to the router it
+    was declared on (``/items/{item_id}``); the router prefixes in front of it are the
+    leading segments of the requested path (``/api/v1``), which are static here.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    if ":path}" in path:  # a mount or catch-all: its own template is the bounded label
+        return path
+    route_segments = path.count("/")
+    if route_segments == 0:  # "" on a prefixed router: the requested path is the template
+        return str(scope["path"])
+    requested = scope["path"].split("/")
+    return "/".join(requested[: len(requested) - route_segments]) + path
 
 
 class MetricsMiddleware:
