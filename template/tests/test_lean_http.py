@@ -6,7 +6,7 @@ import gzip
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import brotli
+import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 import zstandard
@@ -93,7 +93,9 @@ async def test_a_changed_resource_gets_a_new_etag(client: httpx.AsyncClient, log
     tokens = await login("etag@example.com")
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     created = await client.post(
-        "/api/v1/items", json={"name": "Lamp", "status": "published", "price_cents": 100}, headers=auth
+        "/api/v1/items",
+        json={"name": "Lamp", "status": "published", "price_cents": 100},
+        headers=auth,
     )
     assert created.status_code == 201, created.text
     url = f"/api/v1/items/{created.json()['id']}"

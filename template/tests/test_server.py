@@ -120,9 +120,7 @@ async def test_the_production_server_speaks_http2(
 ) -> None:
     _, base_url = server
     # h2c with prior knowledge, as a load balancer talks to its targets.
-    async with httpx.AsyncClient(
-        base_url=base_url, http1=False, http2=True, timeout=5
-    ) as client:
+    async with httpx.AsyncClient(base_url=base_url, http1=False, http2=True, timeout=5) as client:
         responses = await asyncio.gather(*(client.get("/healthz") for _ in range(5)))
     assert {response.http_version for response in responses} == {"HTTP/2"}
     assert all(response.status_code == 200 for response in responses)
