@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import about
+from app import about, metrics
 from app.api import api_router, health
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
+from app.http.middleware import add_http_middleware
+from app.lifecycle import Lifecycle
+from app.logging import configure_logging
 from app.settings import Settings
 from app.state import Resources
 from app.ttl_store import MemoryTTLStore
@@ -21,6 +24,7 @@ from app.ttl_store import MemoryTTLStore
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; ``settings`` defaults to the environment (tests pass their own)."""
     settings = settings or Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
     resources = _build_resources(settings)
 
     @asynccontextmanager
@@ -40,6 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     app.include_router(health.router)
     app.include_router(api_router)
+    # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
+    app.state.lifecycle = Lifecycle()
+    add_http_middleware(app, settings)
+    app.include_router(metrics.router)
+    metrics.DATABASE_POOLS.track("primary", resources.engine)
     return app
 
 

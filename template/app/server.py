@@ -1,37 +1,71 @@
 """The production server: ``python -m app.server`` runs Hypercorn on uvloop.
 
-Hypercorn speaks HTTP/1.1 and HTTP/2 (h2c behind the load balancer) on one port.
+Hypercorn speaks HTTP/1.1 and HTTP/2 on one port (h2c with prior knowledge behind the
+load balancer, h2 when given TLS). On SIGTERM (or Ctrl-C) it drains in three steps:
+
+1. /readyz answers 503 ``draining`` while the server keeps serving, for
+   ``DRAIN_DELAY_SECONDS``, so the load balancer stops routing new requests here;
+2. the listener closes and in-flight requests get ``DRAIN_TIMEOUT_SECONDS`` to finish;
+3. the app's lifespan closes its pools and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import sys
 from typing import TYPE_CHECKING, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from app.lifecycle import lifecycle_of
 from app.main import create_app
 from app.settings import Settings
 
 if TYPE_CHECKING:
     from hypercorn.typing import Framework
 
+logger = logging.getLogger(__name__)
+
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     # Inside a container the port must be reachable from outside it.
     config.bind = [f"0.0.0.0:{settings.port}"]
-    config.accesslog = "-"
+    # app.logging writes one structured line per request; Hypercorn's would duplicate it.
+    config.accesslog = None
     config.errorlog = "-"
+    config.graceful_timeout = settings.drain_timeout_seconds
     return config
 
 
+async def serve_until_drained(settings: Settings) -> None:
+    app = create_app(settings)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+
+    lifecycle = lifecycle_of(app)
+
+    async def drain() -> None:
+        await stop_requested.wait()
+        lifecycle.start_draining()
+        logger.info(
+            "draining: readiness fails, still serving",
+            extra={"drain_delay_seconds": settings.drain_delay_seconds},
+        )
+        await asyncio.sleep(settings.drain_delay_seconds)
+        logger.info("draining: closing the listener, finishing in-flight requests")
+
+    await serve(cast("Framework", app), hypercorn_config(settings), shutdown_trigger=drain)
+    logger.info("drained: exiting")
+
+
 def main() -> None:
-    settings = Settings()
-    app = cast("Framework", create_app(settings))
-    server = serve(app, hypercorn_config(settings))
+    server = serve_until_drained(Settings())
     if sys.platform != "win32":
         import uvloop  # noqa: PLC0415 - not installed on Windows
 

@@ -110,6 +110,54 @@ class Settings(BaseSettings):
         "/static", description="Public URL prefix of static assets (the CDN in production)."
     )
 
+    # Serving, lean HTTP and observability (practices 3, 4, 6).
+    drain_delay_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="After SIGTERM, keep serving with /readyz failing this long so the load "
+        "balancer stops routing here first; longer than its health-check detection time, and "
+        "delay + timeout under the orchestrator's stop timeout (ECS: 30 s).",
+    )
+    drain_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="Then stop accepting and give in-flight requests this long to finish; "
+        "longer spares slow requests, shorter makes deploys and scale-in faster.",
+    )
+    compression_minimum_size_bytes: int = Field(
+        500,
+        ge=0,
+        description="Compress responses at least this large (zstd, br or gzip); smaller ones "
+        "cost more CPU and header bytes than compression saves.",
+    )
+    max_request_body_bytes: int = Field(
+        1_048_576,
+        ge=1,
+        description="Request bodies over this answer 413 before being buffered; "
+        "raise it for uploads, at the cost of memory per request.",
+    )
+    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(
+        True, description="One JSON object per line (for log shippers); false: coloured console."
+    )
+    profiling_enabled: bool = Field(
+        False,
+        description="Allow ?profile=1 with X-Admin-Token to return a pyinstrument profile "
+        "of that request; costs nothing when off.",
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Shared secret for admin-only features such as profiling."
+    )
+    otel_enabled: bool = Field(
+        False,
+        description="Export OpenTelemetry traces (needs the `otel` dependency group); "
+        "costs a little latency and CPU per request.",
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        "", description="OTLP/HTTP collector URL; empty uses the OpenTelemetry default."
+    )
+    otel_service_name: str = Field("", description="service.name of spans; empty: the project.")
+
     @field_validator("database_read_urls", mode="before")
     @classmethod
     def _split_read_urls(cls, value: object) -> object:

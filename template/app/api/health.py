@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from app.lifecycle import lifecycle_of
 from app.state import Resources, resources_of
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, Check]
+    reason: str | None = None
 
 
 @router.get("/healthz")
@@ -40,6 +42,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"model": Readiness}})
 async def readyz(request: Request, response: Response) -> Readiness:
+    if lifecycle_of(request.app).draining:
+        # Shutting down: leave the load balancer before the listener closes.
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Readiness(status="unavailable", checks={}, reason="draining")
     resources = resources_of(request)
     checks = {"database": await _check_database(resources)}
     ready = all(check.status == "ok" for check in checks.values())

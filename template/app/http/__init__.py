@@ -1,0 +1,1 @@
+"""HTTP-level middleware: request ids, compression, ETags and body limits."""

@@ -1,0 +1,41 @@
+"""The HTTP middleware stack, outermost first, in one place so its order is visible."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from app.http.body_limit import BodyLimitMiddleware
+from app.http.compression import compression
+from app.http.etag import ETagMiddleware
+from app.http.request_id import RequestIdMiddleware
+from app.logging import AccessLogMiddleware
+from app.metrics import MetricsMiddleware
+from app.profiling import ProfilingMiddleware
+from app.settings import Settings
+
+
+def http_middleware(settings: Settings) -> list[Middleware]:
+    stack = [
+        # The request id first, so every log line below it carries the id.
+        Middleware(RequestIdMiddleware),
+        Middleware(MetricsMiddleware),
+        Middleware(AccessLogMiddleware),
+    ]
+    if settings.profiling_enabled and settings.admin_token is not None:
+        stack.append(
+            Middleware(ProfilingMiddleware, admin_token=settings.admin_token.get_secret_value())
+        )
+    stack += [
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes),
+        compression(minimum_size_bytes=settings.compression_minimum_size_bytes),
+        # Inside compression: the tag hashes the uncompressed body.
+        Middleware(ETagMiddleware),
+    ]
+    return stack
+
+
+def add_http_middleware(app: FastAPI, settings: Settings) -> None:
+    # add_middleware wraps: the last added is the outermost, so add innermost first.
+    for middleware in reversed(http_middleware(settings)):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)

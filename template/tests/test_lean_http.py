@@ -1,0 +1,156 @@
+"""Practice 4 (lean API): compression above a threshold, ETag/304, 413 over the body limit."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import brotli  # type: ignore[import-untyped]
+import httpx
+import pytest
+import zstandard
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import Login
+
+DECOMPRESS = {
+    "gzip": gzip.decompress,
+    "br": brotli.decompress,
+    "zstd": lambda body: zstandard.ZstdDecompressor().decompressobj().decompress(body),
+}
+
+
+@asynccontextmanager
+async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an app built from ``settings`` (started and closed like the server does)."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_large_responses_are_compressed_with_the_accepted_encoding(
+    client: httpx.AsyncClient, encoding: str
+) -> None:
+    plain = await client.get("/openapi.json", headers={"Accept-Encoding": "identity"})
+    assert len(plain.content) > 500
+    assert "content-encoding" not in plain.headers
+
+    async with client.stream(
+        "GET", "/openapi.json", headers={"Accept-Encoding": encoding}
+    ) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+
+    assert response.headers["content-encoding"] == encoding
+    assert "accept-encoding" in response.headers["vary"].lower()
+    assert len(raw) < len(plain.content) / 2
+    assert DECOMPRESS[encoding](raw) == plain.content
+
+
+async def test_small_responses_are_not_compressed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"Accept-Encoding": "gzip, br, zstd"})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+
+
+async def test_the_threshold_is_a_setting(settings: Settings) -> None:
+    async with client_for(
+        settings.model_copy(update={"compression_minimum_size_bytes": 1})
+    ) as client:
+        response = await client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+
+
+async def test_get_responses_carry_an_etag_and_if_none_match_answers_304(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await client.get("/openapi.json")
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+
+    again = await client.get("/openapi.json", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert "content-length" not in again.headers or again.headers["content-length"] == "0"
+
+    # The tag is of the content, not the encoding: a gzip client revalidates it too.
+    compressed = await client.get(
+        "/openapi.json", headers={"If-None-Match": f'"x", {etag}', "Accept-Encoding": "gzip"}
+    )
+    assert compressed.status_code == 304
+
+
+async def test_a_changed_resource_gets_a_new_etag(client: httpx.AsyncClient, login: Login) -> None:
+    tokens = await login("etag@example.com")
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    created = await client.post(
+        "/api/v1/items",
+        json={"name": "Lamp", "status": "published", "price_cents": 100},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/items/{created.json()['id']}"
+    before = await client.get(url, headers=auth)
+    patched = await client.patch(url, json={"name": "Desk lamp"}, headers=auth)
+    assert patched.status_code == 200, patched.text
+    after = await client.get(url, headers={**auth, "If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200
+    assert after.headers["etag"] != before.headers["etag"]
+    assert after.json()["name"] == "Desk lamp"
+
+
+async def test_writes_and_errors_get_no_etag(client: httpx.AsyncClient) -> None:
+    assert "etag" not in (await client.get("/api/v1/items/999999")).headers
+    login = await client.post("/api/v1/auth/login", json={"email": "a@b.co", "password": "x"})
+    assert "etag" not in login.headers
+
+
+@pytest.fixture
+async def small_limit_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(settings.model_copy(update={"max_request_body_bytes": 1024})) as client:
+        yield client
+
+
+async def test_a_declared_body_over_the_limit_gets_413(
+    small_limit_client: httpx.AsyncClient,
+) -> None:
+    response = await small_limit_client.post(
+        "/api/v1/auth/register", content=b"x" * 2048, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body exceeds the limit of 1024 bytes"}
+
+
+async def test_a_streamed_body_over_the_limit_gets_413(
+    small_limit_client: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b" " * 256  # no Content-Length: the middleware has to count
+
+    response = await small_limit_client.post(
+        "/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "1024 bytes" in response.json()["detail"]
+
+
+async def test_a_body_under_the_limit_is_served(small_limit_client: httpx.AsyncClient) -> None:
+    response = await small_limit_client.post(
+        "/api/v1/auth/register", json={"email": "small@example.com", "password": "p" * 12}
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_no_middleware_is_a_base_http_middleware(app: FastAPI) -> None:
+    """BaseHTTPMiddleware buffers and copies every response; the stack is pure ASGI."""
+    assert all(not issubclass(m.cls, BaseHTTPMiddleware) for m in app.user_middleware)  # type: ignore[arg-type]
