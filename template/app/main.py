@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import about, metrics
 from app.api import api_router, health
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.db.engine import create_engine
+from app.db.routing import ReadRouter
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
 from app.lifecycle import Lifecycle
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await resources.store.close()
+            await resources.read_router.dispose()
             await resources.engine.dispose()
 
     app = FastAPI(
@@ -54,15 +57,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _build_resources(settings: Settings) -> Resources:
     engine = create_engine(settings.primary_database_url, settings)
+    session_factory = create_session_factory(engine)
     store = MemoryTTLStore()
     return Resources(
         settings=settings,
         engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=session_factory,
         store=store,
         access_tokens=AccessTokens(
             settings.jwt_secret_key.get_secret_value(),
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        read_router=_build_read_router(settings, session_factory),
+    )
+
+
+def _build_read_router(settings: Settings, primary: async_sessionmaker[AsyncSession]) -> ReadRouter:
+    replicas = [create_engine(url, settings) for url in settings.read_replica_urls]
+    return ReadRouter(
+        primary,
+        [(replica, async_sessionmaker(replica, expire_on_commit=False)) for replica in replicas],
+        max_lag_seconds=settings.database_replica_max_lag_seconds,
+        status_ttl_seconds=settings.database_replica_status_ttl_seconds,
+        down_backoff_seconds=settings.database_replica_down_backoff_seconds,
+        probe_timeout_seconds=settings.database_connect_timeout_seconds,
     )

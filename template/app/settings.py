@@ -79,6 +79,37 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(
         10.0, ge=0, description="PostgreSQL statement_timeout; stops runaway queries (0: none)."
     )
+    database_slow_query_threshold_ms: float = Field(
+        500.0,
+        ge=0,
+        description="Log statements slower than this on logger app.db.slow_queries (0: off); "
+        "lower finds more slow queries but logs more.",
+    )
+    database_replica_max_lag_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A replica further behind the primary than this is skipped for reads; "
+        "lower serves fresher data but falls back to the primary more often.",
+    )
+    database_replica_status_ttl_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How long a replica's measured lag and replay LSN are trusted before "
+        "re-checking; longer saves round trips but notices lag later.",
+    )
+    database_replica_down_backoff_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="A replica that failed to answer is skipped for this long, so a dead "
+        "replica costs one connect attempt per backoff instead of one per request.",
+    )
+    database_read_your_writes_window_seconds: int = Field(
+        60,
+        ge=0,
+        description="Lifetime of the read_after_lsn cookie set after a write: the client's "
+        "reads wait for a replica that has replayed its write (0: no cookie, header only). "
+        "Keep it above DATABASE_REPLICA_MAX_LAG_SECONDS.",
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, description="/readyz gives each dependency this long before reporting it down."
     )

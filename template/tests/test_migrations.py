@@ -28,6 +28,7 @@ async def test_migrations_match_the_models(migrated_database: Path) -> None:
         "ix_items_status_created_at_id",
         "ix_items_owner_id_created_at_id",
         "ix_items_owner_id_status_created_at_id",
+        "ix_items_status_price_cents",
     } <= indexes
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.db.slow_queries import log_slow_queries
 from app.settings import Settings
 
 
@@ -35,6 +36,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    log_slow_queries(engine, settings.database_slow_query_threshold_ms)
     return engine
 
 

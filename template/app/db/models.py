@@ -48,6 +48,8 @@ class Item(Base):
         # An owner's items, and the catalog filtered by owner.
         Index("ix_items_owner_id_created_at_id", "owner_id", "created_at", "id"),
         Index("ix_items_owner_id_status_created_at_id", "owner_id", "status", "created_at", "id"),
+        # Catalog price filters (min_price_cents / max_price_cents) on published items.
+        Index("ix_items_status_price_cents", "status", "price_cents"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)

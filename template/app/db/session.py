@@ -1,25 +1,88 @@
-"""The per-request database session."""
+"""Per-request database sessions: ``ReadSession`` for reads, ``WriteSession`` for writes.
+
+``ReadSession`` goes wherever ``app.db.routing.ReadRouter`` sends it: a caught-up
+replica, or the primary. ``WriteSession`` (alias ``Session``) always uses the
+primary; every commit on it hands the client a read-your-writes token (see routing).
+Endpoints that change data, or read and then write, take a ``WriteSession``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.db.routing import (
+    COMMIT_LSN_SQL,
+    READ_AFTER_LSN_COOKIE,
+    READ_AFTER_LSN_HEADER,
+    parse_lsn,
+    read_lsn_token,
+)
+from app.settings import Environment
 from app.state import resources_of
+
+_ON_COMMIT_LSN = "on_commit_lsn"
+
+
+class PrimarySession(AsyncSession):
+    """A session that learns the primary's WAL position after each commit (PostgreSQL)."""
+
+    async def commit(self) -> None:
+        await super().commit()
+        on_commit_lsn: Callable[[int], None] | None = self.info.get(_ON_COMMIT_LSN)
+        engine = self.bind
+        if on_commit_lsn is None or not isinstance(engine, AsyncEngine):
+            return
+        if engine.dialect.name != "postgresql":
+            return
+        # A separate connection, so the session's state (and its objects) stay untouched;
+        # the pool hands back the connection the commit just released.
+        async with engine.connect() as connection:
+            lsn = await connection.scalar(COMMIT_LSN_SQL)
+        if lsn:
+            on_commit_lsn(parse_lsn(lsn))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (no surprise lazy loads)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, class_=PrimarySession)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield a session; it rolls back whatever the endpoint left uncommitted."""
-    async with resources_of(request).session_factory() as session:
+async def get_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
+    """A primary session; it rolls back whatever the endpoint left uncommitted."""
+    resources = resources_of(request)
+    window_seconds = resources.settings.database_read_your_writes_window_seconds
+
+    def hand_out_lsn(lsn: int) -> None:
+        response.headers[READ_AFTER_LSN_HEADER] = str(lsn)
+        if window_seconds:
+            response.set_cookie(
+                READ_AFTER_LSN_COOKIE,
+                str(lsn),
+                max_age=window_seconds,
+                httponly=True,
+                secure=resources.settings.environment is Environment.PRODUCTION,
+                samesite="lax",
+            )
+
+    async with resources.session_factory() as session:
+        session.info[_ON_COMMIT_LSN] = hand_out_lsn
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on a replica that has seen the client's writes, else on the primary."""
+    min_lsn = read_lsn_token(
+        request.headers.get(READ_AFTER_LSN_HEADER), request.cookies.get(READ_AFTER_LSN_COOKIE)
+    )
+    async with resources_of(request).read_router.session(min_lsn) as session:
+        yield session
+
+
+WriteSession = Annotated[AsyncSession, Depends(get_session)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+# The primary session under its original name, for code that predates the split.
+Session = WriteSession

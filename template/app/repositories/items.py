@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from app.db.models import Item, ItemStatus
 from app.pagination import PageRequest, paginate
@@ -21,9 +22,12 @@ class CatalogFilter:
 
 
 async def list_published(
-    session: AsyncSession, page: PageRequest, filters: CatalogFilter
+    session: AsyncSession,
+    page: PageRequest,
+    filters: CatalogFilter,
+    columns: Collection[str] | None = None,
 ) -> Sequence[Item]:
-    query = select(Item).where(Item.status == ItemStatus.PUBLISHED)
+    query = _select_items(columns, keyset=True).where(Item.status == ItemStatus.PUBLISHED)
     if filters.owner_id is not None:
         query = query.where(Item.owner_id == filters.owner_id)
     if filters.min_price_cents is not None:
@@ -34,22 +38,30 @@ async def list_published(
 
 
 async def list_owned(
-    session: AsyncSession, owner_id: int, page: PageRequest, status: ItemStatus | None
+    session: AsyncSession,
+    owner_id: int,
+    page: PageRequest,
+    status: ItemStatus | None,
+    columns: Collection[str] | None = None,
 ) -> Sequence[Item]:
-    query = select(Item).where(Item.owner_id == owner_id)
+    query = _select_items(columns, keyset=True).where(Item.owner_id == owner_id)
     if status is not None:
         query = query.where(Item.status == status)
     return await _page(session, query, page)
 
 
 async def get_visible_item(
-    session: AsyncSession, item_id: int, viewer_id: int | None
+    session: AsyncSession,
+    item_id: int,
+    viewer_id: int | None,
+    columns: Collection[str] | None = None,
 ) -> Item | None:
     """The item if it is published or belongs to ``viewer_id``."""
     visible = Item.status == ItemStatus.PUBLISHED
     if viewer_id is not None:
         visible = or_(visible, Item.owner_id == viewer_id)
-    item: Item | None = await session.scalar(select(Item).where(Item.id == item_id, visible))
+    query = _select_items(columns, keyset=False).where(Item.id == item_id, visible)
+    item: Item | None = await session.scalar(query)
     return item
 
 
@@ -76,6 +88,18 @@ async def update_item(session: AsyncSession, item: Item, changes: dict[str, Any]
 async def delete_item(session: AsyncSession, item: Item) -> None:
     await session.delete(item)
     await session.commit()
+
+
+def _select_items(columns: Collection[str] | None, *, keyset: bool) -> Select[tuple[Item]]:
+    """SELECT items, loading only ``columns`` (plus the keyset columns of a list) if given.
+
+    The rows are ORM objects whose other attributes are unloaded: read only ``columns``.
+    """
+    if columns is None:
+        return select(Item)
+    names = set(columns) | ({"id", "created_at"} if keyset else {"id"})
+    attributes = [getattr(Item, name) for name in sorted(names)]
+    return select(Item).options(load_only(*attributes, raiseload=True))
 
 
 async def _page(

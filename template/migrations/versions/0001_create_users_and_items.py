@@ -63,6 +63,7 @@ def upgrade() -> None:
         "items",
         ["owner_id", "status", "created_at", "id"],
     )
+    op.create_index("ix_items_status_price_cents", "items", ["status", "price_cents"])
 
 
 def downgrade() -> None:

@@ -12,6 +12,8 @@ import pytest
 
 SERVERS = {
     "TEST_DATABASE_URL": "a PostgreSQL primary, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+    "TEST_DATABASE_READ_URLS": "streaming replicas of TEST_DATABASE_URL (scripts/pg-pair up prints "
+    "both), e.g. postgresql+asyncpg://postgres@127.0.0.1:55433/app",
 }
 
 

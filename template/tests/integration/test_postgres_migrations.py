@@ -41,6 +41,7 @@ async def test_migrations_apply_and_revert_on_postgresql(scratch_database_url: s
         "ix_items_status_created_at_id",
         "ix_items_owner_id_created_at_id",
         "ix_items_owner_id_status_created_at_id",
+        "ix_items_status_price_cents",
     } <= indexes
 
     await anyio.to_thread.run_sync(lambda: migrate(scratch_database_url, "base", downgrade=True))

@@ -1,0 +1,377 @@
+"""Practice 1 on the real PostgreSQL primary and its streaming replica.
+
+Uses its own database (app_it_db), created on the primary (it replicates) and
+migrated with Alembic, so it never collides with other tests on the same pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from app.db.models import ItemStatus
+from app.db.routing import READ_AFTER_LSN_HEADER, ReadRouter
+from app.main import create_app
+from app.pagination import Cursor, PageRequest
+from app.repositories import items
+from app.settings import Settings
+from tests.conftest import PASSWORD, SERVICE_ROOT, TEST_JWT_SECRET_KEY, migrate
+from tests.integration.conftest import require_server
+
+DATABASE = "app_it_db"
+SEEDED_ITEMS = 20_000
+ITEMS = "/api/v1/items"
+
+
+def _on(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def _recreate_database(primary_url: str, replica_url: str) -> None:
+    admin = create_async_engine(_on(primary_url, "postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    await admin.dispose()
+    # The CREATE DATABASE streams to the replica; wait until it can be opened there.
+    replica = create_async_engine(_on(replica_url, DATABASE))
+    try:
+        for _ in range(100):
+            try:
+                async with replica.connect():
+                    return
+            except Exception:  # noqa: BLE001 - not replayed yet
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{DATABASE} never appeared on the replica")
+    finally:
+        await replica.dispose()
+
+
+async def _seed(url: str) -> None:
+    """20,000 items (60% published) of 200 owners over a year, then ANALYZE."""
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO users (email, password_hash, created_at) "
+                "SELECT 'seed' || n || '@example.com', 'x', now() FROM generate_series(1, 200) n"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO items (owner_id, name, description, status, price_cents, "
+                "created_at, updated_at) "
+                "SELECT (SELECT min(id) FROM users) + n % 200, 'item ' || n, repeat('x', 200), "
+                "CASE WHEN n % 10 < 6 THEN 'published' WHEN n % 10 < 9 THEN 'draft' "
+                "ELSE 'archived' END, (n * 7919) % 100000, "
+                "now() - n * interval '25 minutes', now() "
+                "FROM generate_series(1, :count) n"
+            ),
+            {"count": SEEDED_ITEMS},
+        )
+    async with engine.connect() as connection:
+        await connection.execute(text("ANALYZE users"))
+        await connection.execute(text("ANALYZE items"))
+        await connection.commit()
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[str, str]:
+    """(primary URL, replica URL) of a fresh, migrated, seeded app_it_db."""
+    primary = require_server("TEST_DATABASE_URL")
+    replicas = require_server("TEST_DATABASE_READ_URLS")
+    replica = replicas.split(",")[0].strip()
+    asyncio.run(_recreate_database(primary, replica))
+    primary_db = _on(primary, DATABASE)
+    migrate(primary_db)
+    asyncio.run(_seed(primary_db))
+    return primary_db, _on(replica, DATABASE)
+
+
+def _settings(pair: tuple[str, str], **overrides: Any) -> Settings:
+    primary, replica = pair
+    values: dict[str, Any] = {
+        "database_url": primary,
+        "database_read_urls": [replica],
+        "jwt_secret_key": SecretStr(TEST_JWT_SECRET_KEY),
+        "database_replica_down_backoff_seconds": 0.5,
+        "database_replica_status_ttl_seconds": 0.2,
+        "database_replica_max_lag_seconds": 30.0,
+    }
+    return Settings(_env_file=None, **(values | overrides))
+
+
+@asynccontextmanager
+async def _client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield application, client
+
+
+def _router(application: FastAPI) -> ReadRouter:
+    router: ReadRouter = application.state.resources.read_router
+    return router
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    body = {"email": email, "password": PASSWORD}
+    registered = await client.post("/api/v1/auth/register", json=body)
+    assert registered.status_code in {201, 409}, registered.text
+    response = await client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@contextmanager
+def counted_statements(engine: AsyncEngine, needle: str) -> Iterator[list[str]]:
+    """Statements containing ``needle`` that ``engine`` sends while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if needle in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def _count(metric: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(metric, labels) or 0.0
+
+
+@asynccontextmanager
+async def replay_paused(replica_url: str) -> AsyncIterator[None]:
+    """Pause WAL replay on the replica (it keeps receiving); always resumed afterwards."""
+    engine = create_async_engine(replica_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_wal_replay_pause()"))
+            for _ in range(100):
+                state = await connection.scalar(text("SELECT pg_get_wal_replay_pause_state()"))
+                if state == "paused":
+                    break
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_wal_replay_resume()"))
+        await engine.dispose()
+
+
+# --- query plans ----------------------------------------------------------------------------
+
+
+async def test_no_list_or_detail_query_scans_the_items_table(pair: tuple[str, str]) -> None:
+    """EXPLAIN every statement the item repositories send: each one uses an index."""
+    primary, _ = pair
+    engine = create_async_engine(primary)
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        captured.append((statement, parameters))
+
+    async with engine.connect() as connection:
+        owner = await connection.scalar(text("SELECT min(owner_id) + 7 FROM items"))
+        item_id = await connection.scalar(text("SELECT min(id) + 4321 FROM items"))
+        middle = (
+            await connection.execute(
+                text(
+                    "SELECT created_at, id FROM items ORDER BY created_at DESC OFFSET 9000 LIMIT 1"
+                )
+            )
+        ).one()
+    deep = PageRequest(20, Cursor(middle.created_at, middle.id))
+    first = PageRequest(20, None)
+    published = items.CatalogFilter
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    async with engine.connect() as connection, AsyncSession(bind=connection) as session:
+        for page in (first, deep):
+            await items.list_published(session, page, published())
+            await items.list_published(session, page, published(owner_id=owner))
+            await items.list_published(session, page, published(min_price_cents=99_000))
+            await items.list_published(session, page, published(max_price_cents=500))
+            await items.list_published(
+                session, page, published(min_price_cents=1000, max_price_cents=90_000)
+            )
+            await items.list_published(session, page, published(), ["name", "price_cents"])
+            await items.list_owned(session, owner, page, None)
+            await items.list_owned(session, owner, page, ItemStatus.ARCHIVED)
+            await items.list_owned(session, owner, page, None, ["name"])
+        await items.get_visible_item(session, item_id, None)
+        await items.get_visible_item(session, item_id, owner)
+        await items.get_visible_item(session, item_id, None, ["name"])
+        await items.get_owned_item(session, item_id, owner)
+    event.remove(engine.sync_engine, "before_cursor_execute", capture)
+
+    assert len(captured) == 22
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        for statement, parameters in captured:
+            plan = "\n".join(row[0] for row in await raw.fetch(f"EXPLAIN {statement}", *parameters))
+            print(f"\n{statement}\n{parameters}\n{plan}")  # noqa: T201 - shown with -s
+            assert "Seq Scan on items" not in plan, f"{statement}\n{parameters}\n{plan}"
+    await engine.dispose()
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+async def test_reads_use_the_replica_and_writes_the_primary(pair: tuple[str, str]) -> None:
+    async with _client(_settings(pair)) as (application, client):
+        router = _router(application)
+        async with router.session() as session:
+            assert await session.scalar(text("SELECT pg_is_in_recovery()")) is True
+        headers = await _login(client, "routing@example.com")
+        primary_engine = application.state.resources.engine
+        replica_engine = router.replicas[0].engine
+
+        with (
+            counted_statements(replica_engine, "FROM items") as replica_reads,
+            counted_statements(primary_engine, "FROM items") as primary_reads,
+        ):
+            for _ in range(5):
+                assert (await client.get(ITEMS)).status_code == 200
+        assert (len(replica_reads), len(primary_reads)) == (5, 0)
+
+        with (
+            counted_statements(replica_engine, "INSERT INTO items") as replica_writes,
+            counted_statements(primary_engine, "INSERT INTO items") as primary_writes,
+        ):
+            created = await client.post(ITEMS, json={"name": "Lamp"}, headers=headers)
+        assert created.status_code == 201
+        assert (len(replica_writes), len(primary_writes)) == (0, 1)
+        assert int(created.headers[READ_AFTER_LSN_HEADER]) > 0
+        assert created.cookies["read_after_lsn"] == created.headers[READ_AFTER_LSN_HEADER]
+
+
+async def test_a_client_always_reads_its_own_writes(pair: tuple[str, str]) -> None:
+    async with _client(_settings(pair)) as (_application, client):
+        headers = await _login(client, "ryw@example.com")
+        created = await client.post(
+            ITEMS, json={"name": "v0", "status": "published"}, headers=headers
+        )
+        url = f"{ITEMS}/{created.json()['id']}"
+        for version in range(1, 51):
+            patched = await client.patch(url, json={"name": f"v{version}"}, headers=headers)
+            assert patched.status_code == 200
+            # The cookie from the write goes back automatically with the read.
+            read = await client.get(url)
+            assert read.json()["name"] == f"v{version}", f"stale read after write {version}"
+
+
+async def test_a_replica_behind_the_clients_write_is_not_used(pair: tuple[str, str]) -> None:
+    _, replica = pair
+    async with _client(_settings(pair)) as (_application, client):
+        headers = await _login(client, "behind@example.com")
+        created = await client.post(
+            ITEMS, json={"name": "old", "status": "published"}, headers=headers
+        )
+        url = f"{ITEMS}/{created.json()['id']}"
+        await _wait_until_replica_sees(client, url, "old")
+        async with replay_paused(replica):
+            before = _count("db_replica_fallbacks_total", reason="behind_client")
+            patched = await client.patch(url, json={"name": "new"}, headers=headers)
+            token = patched.headers[READ_AFTER_LSN_HEADER]
+
+            # With the token (cookie), the read goes to the primary and sees the write ...
+            assert (await client.get(url)).json()["name"] == "new"
+            assert _count("db_replica_fallbacks_total", reason="behind_client") == before + 1
+            # ... and the header alone works for clients without a cookie jar.
+            client.cookies.clear()
+            with_header = await client.get(url, headers={READ_AFTER_LSN_HEADER: token})
+            assert with_header.json()["name"] == "new"
+            # Without it, the read is served by the paused replica: proof it is behind.
+            assert (await client.get(url)).json()["name"] == "old"
+
+
+async def _wait_until_replica_sees(client: httpx.AsyncClient, url: str, name: str) -> None:
+    for _ in range(100):
+        client.cookies.clear()
+        response = await client.get(url)
+        if response.status_code == 200 and response.json()["name"] == name:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the replica never replayed the write")
+
+
+async def test_a_lagging_replica_is_skipped(pair: tuple[str, str]) -> None:
+    _, replica = pair
+    settings = _settings(pair, database_replica_max_lag_seconds=0.001)
+    async with _client(settings) as (application, client):
+        headers = await _login(client, "lag@example.com")
+        async with replay_paused(replica):
+            created = await client.post(
+                ITEMS, json={"name": "fresh", "status": "published"}, headers=headers
+            )
+            await asyncio.sleep(0.3)  # past the status TTL, so the lag is measured again
+            client.cookies.clear()
+            before = _count("db_replica_fallbacks_total", reason="lagging")
+            replica_engine = _router(application).replicas[0].engine
+            with counted_statements(replica_engine, "FROM items") as replica_reads:
+                read = await client.get(f"{ITEMS}/{created.json()['id']}")
+            assert read.status_code == 200
+            assert read.json()["name"] == "fresh"
+            assert replica_reads == []
+            assert _count("db_replica_fallbacks_total", reason="lagging") == before + 1
+
+
+# --- fault: the replica stops mid-test -------------------------------------------------------
+
+
+async def _pg_pair(command: str) -> None:
+    script = os.environ.get("TEST_PG_PAIR_SCRIPT") or str(SERVICE_ROOT / "scripts" / "pg-pair")
+    process = await asyncio.create_subprocess_exec(
+        script, command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, f"pg-pair {command} failed:\n{output.decode()}"
+
+
+async def test_reads_survive_the_replica_stopping(pair: tuple[str, str]) -> None:
+    async with _client(_settings(pair)) as (application, client):
+        router = _router(application)
+        for _ in range(3):  # warm the replica's pool: its connections die with it
+            assert (await client.get(ITEMS)).status_code == 200
+        assert (await router.route()).target == "replica"
+
+        before = _count("db_replica_fallbacks_total", reason="down")
+        await _pg_pair("stop-replica")
+        try:
+            for _ in range(20):
+                response = await client.get(ITEMS, params={"limit": 5})
+                assert response.status_code == 200, response.text
+                assert len(response.json()["items"]) == 5
+            assert _count("db_replica_fallbacks_total", reason="down") > before
+            route = await router.route()
+            assert (route.target, route.reason) == ("primary", "down")
+        finally:
+            await _pg_pair("start-replica")
+
+        # After the backoff the replica is probed again and serves reads once more.
+        for _ in range(50):
+            await asyncio.sleep(0.2)
+            if (await router.route()).target == "replica":
+                break
+        else:
+            raise AssertionError("reads never returned to the restarted replica")
+        assert (await client.get(ITEMS)).status_code == 200
