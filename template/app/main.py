@@ -13,6 +13,7 @@ from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
+from app.jobs.runtime import JobRuntime
 from app.settings import Settings
 from app.state import Resources
 from app.ttl_store import MemoryTTLStore
@@ -25,9 +26,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        resources.jobs.start()
         try:
             yield
         finally:
+            await resources.jobs.stop()
             await resources.store.close()
             await resources.engine.dispose()
 
@@ -46,14 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _build_resources(settings: Settings) -> Resources:
     engine = create_engine(settings.primary_database_url, settings)
     store = MemoryTTLStore()
+    session_factory = create_session_factory(engine)
     return Resources(
         settings=settings,
         engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=session_factory,
         store=store,
         access_tokens=AccessTokens(
             settings.jwt_secret_key.get_secret_value(),
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        jobs=JobRuntime.for_app(settings, session_factory),
     )

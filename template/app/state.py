@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
+    from app.jobs.runtime import JobRuntime
     from app.settings import Settings
     from app.ttl_store import TTLStore
 
@@ -26,6 +27,7 @@ class Resources:
     store: TTLStore
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
+    jobs: JobRuntime
 
 
 def resources_of(request: Request) -> Resources:
