@@ -56,6 +56,7 @@ class JobRuntime:
             max_attempts=settings.jobs_max_attempts,
             retry_base_delay_seconds=settings.jobs_retry_base_delay_seconds,
             retry_max_delay_seconds=settings.jobs_retry_max_delay_seconds,
+            max_backoff_seconds=settings.outbox_relay_max_backoff_seconds,
         )
         self.run_worker = run_worker
         self.run_relay = run_relay
