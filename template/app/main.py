@@ -16,6 +16,7 @@ from app.db.engine import create_engine
 from app.db.routing import ReadRouter
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
+from app.jobs.runtime import JobRuntime
 from app.lifecycle import Lifecycle
 from app.logging import configure_logging
 from app.settings import Settings
@@ -31,9 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        resources.jobs.start()
         try:
             yield
         finally:
+            await resources.jobs.stop()
             await resources.store.close()
             await resources.read_router.dispose()
             await resources.engine.dispose()
@@ -69,6 +72,7 @@ def _build_resources(settings: Settings) -> Resources:
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        jobs=JobRuntime.for_app(settings, session_factory),
         read_router=_build_read_router(settings, session_factory),
     )
 

@@ -123,6 +123,64 @@ class Settings(BaseSettings):
     )
     broker_password: SecretStr | None = Field(None, description="Injected into BROKER_URL.")
 
+    # --- Background jobs (app/jobs) ---
+    jobs_queue_name: str = Field(
+        "jobs", description="Queue (RabbitMQ) or stream (Redis) name; DLQ is '<name>.dead-letter'."
+    )
+    jobs_max_attempts: int = Field(
+        5, ge=1, description="Attempts before a failing job goes to the dead-letter queue."
+    )
+    jobs_retry_base_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="First retry delay; doubles per attempt (with jitter). "
+        "Shorter recovers sooner, longer spares a struggling dependency.",
+    )
+    jobs_retry_max_delay_seconds: float = Field(
+        300.0, ge=0, description="Cap on the retry delay, however many attempts failed."
+    )
+    jobs_prefetch_count: int = Field(
+        16,
+        ge=1,
+        description="RabbitMQ messages a worker holds unacked; more hides latency, "
+        "fewer spreads work evenly across workers.",
+    )
+    jobs_visibility_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Redis: a job pending this long (its worker died) is taken over by another; "
+        "must exceed the longest job.",
+    )
+    jobs_publish_timeout_seconds: float = Field(
+        5.0, gt=0, description="Budget for connecting to the broker and for one publish confirm."
+    )
+    outbox_relay_in_app: bool = Field(
+        True,
+        description="The app process relays its own outbox rows right after commit "
+        "(lowest latency); off leaves relaying to the workers.",
+    )
+    outbox_relay_interval_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="How often the relay polls for due rows (commits in this process wake "
+        "it at once); shorter lowers retry/cross-process latency, costs queries.",
+    )
+    outbox_relay_max_backoff_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between relay attempts while the broker is down."
+    )
+    outbox_batch_size: int = Field(
+        100,
+        ge=1,
+        description="Rows one relay locks and publishes per transaction; larger is faster, "
+        "holds row locks longer.",
+    )
+    outbox_retention_seconds: float = Field(
+        86400.0,
+        gt=0,
+        description="Sent outbox rows and processed-job ids are kept this long "
+        "(redeliveries older than this are no longer recognised as duplicates).",
+    )
+
     jwt_secret_key: SecretStr = Field(
         SecretStr(DEVELOPMENT_JWT_SECRET_KEY),
         description="HS256 key signing access tokens; at least 32 bytes.",

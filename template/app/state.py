@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
     from app.db.routing import ReadRouter
+    from app.jobs.runtime import JobRuntime
     from app.settings import Settings
     from app.ttl_store import TTLStore
 
@@ -28,6 +29,7 @@ class Resources:
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
     read_router: ReadRouter
+    jobs: JobRuntime
 
 
 def resources_of(request: Request) -> Resources:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.db.models import Base
+from app.jobs import idempotency, outbox  # noqa: F401 - registers the jobs tables
 from app.settings import Settings
 
 config = context.config

@@ -49,6 +49,8 @@ async def readyz(request: Request, response: Response) -> Readiness:
     resources = resources_of(request)
     checks = {"database": await _check_database(resources)}
     ready = all(check.status == "ok" for check in checks.values())
+    if resources.settings.broker_url:  # shown, not required: the outbox holds jobs meanwhile
+        checks["broker"] = await _check_broker(resources)
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(status="ready" if ready else "unavailable", checks=checks)
@@ -65,6 +67,17 @@ async def _check_database(resources: Resources) -> Check:
     except Exception as error:  # any failure means "not ready"
         # The response names the error type only; the full message may carry hostnames.
         logger.warning("readiness: database check failed", exc_info=error)
+        return _failing(started, type(error).__name__)
+    return Check(status="ok", latency_ms=_elapsed_ms(started))
+
+
+async def _check_broker(resources: Resources) -> Check:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(resources.settings.readiness_timeout_seconds):
+            await resources.jobs.ping()
+    except Exception as error:
+        logger.warning("readiness: broker check failed", exc_info=error)
         return _failing(started, type(error).__name__)
     return Check(status="ok", latency_ms=_elapsed_ms(started))
 

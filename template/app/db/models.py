@@ -71,3 +71,5 @@ class Item(Base):
     price_cents: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
+    # Derived by the recompute_item_search_fields job (app/jobs/handlers.py).
+    search_text: Mapped[str | None] = mapped_column(Text, default=None)

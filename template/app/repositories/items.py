@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from app.db.models import Item, ItemStatus
+from app.jobs.handlers import enqueue_item_changed
 from app.pagination import PageRequest, paginate
 
 
@@ -74,6 +75,8 @@ async def get_owned_item(session: AsyncSession, item_id: int, owner_id: int) -> 
 async def create_item(session: AsyncSession, owner_id: int, fields: dict[str, Any]) -> Item:
     item = Item(owner_id=owner_id, **fields)
     session.add(item)
+    await session.flush()  # the job needs the item's id
+    enqueue_item_changed(session, item)  # jobs: same transaction as the write
     await session.commit()
     return item
 
@@ -81,6 +84,7 @@ async def create_item(session: AsyncSession, owner_id: int, fields: dict[str, An
 async def update_item(session: AsyncSession, item: Item, changes: dict[str, Any]) -> Item:
     for field, value in changes.items():
         setattr(item, field, value)
+    enqueue_item_changed(session, item)  # jobs: same transaction as the write
     await session.commit()
     return item
 

@@ -14,6 +14,8 @@ SERVERS = {
     "TEST_DATABASE_URL": "a PostgreSQL primary, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
     "TEST_DATABASE_READ_URLS": "streaming replicas of TEST_DATABASE_URL (scripts/pg-pair up prints "
     "both), e.g. postgresql+asyncpg://postgres@127.0.0.1:55433/app",
+    "TEST_REDIS_URL": "a Redis server, e.g. redis://127.0.0.1:6379/15 (tests may FLUSHDB it)",
+    "TEST_BROKER_URL": "a RabbitMQ server, e.g. amqp://guest:guest@127.0.0.1:5672/%2F",
 }
 
 

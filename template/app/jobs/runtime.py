@@ -1,0 +1,113 @@
+"""Wires broker, relay and worker from settings, for the app process and the worker command."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.jobs.brokers import Broker, create_broker
+from app.jobs.handlers import jobs
+from app.jobs.outbox import Relay
+from app.jobs.registry import JobRegistry
+from app.jobs.worker import Worker
+from app.settings import Settings
+
+
+class JobRuntime:
+    """The relay (and, when asked, a worker) as background tasks of one process.
+
+    The app process runs the relay so committed jobs go out at once; on the in-process
+    broker it also runs the worker, since no other process can reach that queue.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        run_worker: bool,
+        run_relay: bool = True,
+        registry: JobRegistry = jobs,
+        broker: Broker | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker or create_broker(
+            settings.broker_url_with_password,
+            queue_name=settings.jobs_queue_name,
+            prefetch_count=settings.jobs_prefetch_count,
+            visibility_timeout_seconds=settings.jobs_visibility_timeout_seconds,
+            connect_timeout_seconds=settings.jobs_publish_timeout_seconds,
+        )
+        self.relay = Relay(
+            session_factory,
+            self.broker,
+            batch_size=settings.outbox_batch_size,
+            interval_seconds=settings.outbox_relay_interval_seconds,
+            max_backoff_seconds=settings.outbox_relay_max_backoff_seconds,
+            publish_timeout_seconds=settings.jobs_publish_timeout_seconds,
+            retention_seconds=settings.outbox_retention_seconds,
+        )
+        self.worker = Worker(
+            self.broker,
+            session_factory,
+            registry,
+            max_attempts=settings.jobs_max_attempts,
+            retry_base_delay_seconds=settings.jobs_retry_base_delay_seconds,
+            retry_max_delay_seconds=settings.jobs_retry_max_delay_seconds,
+            max_backoff_seconds=settings.outbox_relay_max_backoff_seconds,
+        )
+        self.run_worker = run_worker
+        self.run_relay = run_relay
+        self._engine = engine
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_app(
+        cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    ) -> JobRuntime:
+        in_process = not settings.broker_url
+        return cls(
+            settings,
+            session_factory,
+            run_worker=in_process,
+            run_relay=in_process or settings.outbox_relay_in_app,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, run_worker: bool) -> JobRuntime:
+        """A runtime with its own engine (the worker command)."""
+        from app.db.engine import create_engine  # noqa: PLC0415
+        from app.db.session import create_session_factory  # noqa: PLC0415
+
+        engine = create_engine(settings.primary_database_url, settings)
+        return cls(settings, create_session_factory(engine), run_worker=run_worker, engine=engine)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as group:
+            if self.run_relay:
+                group.create_task(self.relay.run(stop))
+            if self.run_worker:
+                group.create_task(self.worker.run(stop))
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(self._stop))
+
+    async def stop(self) -> None:
+        """Let the job in hand finish, then stop the tasks and close the broker."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.close()
+
+    async def ping(self) -> None:
+        await self.broker.ping()
+
+    async def close(self) -> None:
+        await self.broker.close()
+        if self._engine is not None:
+            await self._engine.dispose()
