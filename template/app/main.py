@@ -7,15 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import about
-from app.api import api_router, health
+from app import about, static_files
+from app.api import api_router, health, landing
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
+from app.cache import Cache
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
+from app.http_cache import CacheControlMiddleware
+from app.redis_store import create_store
 from app.settings import Settings
 from app.state import Resources
-from app.ttl_store import MemoryTTLStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,12 +42,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(landing.router)
+    app.include_router(static_files.router)
+    app.add_middleware(CacheControlMiddleware)
     return app
 
 
 def _build_resources(settings: Settings) -> Resources:
     engine = create_engine(settings.primary_database_url, settings)
-    store = MemoryTTLStore()
+    store = create_store(settings)
     return Resources(
         settings=settings,
         engine=engine,
@@ -56,4 +61,12 @@ def _build_resources(settings: Settings) -> Resources:
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        static_assets=static_files.StaticAssets(url_prefix=settings.static_url),
+        cache=Cache(
+            store,
+            ttl_seconds=settings.cache_ttl_seconds,
+            jitter_ratio=settings.cache_ttl_jitter_ratio,
+            lock_timeout_ms=settings.cache_lock_timeout_ms,
+            circuit_open_seconds=settings.cache_circuit_open_seconds,
+        ),
     )

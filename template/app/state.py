@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
+    from app.cache import Cache
     from app.settings import Settings
+    from app.static_files import StaticAssets
     from app.ttl_store import TTLStore
 
 
@@ -26,6 +28,8 @@ class Resources:
     store: TTLStore
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
+    cache: Cache
+    static_assets: StaticAssets
 
 
 def resources_of(request: Request) -> Resources:

@@ -23,7 +23,8 @@ router = APIRouter(tags=["health"])
 
 
 class Check(BaseModel):
-    status: Literal["ok", "failing"]
+    # "degraded": a soft dependency (the cache) is down; the service still answers.
+    status: Literal["ok", "degraded", "failing"]
     latency_ms: float
     error: str | None = None
 
@@ -42,7 +43,9 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request, response: Response) -> Readiness:
     resources = resources_of(request)
     checks = {"database": await _check_database(resources)}
-    ready = all(check.status == "ok" for check in checks.values())
+    if resources.settings.redis_url:
+        checks["cache"] = await _check_cache(resources)
+    ready = all(check.status != "failing" for check in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(status="ready" if ready else "unavailable", checks=checks)
@@ -60,6 +63,20 @@ async def _check_database(resources: Resources) -> Check:
         # The response names the error type only; the full message may carry hostnames.
         logger.warning("readiness: database check failed", exc_info=error)
         return _failing(started, type(error).__name__)
+    return Check(status="ok", latency_ms=_elapsed_ms(started))
+
+
+async def _check_cache(resources: Resources) -> Check:
+    """Redis is a soft dependency: when it is down the cache is bypassed, so "degraded"."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(resources.settings.readiness_timeout_seconds):
+            await resources.cache.ping()
+    except TimeoutError:
+        return Check(status="degraded", latency_ms=_elapsed_ms(started), error="timed out")
+    except Exception as error:  # any failure means "degraded"
+        logger.warning("readiness: cache check failed", exc_info=error)
+        return Check(status="degraded", latency_ms=_elapsed_ms(started), error=type(error).__name__)
     return Check(status="ok", latency_ms=_elapsed_ms(started))
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUserId, OptionalUserId
+from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
 from app.db.session import Session
+from app.http_cache import public_cache_control
 from app.pagination import PageParams, PageRequest, next_cursor
 from app.repositories import items
 from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
@@ -17,12 +20,16 @@ from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
 router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
+# Cache keys: one per published item, and first catalog pages under one generation.
+ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
+PublicCacheControl = Depends(public_cache_control)
 Cents = Annotated[int | None, Query(ge=0)]
 
 
-@router.get("/items")
+@router.get("/items", dependencies=[PublicCacheControl])
 async def list_catalog(
     session: Session,
+    cache: ResponseCache,
     page: PageParams,
     owner_id: Annotated[int | None, Query(ge=1, description="Only this owner's items.")] = None,
     min_price_cents: Cents = None,
@@ -39,8 +46,15 @@ async def list_catalog(
             "min_price_cents must not be greater than max_price_cents",
         )
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
-    rows = await items.list_published(session, page, filters)
-    return _page(rows, page)
+
+    async def load() -> dict[str, object]:
+        rows = await items.list_published(session, page, filters)
+        return _page(rows, page).model_dump(mode="json")
+
+    if page.after is not None:  # deeper pages are rarely shared: only the first is cached
+        return ItemPage.model_validate(await load())
+    key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
+    return ItemPage.model_validate(await cache.get_or_load(key, load, cache="catalog"))
 
 
 @router.get("/me/items")
@@ -54,10 +68,24 @@ async def list_mine(
     return _page(await items.list_owned(session, user_id, page, status_), page)
 
 
-@router.get("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
-async def get_item(item_id: int, viewer_id: OptionalUserId, session: Session) -> ItemOut:
+@router.get(
+    "/items/{item_id}",
+    responses={404: {"description": NOT_FOUND}},
+    dependencies=[PublicCacheControl],
+)
+async def get_item(
+    item_id: int, viewer_id: OptionalUserId, session: Session, cache: ResponseCache
+) -> ItemOut:
     """A published item, or one of the caller's own in any status."""
-    item = await items.get_visible_item(session, item_id, viewer_id)
+
+    async def load_published() -> dict[str, object] | None:
+        item = await items.get_visible_item(session, item_id, None)
+        return None if item is None else ItemOut.model_validate(item).model_dump(mode="json")
+
+    published = await cache.get_or_load(f"{ITEM_CACHE}:{item_id}", load_published, cache="item")
+    if published is not None:
+        return ItemOut.model_validate(published)
+    item = await items.get_visible_item(session, item_id, viewer_id) if viewer_id else None
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return ItemOut.model_validate(item)
@@ -65,19 +93,27 @@ async def get_item(item_id: int, viewer_id: OptionalUserId, session: Session) ->
 
 @router.post("/items", status_code=status.HTTP_201_CREATED)
 async def create_item(
-    body: ItemCreate, user_id: CurrentUserId, session: Session, request: Request, response: Response
+    body: ItemCreate,
+    user_id: CurrentUserId,
+    session: Session,
+    cache: ResponseCache,
+    request: Request,
+    response: Response,
 ) -> ItemOut:
     item = await items.create_item(session, user_id, body.model_dump())
+    await _invalidate(cache, item.id)
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
     return ItemOut.model_validate(item)
 
 
 @router.patch("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
 async def update_item(
-    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session
+    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session, cache: ResponseCache
 ) -> ItemOut:
     item = await _owned(session, item_id, user_id)
-    return ItemOut.model_validate(await items.update_item(session, item, body.changes()))
+    updated = await items.update_item(session, item, body.changes())
+    await _invalidate(cache, item_id)
+    return ItemOut.model_validate(updated)
 
 
 @router.delete(
@@ -85,8 +121,17 @@ async def update_item(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"description": NOT_FOUND}},
 )
-async def delete_item(item_id: int, user_id: CurrentUserId, session: Session) -> None:
+async def delete_item(
+    item_id: int, user_id: CurrentUserId, session: Session, cache: ResponseCache
+) -> None:
     await items.delete_item(session, await _owned(session, item_id, user_id))
+    await _invalidate(cache, item_id)
+
+
+async def _invalidate(cache: Cache, item_id: int) -> None:
+    """After a committed write: drop the item and every cached first catalog page."""
+    await cache.invalidate(f"{ITEM_CACHE}:{item_id}")
+    await cache.bump_generation(CATALOG_CACHE)
 
 
 async def _owned(session: Session, item_id: int, user_id: int) -> Item:
