@@ -1,8 +1,9 @@
 """The production TTL store: the same methods as ``MemoryTTLStore``, on Redis (or Valkey).
 
 Every call is one Redis command, so each is atomic across all instances of the service.
-Socket timeouts are short and there are no client-side retries: a slow or dead Redis
-fails fast, and the caller (app/cache.py) decides to bypass it.
+Socket timeouts are short and only a dropped connection is retried, once (a pooled
+connection may have died with a restarted server): a slow or dead Redis fails fast,
+and the caller (app/cache.py) decides to bypass it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.settings import Settings
 from app.ttl_store import MemoryTTLStore, TTLStore
@@ -27,7 +29,7 @@ class RedisTTLStore:
             url,
             socket_timeout=socket_timeout_seconds,
             socket_connect_timeout=socket_timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client)
 

@@ -12,6 +12,7 @@ import pytest
 
 SERVERS = {
     "TEST_DATABASE_URL": "a PostgreSQL primary, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+    "TEST_REDIS_URL": "a Redis database the tests may FLUSHDB, e.g. redis://127.0.0.1:6379/15",
 }
 
 
