@@ -8,20 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import about, metrics
-from app.api import api_router, health
+from app import about, metrics, static_files
+from app.api import api_router, health, landing
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
+from app.cache import Cache
 from app.db.engine import create_engine
 from app.db.routing import ReadRouter
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
+from app.http_cache import CacheControlMiddleware
 from app.jobs.runtime import JobRuntime
 from app.lifecycle import Lifecycle
 from app.logging import configure_logging
+from app.redis_store import create_store
 from app.settings import Settings
 from app.state import Resources
-from app.ttl_store import MemoryTTLStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,8 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(landing.router)
+    app.include_router(static_files.router)
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
+    # Cache-Control first, so the stack added next (ETag, compression...) wraps it.
+    app.add_middleware(CacheControlMiddleware)
     add_http_middleware(app, settings)
     app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
@@ -61,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _build_resources(settings: Settings) -> Resources:
     engine = create_engine(settings.primary_database_url, settings)
     session_factory = create_session_factory(engine)
-    store = MemoryTTLStore()
+    store = create_store(settings)
     return Resources(
         settings=settings,
         engine=engine,
@@ -72,6 +78,14 @@ def _build_resources(settings: Settings) -> Resources:
             ttl_seconds=settings.access_token_ttl_seconds,
         ),
         refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        static_assets=static_files.StaticAssets(url_prefix=settings.static_url),
+        cache=Cache(
+            store,
+            ttl_seconds=settings.cache_ttl_seconds,
+            jitter_ratio=settings.cache_ttl_jitter_ratio,
+            lock_timeout_ms=settings.cache_lock_timeout_ms,
+            circuit_open_seconds=settings.cache_circuit_open_seconds,
+        ),
         jobs=JobRuntime.for_app(settings, session_factory),
         read_router=_build_read_router(settings, session_factory),
     )

@@ -246,6 +246,50 @@ class Settings(BaseSettings):
         "", description="OTLP/HTTP collector URL; empty uses the OpenTelemetry default."
     )
     otel_service_name: str = Field("", description="service.name of spans; empty: the project.")
+    # Caching, sessions and CDN headers (README: 2. Caching, 8. Sessions, 9. CDN readiness).
+    cache_ttl_seconds: int = Field(
+        60,
+        ge=1,
+        description="How long cached items and first catalog pages live; longer "
+        "saves more database reads but shows data changed outside the API later.",
+    )
+    cache_ttl_jitter_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Adds up to this fraction of the TTL at random, so keys "
+        "written together do not all expire (and recompute) at the same moment.",
+    )
+    cache_lock_timeout_ms: int = Field(
+        2000,
+        ge=10,
+        description="Cross-instance recompute lock: other instances wait up to "
+        "this long for the value before loading it themselves; cover a slow query.",
+    )
+    cache_circuit_open_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="After a cache error, bypass the cache this long before "
+        "trying it again, so a dead Redis does not add a timeout to every request.",
+    )
+    redis_socket_timeout_seconds: float = Field(
+        0.25,
+        gt=0,
+        description="Connect and read timeout of each Redis command; short, "
+        "because the database can always answer instead of the cache.",
+    )
+    public_max_age_seconds: int = Field(
+        30,
+        ge=0,
+        description="Cache-Control max-age of public GET responses (browsers); "
+        "longer means fewer requests but staler pages in users' browsers.",
+    )
+    cdn_s_maxage_seconds: int = Field(
+        60,
+        ge=0,
+        description="Cache-Control s-maxage of public GET responses (the CDN); "
+        "the CDN serves them this long without asking the service.",
+    )
 
     @field_validator("database_read_urls", mode="before")
     @classmethod

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from app.auth.tokens import AccessTokens
     from app.db.routing import ReadRouter
     from app.jobs.runtime import JobRuntime
+    from app.cache import Cache
     from app.settings import Settings
+    from app.static_files import StaticAssets
     from app.ttl_store import TTLStore
 
 
@@ -30,6 +32,8 @@ class Resources:
     refresh_tokens: RefreshTokens
     read_router: ReadRouter
     jobs: JobRuntime
+    cache: Cache
+    static_assets: StaticAssets
 
 
 def resources_of(request: Request) -> Resources:

@@ -1,7 +1,7 @@
 """Short-lived key/value storage: the in-process default behind one small interface.
 
-Refresh tokens (and, later, the cache) live here. Production swaps in a Redis-backed
-store with the same methods, so callers never know which one they talk to.
+Refresh tokens and the cache live here. Production swaps in the Redis-backed store
+(app/redis_store.py) with the same methods, so callers never know which one they talk to.
 """
 
 from __future__ import annotations
@@ -14,10 +14,22 @@ from typing import Protocol
 class TTLStore(Protocol):
     """Keys expire after their TTL; ``take`` reads and deletes in one atomic step."""
 
-    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
     async def get(self, key: str) -> bytes | None: ...
     async def take(self, key: str) -> bytes | None: ...
     async def delete(self, key: str) -> None: ...
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        """Set only if ``key`` is absent (a lock); True when this call set it."""
+        ...
+
+    async def swap(self, key: str, value: bytes, ttl_seconds: int) -> bytes | None:
+        """Replace ``key`` only if it exists and return its old value, atomically."""
+        ...
+
+    async def expire(self, key: str, ttl_seconds: int) -> bool:
+        """Restart ``key``'s TTL; False when it no longer exists."""
+        ...
+
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -37,7 +49,7 @@ class MemoryTTLStore:
         self._sweep_every = sweep_every
         self._writes = 0
 
-    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         self._entries[key] = (self._clock() + ttl_seconds, value)
         self._writes += 1
         if self._writes % self._sweep_every == 0:
@@ -60,6 +72,30 @@ class MemoryTTLStore:
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, value, ttl_ms / 1000)
+        return True
+
+    async def swap(self, key: str, value: bytes, ttl_seconds: int) -> bytes | None:
+        old = await self.get(key)
+        if old is not None:
+            await self.set(key, value, ttl_seconds)
+        return old
+
+    async def expire(self, key: str, ttl_seconds: int) -> bool:
+        value = await self.get(key)
+        if value is None:
+            return False
+        await self.set(key, value, ttl_seconds)
+        return True
+
+    def ttl_of(self, key: str) -> float | None:
+        """Seconds until ``key`` expires (None when absent); for tests and debugging."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0] - self._clock()
 
     async def ping(self) -> None:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
@@ -24,7 +25,8 @@ router = APIRouter(tags=["health"])
 
 
 class Check(BaseModel):
-    status: Literal["ok", "failing"]
+    # "degraded": a soft dependency (the cache) is down; the service still answers.
+    status: Literal["ok", "degraded", "failing"]
     latency_ms: float
     error: str | None = None
 
@@ -48,9 +50,14 @@ async def readyz(request: Request, response: Response) -> Readiness:
         return Readiness(status="unavailable", checks={}, reason="draining")
     resources = resources_of(request)
     checks = {"database": await _check_database(resources)}
-    ready = all(check.status == "ok" for check in checks.values())
-    if resources.settings.broker_url:  # shown, not required: the outbox holds jobs meanwhile
-        checks["broker"] = await _check_broker(resources)
+    # Soft dependencies are shown, never fatal: a lost cache is bypassed, and the outbox
+    # holds jobs until the broker is back. Only the primary database takes us out of the LB.
+    timeout = resources.settings.readiness_timeout_seconds
+    if resources.settings.redis_url:
+        checks["cache"] = await _check_soft_dependency("cache", resources.cache.ping, timeout)
+    if resources.settings.broker_url:
+        checks["broker"] = await _check_soft_dependency("broker", resources.jobs.ping, timeout)
+    ready = all(check.status != "failing" for check in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Readiness(status="ready" if ready else "unavailable", checks=checks)
@@ -71,14 +78,19 @@ async def _check_database(resources: Resources) -> Check:
     return Check(status="ok", latency_ms=_elapsed_ms(started))
 
 
-async def _check_broker(resources: Resources) -> Check:
+async def _check_soft_dependency(
+    name: str, ping: Callable[[], Awaitable[object]], timeout_seconds: float
+) -> Check:
+    """A soft dependency that does not answer is "degraded": requests still succeed without it."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(resources.settings.readiness_timeout_seconds):
-            await resources.jobs.ping()
-    except Exception as error:
-        logger.warning("readiness: broker check failed", exc_info=error)
-        return _failing(started, type(error).__name__)
+        async with asyncio.timeout(timeout_seconds):
+            await ping()
+    except TimeoutError:
+        return Check(status="degraded", latency_ms=_elapsed_ms(started), error="timed out")
+    except Exception as error:  # any failure means "degraded"
+        logger.warning("readiness: %s check failed", name, exc_info=error)
+        return Check(status="degraded", latency_ms=_elapsed_ms(started), error=type(error).__name__)
     return Check(status="ok", latency_ms=_elapsed_ms(started))
 
 

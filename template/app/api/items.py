@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUserId, OptionalUserId
+from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
 from app.db.session import ReadSession, Session
 from app.fieldsets import FieldSet, FieldsQuery, parse_fields
+from app.http_cache import public_cache_control
 from app.pagination import PageParams, PageRequest, next_cursor
 from app.repositories import items
 from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
@@ -19,12 +22,17 @@ from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
 router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
+# Cache keys: one per published item, and first catalog pages under one generation.
+# Sparse (`fields=`) responses select fewer columns and are not cached.
+ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
+PublicCacheControl = Depends(public_cache_control)
 Cents = Annotated[int | None, Query(ge=0)]
 
 
-@router.get("/items", response_model=ItemPage)
-async def list_catalog(  # noqa: PLR0917 - FastAPI passes query parameters by name
+@router.get("/items", response_model=ItemPage, dependencies=[PublicCacheControl])
+async def list_catalog(
     session: ReadSession,
+    cache: ResponseCache,
     page: PageParams,
     owner_id: Annotated[int | None, Query(ge=1, description="Only this owner's items.")] = None,
     min_price_cents: Cents = None,
@@ -43,9 +51,17 @@ async def list_catalog(  # noqa: PLR0917 - FastAPI passes query parameters by na
         )
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
     fieldset = parse_fields(ItemOut, fields)
-    columns = fieldset.names if fieldset else None
-    rows = await items.list_published(session, page, filters, columns)
-    return _page(rows, page, fieldset)
+    if page.after is not None or fieldset is not None:
+        # Deeper pages are rarely shared and sparse pages are cheap: only first pages are cached.
+        columns = fieldset.names if fieldset else None
+        return _page(await items.list_published(session, page, filters, columns), page, fieldset)
+
+    async def load() -> dict[str, object]:
+        rows = await items.list_published(session, page, filters)
+        return _full_page(rows, page).model_dump(mode="json")
+
+    key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
+    return ItemPage.model_validate(await cache.get_or_load(key, load, cache="catalog"))
 
 
 @router.get("/me/items", response_model=ItemPage)
@@ -62,36 +78,63 @@ async def list_mine(
     return _page(await items.list_owned(session, user_id, page, status_, columns), page, fieldset)
 
 
-@router.get("/items/{item_id}", response_model=ItemOut, responses={404: {"description": NOT_FOUND}})
+@router.get(
+    "/items/{item_id}",
+    response_model=ItemOut,
+    responses={404: {"description": NOT_FOUND}},
+    dependencies=[PublicCacheControl],
+)
 async def get_item(
-    item_id: int, viewer_id: OptionalUserId, session: ReadSession, fields: FieldsQuery = None
+    item_id: int,
+    viewer_id: OptionalUserId,
+    session: ReadSession,
+    cache: ResponseCache,
+    fields: FieldsQuery = None,
 ) -> ItemOut | Response:
     """A published item, or one of the caller's own in any status."""
     fieldset = parse_fields(ItemOut, fields)
-    columns = fieldset.names if fieldset else None
-    item = await items.get_visible_item(session, item_id, viewer_id, columns)
+    if fieldset is not None:
+        item = await items.get_visible_item(session, item_id, viewer_id, fieldset.names)
+        if item is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        return _json(fieldset.partial_model().model_validate(item).model_dump_json())
+
+    async def load_published() -> dict[str, object] | None:
+        item = await items.get_visible_item(session, item_id, None)
+        return None if item is None else ItemOut.model_validate(item).model_dump(mode="json")
+
+    published = await cache.get_or_load(f"{ITEM_CACHE}:{item_id}", load_published, cache="item")
+    if published is not None:
+        return ItemOut.model_validate(published)
+    item = await items.get_visible_item(session, item_id, viewer_id) if viewer_id else None
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    if fieldset is not None:
-        return _json(fieldset.partial_model().model_validate(item).model_dump_json())
     return ItemOut.model_validate(item)
 
 
 @router.post("/items", status_code=status.HTTP_201_CREATED)
 async def create_item(
-    body: ItemCreate, user_id: CurrentUserId, session: Session, request: Request, response: Response
+    body: ItemCreate,
+    user_id: CurrentUserId,
+    session: Session,
+    cache: ResponseCache,
+    request: Request,
+    response: Response,
 ) -> ItemOut:
     item = await items.create_item(session, user_id, body.model_dump())
+    await _invalidate(cache, item.id)
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
     return ItemOut.model_validate(item)
 
 
 @router.patch("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
 async def update_item(
-    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session
+    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session, cache: ResponseCache
 ) -> ItemOut:
     item = await _owned(session, item_id, user_id)
-    return ItemOut.model_validate(await items.update_item(session, item, body.changes()))
+    updated = await items.update_item(session, item, body.changes())
+    await _invalidate(cache, item_id)
+    return ItemOut.model_validate(updated)
 
 
 @router.delete(
@@ -99,8 +142,17 @@ async def update_item(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={404: {"description": NOT_FOUND}},
 )
-async def delete_item(item_id: int, user_id: CurrentUserId, session: Session) -> None:
+async def delete_item(
+    item_id: int, user_id: CurrentUserId, session: Session, cache: ResponseCache
+) -> None:
     await items.delete_item(session, await _owned(session, item_id, user_id))
+    await _invalidate(cache, item_id)
+
+
+async def _invalidate(cache: Cache, item_id: int) -> None:
+    """After a committed write: drop the item and every cached first catalog page."""
+    await cache.invalidate(f"{ITEM_CACHE}:{item_id}")
+    await cache.bump_generation(CATALOG_CACHE)
 
 
 async def _owned(session: Session, item_id: int, user_id: int) -> Item:
@@ -120,6 +172,10 @@ def _page(
         body = ",".join(partial.model_validate(row).model_dump_json() for row in rows[: page.limit])
         cursor = orjson.dumps(next_cursor(rows, page)).decode()
         return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}')
+    return _full_page(rows, page)
+
+
+def _full_page(rows: Sequence[Item], page: PageRequest) -> ItemPage:
     return ItemPage(
         items=[ItemOut.model_validate(row) for row in rows[: page.limit]],
         next_cursor=next_cursor(rows, page),

@@ -1,0 +1,34 @@
+"""The landing page: a tiny HTML page that uses the hashed static assets."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from app import about
+from app.http_cache import public_cache_control
+from app.state import resources_of
+
+router = APIRouter(tags=["landing"])
+
+
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(public_cache_control)],
+)
+async def landing(request: Request) -> str:
+    assets = resources_of(request).static_assets
+    name = escape(about.NAME)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{name}</title>"
+        f'<link rel=icon href="{assets.url("favicon.svg")}" type="image/svg+xml">'
+        f'<link rel=stylesheet href="{assets.url("app.css")}">'
+        f"</head><body><h1>{name}</h1><p>{escape(about.DESCRIPTION)}</p>"
+        '<p><a href="/docs">API documentation</a> · <a href="/api/v1/items">catalog</a></p>'
+        "</body></html>"
+    )

@@ -1,0 +1,210 @@
+"""Cache-aside over the TTL store (Redis in production, in-process on the defaults).
+
+- ``get_or_load`` reads a key, and on a miss runs the loader once and stores its result
+  (orjson) for ``cache_ttl_seconds`` plus random jitter.
+- Stampede protection: concurrent misses on one key in one process share one loader
+  call (one future per key); across instances a short lock (SET NX PX) lets one
+  instance recompute while the others poll for its value.
+- List pages carry a generation in their key, so a write invalidates every cached
+  first page with one write (``bump_generation``), whatever the filters were.
+- A failing store is bypassed: the error is counted and logged (at most every
+  ``ERROR_LOG_INTERVAL_SECONDS``), and the cache stays off for ``circuit_open_seconds``
+  so a dead Redis does not add a timeout to every request. Data then comes from the
+  database, and values written meanwhile can stay stale until their TTL ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import Depends, Request
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from app.state import resources_of
+from app.ttl_store import TTLStore
+
+logger = logging.getLogger(__name__)
+
+CACHE_REQUESTS = Counter(
+    "cache_requests_total",
+    "Cache lookups by cache name and result (hit, miss, or bypass while the store is down).",
+    ["cache", "result"],
+)
+CACHE_ERRORS = Counter(
+    "cache_errors_total", "Failed cache-store operations; the cache was bypassed.", ["operation"]
+)
+
+ERROR_LOG_INTERVAL_SECONDS = 10.0
+GENERATION_TTL_SECONDS = 7 * 86400
+_T = TypeVar("_T")
+
+
+class Cache:
+    def __init__(
+        self,
+        store: TTLStore,
+        *,
+        ttl_seconds: int = 60,
+        jitter_ratio: float = 0.1,
+        lock_timeout_ms: int = 2000,
+        circuit_open_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self.ttl_seconds = ttl_seconds
+        self.jitter_ratio = jitter_ratio
+        self.lock_timeout_ms = lock_timeout_ms
+        self.circuit_open_seconds = circuit_open_seconds
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._open_until = float("-inf")
+        self._last_error_logged = float("-inf")
+        self._suppressed_errors = 0
+
+    async def get_or_load(
+        self, key: str, loader: Callable[[], Awaitable[Any]], *, cache: str = "default"
+    ) -> Any:
+        """The cached JSON value of ``key``, or ``loader()``'s (None is returned, not stored)."""
+        if self._bypassed():
+            CACHE_REQUESTS.labels(cache, "bypass").inc()
+            return await loader()
+        raw = await self._call("get", lambda: self._store.get(key), None)
+        if raw is not None:
+            CACHE_REQUESTS.labels(cache, "hit").inc()
+            return orjson.loads(raw)
+        CACHE_REQUESTS.labels(cache, "miss").inc()
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            try:
+                return await asyncio.shield(inflight)
+            except asyncio.CancelledError:
+                if not inflight.cancelled():
+                    raise
+                return await loader()  # the request computing it went away; load ourselves
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await self._load_once(key, loader)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: no "never retrieved" noise when nobody waited
+            raise
+        else:
+            future.set_result(value)
+        finally:
+            del self._inflight[key]
+        return value
+
+    async def invalidate(self, *keys: str) -> None:
+        for key in keys:
+            await self._call("delete", functools.partial(self._store.delete, key), None)
+
+    async def generation(self, name: str) -> str:
+        """The current generation of the key family ``name`` (part of its keys)."""
+        key = f"{name}:generation"
+        raw = await self._call("get", lambda: self._store.get(key), None)
+        if raw is None:
+            # First use, or the key expired or was evicted: start a fresh, unguessable one.
+            fresh = secrets.token_hex(6).encode()
+            await self._call("add", lambda: self._add(key, fresh), False)
+            raw = await self._call("get", lambda: self._store.get(key), None) or fresh
+        return raw.decode()
+
+    async def generation_key(self, name: str, *parts: object) -> str:
+        """A key in the family ``name`` at its current generation, e.g. one list page."""
+        return ":".join([name, await self.generation(name), *map(str, parts)])
+
+    async def bump_generation(self, name: str) -> None:
+        """Make every key built on the old generation of ``name`` unreachable (O(1))."""
+        fresh = secrets.token_hex(6).encode()
+        key = f"{name}:generation"
+        await self._call("set", lambda: self._store.set(key, fresh, GENERATION_TTL_SECONDS), None)
+
+    async def ping(self) -> None:
+        """Raise when the store is unreachable (for /readyz); ignores the circuit."""
+        await self._store.ping()
+
+    def ttl_with_jitter(self) -> float:
+        return self.ttl_seconds * (1 + random.random() * self.jitter_ratio)  # noqa: S311
+
+    async def _add(self, key: str, value: bytes) -> bool:
+        return await self._store.add(key, value, GENERATION_TTL_SECONDS * 1000)
+
+    async def _load_once(self, key: str, loader: Callable[[], Awaitable[Any]]) -> Any:
+        lock_key = f"lock:{key}"
+        locked = await self._call(
+            "lock", lambda: self._store.add(lock_key, b"1", self.lock_timeout_ms), True
+        )
+        if not locked:
+            raw = await self._wait_for(key, lock_key)
+            if raw is not None:
+                return orjson.loads(raw)
+        try:
+            value = await loader()
+            if value is not None:
+                data = orjson.dumps(value)
+                await self._call(
+                    "set", lambda: self._store.set(key, data, self.ttl_with_jitter()), None
+                )
+            return value
+        finally:
+            if locked:
+                await self._call("unlock", lambda: self._store.delete(lock_key), None)
+
+    async def _wait_for(self, key: str, lock_key: str) -> bytes | None:
+        """Poll for the value another instance is computing, while its lock lives."""
+        deadline = self._clock() + self.lock_timeout_ms / 1000
+        interval = min(0.05, self.lock_timeout_ms / 20_000)
+        while self._clock() < deadline:
+            await asyncio.sleep(interval)
+            raw = await self._call("get", lambda: self._store.get(key), None)
+            if raw is not None:
+                return raw
+            if await self._call("get", lambda: self._store.get(lock_key), None) is None:
+                return None  # the other instance finished without a value, or died
+        return None
+
+    def _bypassed(self) -> bool:
+        return self._clock() < self._open_until
+
+    async def _call(self, operation: str, command: Callable[[], Awaitable[_T]], default: _T) -> _T:
+        if self._bypassed():
+            return default
+        try:
+            return await command()
+        except (RedisError, OSError) as error:
+            CACHE_ERRORS.labels(operation).inc()
+            now = self._clock()
+            self._open_until = now + self.circuit_open_seconds
+            if now - self._last_error_logged >= ERROR_LOG_INTERVAL_SECONDS:
+                logger.warning(
+                    "cache %s failed (%s similar errors not logged); bypassing the cache for %ss",
+                    operation,
+                    self._suppressed_errors,
+                    self.circuit_open_seconds,
+                    exc_info=error,
+                )
+                self._last_error_logged = now
+                self._suppressed_errors = 0
+            else:
+                self._suppressed_errors += 1
+            return default
+
+
+def cache_of(request: Request) -> Cache:
+    return resources_of(request).cache
+
+
+ResponseCache = Annotated[Cache, Depends(cache_of)]

@@ -1,0 +1,226 @@
+"""Practices 2 and 8 on a real Redis: shared stampede lock, invalidation, sessions, a dead Redis.
+
+TEST_REDIS_URL must name database 15: these tests FLUSHDB it. The fault test starts
+its own redis-server on a spare port and kills it by PID; it never touches TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
+
+from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
+from app.cache import Cache
+from app.main import create_app
+from app.redis_store import RedisTTLStore
+from app.settings import Settings
+from tests.conftest import PASSWORD, bearer
+from tests.integration.conftest import require_server
+
+ITEMS = "/api/v1/items"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = require_server("TEST_REDIS_URL")
+    if urlsplit(url).path.strip("/") != "15":
+        pytest.fail(f"TEST_REDIS_URL must name database 15, which these tests flush: {url}")
+    return url
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[RedisTTLStore]:
+    store = RedisTTLStore.from_url(redis_url, socket_timeout_seconds=2)
+    await store.client.flushdb()
+    yield store
+    await store.client.flushdb()
+    await store.close()
+
+
+@pytest.fixture
+async def client(settings: Settings, store: RedisTTLStore, redis_url: str) -> AsyncIterator[Any]:
+    application = create_app(settings.model_copy(update={"redis_url": redis_url}))
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def _login(client: httpx.AsyncClient) -> dict[str, str]:
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+    tokens: dict[str, str] = (await client.post("/api/v1/auth/login", json=body)).json()
+    return tokens
+
+
+async def test_fifty_misses_across_two_instances_run_the_loader_once(
+    store: RedisTTLStore, redis_url: str
+) -> None:
+    other = RedisTTLStore.from_url(redis_url, socket_timeout_seconds=2)
+    instances = [Cache(store, lock_timeout_ms=5000), Cache(other, lock_timeout_ms=5000)]
+    calls = 0
+
+    async def loader() -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        return {"name": "Desk"}
+
+    try:
+        results = await asyncio.gather(
+            *(instances[n % 2].get_or_load("items:item:1", loader) for n in range(50))
+        )
+    finally:
+        await other.close()
+    assert calls == 1
+    assert results == [{"name": "Desk"}] * 50
+
+
+async def test_items_are_cached_in_redis_with_a_ttl_and_writes_invalidate(
+    client: httpx.AsyncClient, store: RedisTTLStore
+) -> None:
+    tokens = await _login(client)
+    body = {"name": "Desk", "status": "published"}
+    item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
+    key = f"items:item:{item['id']}"
+    assert (await client.get(f"{ITEMS}/{item['id']}")).json() == item
+    assert (await client.get(ITEMS)).json()["items"] == [item]
+    assert await store.client.ttl(key) > 0
+    generation = await store.get("items:list:generation")
+
+    await client.patch(f"{ITEMS}/{item['id']}", json={"name": "Table"}, headers=bearer(tokens))
+    assert await store.get(key) is None
+    assert await store.get("items:list:generation") != generation
+    assert (await client.get(f"{ITEMS}/{item['id']}")).json()["name"] == "Table"
+    assert (await client.get(ITEMS)).json()["items"][0]["name"] == "Table"
+
+
+async def test_refresh_tokens_rotate_revoke_and_expire_in_redis(store: RedisTTLStore) -> None:
+    tokens = RefreshTokens(store, ttl_seconds=600)
+    first = await tokens.issue(user_id=7)
+    keys = [key.decode() if isinstance(key, bytes) else key for key in await store.client.keys("*")]
+    assert token_key(first) in keys
+    assert all(first not in key for key in keys)
+    for key in keys:
+        assert 0 < await store.client.ttl(key) <= 600  # idle sessions disappear by TTL
+
+    rotated = await tokens.rotate(first)
+    assert rotated is not None
+    session, second = rotated
+    assert await tokens.rotate(first) is None  # reuse ...
+    assert await store.get(family_key(session.family_id)) is None  # ... revokes the family
+    assert await tokens.rotate(second) is None
+
+    third = await tokens.issue(user_id=7)
+    await tokens.revoke(third)  # logout
+    assert await tokens.rotate(third) is None
+
+
+def _spare_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not on PATH: the Redis fault test starts its own server"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--save", "", "--appendonly", "no"]  # nothing on disk
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+async def _wait_until_up(port: int) -> None:
+    for _ in range(100):
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+    pytest.fail(f"redis-server did not start on port {port}")
+
+
+@pytest.fixture
+def own_redis(redis_url: str) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A redis-server this test owns; the list collects restarts so all are stopped."""
+    port = _spare_port()
+    processes = [_start_redis(port)]
+    yield port, processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
+    settings: Settings, own_redis: tuple[int, list[subprocess.Popen[bytes]]]
+) -> None:
+    port, processes = own_redis
+    await _wait_until_up(port)
+    url = f"redis://127.0.0.1:{port}/0"
+    application = create_app(
+        settings.model_copy(update={"redis_url": url, "cache_circuit_open_seconds": 0.2})
+    )
+    probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            tokens = await _login(client)
+            body = {"name": "Desk", "status": "published"}
+            item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
+            detail = f"{ITEMS}/{item['id']}"
+            assert (await client.get(detail)).json() == item
+            assert await probe.get(f"items:item:{item['id']}") is not None
+
+            processes[0].kill()  # Redis dies mid-test
+            processes[0].wait()
+            errors = _sample("cache_errors_total", {"operation": "get"})
+            for _ in range(5):
+                response = await client.get(detail)
+                assert response.status_code == 200
+                assert response.json() == item
+                assert (await client.get(ITEMS)).json()["items"] == [item]
+            assert _sample("cache_errors_total", {"operation": "get"}) > errors
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["cache"]["status"] == "degraded"
+            # Writes work too; the next read comes from the database.
+            patched = await client.patch(detail, json={"name": "Table"}, headers=bearer(tokens))
+            assert patched.status_code == 200
+            assert (await client.get(detail)).json()["name"] == "Table"
+
+            processes.append(_start_redis(port))
+            await _wait_until_up(port)
+            await probe.close()
+            probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
+            await asyncio.sleep(0.3)  # the circuit closes again after cache_circuit_open_seconds
+            hits = _sample("cache_requests_total", {"cache": "item", "result": "hit"})
+            for _ in range(3):
+                assert (await client.get(detail)).json()["name"] == "Table"
+            assert await probe.get(f"items:item:{item['id']}") is not None
+            assert _sample("cache_requests_total", {"cache": "item", "result": "hit"}) > hits
+            ready = await client.get("/readyz")
+            assert ready.json()["checks"]["cache"]["status"] == "ok"
+    await probe.close()

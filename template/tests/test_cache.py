@@ -1,0 +1,214 @@
+"""Practice 2: cache-aside, stampede protection, invalidation, metrics, a dead Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from sqlalchemy import event
+
+from app.auth.passwords import hash_password
+from app.cache import Cache
+from app.main import create_app
+from app.repositories import items, users
+from app.settings import Settings
+from app.ttl_store import MemoryTTLStore
+from tests.conftest import Login, bearer
+
+ITEMS = "/api/v1/items"
+
+
+class ItemQueries:
+    """Counts SQL statements that read the items table."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: Any) -> None:
+        statement = str(args[2])
+        if statement.lstrip().upper().startswith("SELECT") and "FROM items" in statement:
+            self.count += 1
+
+
+@pytest.fixture
+def item_queries(app: FastAPI) -> Iterator[ItemQueries]:
+    counter = ItemQueries()
+    engine = app.state.resources.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+def cache_requests(cache: str, result: str) -> float:
+    labels = {"cache": cache, "result": result}
+    return REGISTRY.get_sample_value("cache_requests_total", labels) or 0.0
+
+
+def cache_errors(operation: str) -> float:
+    return REGISTRY.get_sample_value("cache_errors_total", {"operation": operation}) or 0.0
+
+
+async def _create(client: httpx.AsyncClient, tokens: dict[str, str], **fields: Any) -> Any:
+    body = {"name": "Lamp", "status": "published", "price_cents": 1000} | fields
+    response = await client.post(ITEMS, json=body, headers=bearer(tokens))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_concurrent_misses_on_one_key_run_the_loader_once() -> None:
+    cache = Cache(MemoryTTLStore(), ttl_seconds=60)
+    calls = 0
+
+    async def loader() -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return {"value": 42}
+
+    results = await asyncio.gather(*(cache.get_or_load("k", loader) for _ in range(50)))
+    assert calls == 1
+    assert results == [{"value": 42}] * 50
+
+
+async def test_fifty_concurrent_requests_for_a_cold_item_query_the_database_once(
+    client: httpx.AsyncClient, login: Login, item_queries: ItemQueries
+) -> None:
+    item = await _create(client, await login("ada@example.com"))
+    item_queries.count = 0
+    responses = await asyncio.gather(*(client.get(f"{ITEMS}/{item['id']}") for _ in range(50)))
+    assert [response.status_code for response in responses] == [200] * 50
+    assert all(response.json() == item for response in responses)
+    assert item_queries.count == 1
+
+
+async def test_item_reads_hit_the_cache_and_count_hits_and_misses(
+    client: httpx.AsyncClient, login: Login, item_queries: ItemQueries
+) -> None:
+    item = await _create(client, await login("ada@example.com"))
+    hits, misses = cache_requests("item", "hit"), cache_requests("item", "miss")
+    item_queries.count = 0
+    for _ in range(3):
+        assert (await client.get(f"{ITEMS}/{item['id']}")).json() == item
+    assert item_queries.count == 1
+    assert cache_requests("item", "miss") == misses + 1
+    assert cache_requests("item", "hit") == hits + 2
+
+
+async def test_first_catalog_page_is_cached_per_filter_and_deeper_pages_are_not(
+    client: httpx.AsyncClient, login: Login, item_queries: ItemQueries
+) -> None:
+    ada = await login("ada@example.com")
+    for price in (100, 200, 300):
+        await _create(client, ada, price_cents=price)
+    item_queries.count = 0
+    first = await client.get(ITEMS, params={"limit": 2})
+    assert (await client.get(ITEMS, params={"limit": 2})).json() == first.json()
+    assert item_queries.count == 1
+    cheap = await client.get(ITEMS, params={"limit": 2, "max_price_cents": 150})
+    assert [row["price_cents"] for row in cheap.json()["items"]] == [100]
+    assert item_queries.count == 2
+    cursor = first.json()["next_cursor"]
+    for _ in range(2):
+        await client.get(ITEMS, params={"limit": 2, "cursor": cursor})
+    assert item_queries.count == 4
+
+
+async def test_every_write_is_visible_on_the_next_read(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    ada = await login("ada@example.com")
+    item = await _create(client, ada, name="Desk")
+    url = f"{ITEMS}/{item['id']}"
+
+    async def catalog_names() -> list[str]:
+        return [row["name"] for row in (await client.get(ITEMS)).json()["items"]]
+
+    assert (await client.get(url)).json()["name"] == "Desk"
+    assert await catalog_names() == ["Desk"]
+
+    await client.patch(url, json={"name": "Table"}, headers=bearer(ada))
+    assert (await client.get(url)).json()["name"] == "Table"
+    assert await catalog_names() == ["Table"]
+
+    await _create(client, ada, name="Chair")
+    assert await catalog_names() == ["Chair", "Table"]
+
+    await client.patch(url, json={"status": "draft"}, headers=bearer(ada))
+    assert (await client.get(url)).status_code == 404
+    assert await catalog_names() == ["Chair"]
+    # The owner still sees the draft (uncached: it is not public).
+    assert (await client.get(url, headers=bearer(ada))).json()["status"] == "draft"
+
+    await client.delete(url, headers=bearer(ada))
+    assert (await client.get(url, headers=bearer(ada))).status_code == 404
+
+
+async def test_cached_values_expire_after_the_ttl_plus_jitter() -> None:
+    now = 0.0
+    store = MemoryTTLStore(clock=lambda: now)
+    cache = Cache(store, ttl_seconds=100, jitter_ratio=0.2)
+    ttls = {round(cache.ttl_with_jitter(), 3) for _ in range(200)}
+    assert min(ttls) >= 100
+    assert max(ttls) <= 120
+    assert len(ttls) > 1  # jittered, not one fixed value
+    await cache.get_or_load("k", _constant(1))
+    now = 99.0
+    assert await cache.get_or_load("k", _constant(2)) == 1
+    now = 121.0
+    assert await cache.get_or_load("k", _constant(3)) == 3
+
+
+def _constant(value: int) -> Any:
+    async def load() -> int:
+        return value
+
+    return load
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_a_dead_redis_is_bypassed_counted_and_shown_degraded(settings: Settings) -> None:
+    dead = settings.model_copy(
+        update={
+            "redis_url": f"redis://127.0.0.1:{_closed_port()}/0",
+            "cache_circuit_open_seconds": 60,
+        }
+    )
+    application = create_app(dead)
+    async with LifespanManager(application):
+        resources = application.state.resources
+        async with resources.session_factory() as session:
+            user = await users.create_user(
+                session, "ada@example.com", await hash_password("x" * 12)
+            )
+            item = await items.create_item(
+                session, user.id, {"name": "Desk", "status": "published", "price_cents": 5}
+            )
+        errors = cache_errors("get")
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for _ in range(10):
+                response = await client.get(f"{ITEMS}/{item.id}")
+                assert response.status_code == 200
+                assert response.json()["name"] == "Desk"
+                assert (await client.get(ITEMS)).json()["items"][0]["id"] == item.id
+            # The circuit opened on the first error: later requests did not try Redis.
+            assert cache_errors("get") == errors + 1
+            assert cache_requests("item", "bypass") > 0
+            ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["checks"]["cache"]["status"] == "degraded"
+    assert ready.json()["checks"]["database"]["status"] == "ok"
