@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
+    from app.cache import Cache
     from app.db.routing import ReadRouter
     from app.jobs.runtime import JobRuntime
-    from app.cache import Cache
     from app.settings import Settings
     from app.static_files import StaticAssets
     from app.ttl_store import TTLStore
