@@ -75,11 +75,11 @@ class Cdn(pulumi.ComponentResource):
             # CloudFront only accepts certificates from us-east-1, whatever the stack's region.
             us_east_1 = aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=child)
             certificate = aws.acm.Certificate(
-                f"{name}-cert", domain_name=args.domain_name, validation_method="DNS", key_algorithm="EC_prime256v1",
+                f"{name}-cdn-cert", domain_name=args.domain_name, validation_method="DNS", key_algorithm="EC_prime256v1",
                 tags=tags, opts=pulumi.ResourceOptions(parent=self, provider=us_east_1),
             )
             certificate_arn = validate_certificate(
-                f"{name}-cert", certificate, args.hosted_zone_id, self, provider=us_east_1).certificate_arn
+                f"{name}-cdn-cert", certificate, args.hosted_zone_id, self, provider=us_east_1).certificate_arn
             aliases = [args.domain_name]
 
         alb_origin, s3_origin = "alb", "static"

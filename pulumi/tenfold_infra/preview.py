@@ -87,11 +87,9 @@ class _Mocks:
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
         self.secret_values: set[str] = set()
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-        self.inputs[(args.typ, args.name)] = _plain(args.inputs, reveal=True)
         return f"{args.name}-id", {**args.inputs, **self._outputs(args.typ, args.name, args.inputs)}
 
     def call(self, args: Any) -> dict[str, Any]:
@@ -144,6 +142,7 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     """Run the stack program of `directory` under mocks; ConfigError if its config is invalid."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import rpc
     from pulumi.runtime.config import set_all_config
 
     from . import stack as stack_module
@@ -153,12 +152,15 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     set_all_config(values)
     region = values.get("aws:region", "")
     mocks = _Mocks(region)
-    parents: dict[tuple[str, str], str] = {}
+    registered: list[tuple[str, str, str, dict[str, Any]]] = []  # type, name, parent URN, inputs
 
     class Monitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-            parents[(request.type, request.name)] = request.parent
-            return super().RegisterResource(request)
+            response = super().RegisterResource(request)  # also ensures the thread's event loop
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+                registered.append((request.type, request.name, request.parent, _plain(inputs, reveal=True)))
+            return response
 
     class Adapter(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -178,17 +180,16 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
 
     program()
 
-    def parent_of(typ: str, name: str) -> tuple[str | None, str | None]:
-        urn = parents.get((typ, name), "")
+    def parent_of(urn: str) -> tuple[str | None, str | None]:
         if not urn or urn.split("::")[-2].endswith("pulumi:pulumi:Stack"):
             return None, None
         return urn.split("::")[-2].split("$")[-1], urn.split("::")[-1]
 
     captured = []
-    for (typ, name), inputs in mocks.inputs.items():
-        parent_type, parent = parent_of(typ, name)
+    for typ, name, parent_urn, inputs in registered:
+        parent_type, parent = parent_of(parent_urn)
         captured.append(Captured(typ, name, parent, _redact(inputs, mocks.secret_values), parent_type))
-    findings = evaluate([Resource(r.type, r.name, mocks.inputs[(r.type, r.name)]) for r in captured])
+    findings = evaluate([Resource(typ, name, inputs) for typ, name, _, inputs in registered])
     result = PreviewResult(config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values))
     result.diagram = diagram(result)
     return result
