@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,25 +61,28 @@ def render(destination: Path, answers: dict[str, Any]) -> Path:
     return destination
 
 
-@pytest.fixture(scope="session", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    answers = {"read_replicas": 1, "cdn": True, "broker": "rabbitmq", "aws_region": "eu-west-1", "domain_name": "",
-               **ANSWER_SETS[request.param]}
-    root = render(tmp_path_factory.mktemp(request.param) / "demo-service", ANSWER_SETS[request.param])
+@functools.cache
+def rendered(answer_set: str) -> Rendered:
+    """Render once per answer set and preview dev and prod side by side (one per core)."""
+    answers = ANSWER_SETS[answer_set]
+    root = render(Path(tempfile.mkdtemp(prefix=f"tenfold-{answer_set}-")) / "demo-service", answers)
 
     def preview(stack: str) -> dict[str, Any]:
         done = run_preview(root / "infra", stack, "--json")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)  # type: ignore[no-any-return]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:  # one preview per core
+    with ThreadPoolExecutor(max_workers=2) as pool:
         previews = dict(zip(("dev", "prod"), pool.map(preview, ("dev", "prod"))))
-    return Rendered(answers, root, previews)
+    defaults = {"read_replicas": 1, "cdn": True, "broker": "rabbitmq", "aws_region": "eu-west-1", "domain_name": ""}
+    return Rendered({**defaults, **answers}, root, previews)
+
+
+@pytest.fixture(scope="session", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def service(request: pytest.FixtureRequest) -> Rendered:
+    return rendered(request.param)
 
 
 @pytest.fixture(scope="session")
-def default_service(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    root = render(tmp_path_factory.mktemp("policies") / "demo-service", {})
-    done = run_preview(root / "infra", "prod", "--json")
-    assert done.returncode == 0, done.stderr
-    return Rendered({}, root, {"prod": json.loads(done.stdout)})
+def default_service() -> Rendered:
+    return rendered("defaults")
