@@ -45,10 +45,13 @@ def test_every_policy_passes(service: Rendered, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_database(service: Rendered, stack: str) -> None:
     instances = service.resources(stack, RDS)
-    primary = next(i["inputs"] for i in instances if not i["inputs"].get("replicateSourceDb"))
+    (primary_resource,) = [i for i in instances if not i["inputs"].get("replicateSourceDb")]
+    primary = primary_resource["inputs"]
     replicas = [i["inputs"] for i in instances if i["inputs"].get("replicateSourceDb")]
     assert len(replicas) == (service.answers["read_replicas"] if stack == "prod" else 0)
-    assert all(r["replicateSourceDb"] == primary["identifier"] if "identifier" in primary else True for r in replicas)
+    # The mocks report a resource's name as its identifier: every replica follows the primary.
+    assert all(r["replicateSourceDb"] == primary_resource["name"] for r in replicas)
+    assert all(r["storageType"] == "gp3" and r["publiclyAccessible"] is False for r in replicas)
     assert primary["multiAz"] is (stack == "prod") and primary["deletionProtection"] is (stack == "prod")
     assert primary["storageType"] == "gp3" and primary["storageEncrypted"] is True
     assert primary["manageMasterUserPassword"] is True and "password" not in primary
@@ -80,7 +83,8 @@ def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str)
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
-    rules = {r["name"].split("-", 3)[-1]: r["inputs"] for r in service.resources(stack, INGRESS)}
+    prefix = f"demo-service-{stack}-"
+    rules = {r["name"].removeprefix(prefix): r["inputs"] for r in service.resources(stack, INGRESS)}
     for store, port in (("database", 5432), ("cache", 6379), ("broker", 5671)):
         matching = [r for name, r in rules.items() if name.endswith(f"{store}-from-service")]
         if store == "broker" and service.answers["broker"] == "redis":
@@ -89,7 +93,7 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
         (rule,) = matching
         assert rule["fromPort"] == rule["toPort"] == port
         assert rule["referencedSecurityGroupId"].endswith("-service-id") and "cidrIpv4" not in rule
-    alb_rules = [r for name, r in rules.items() if name.startswith("prod-alb-") or name.startswith("dev-alb-")]
+    alb_rules = [r for name, r in rules.items() if name.startswith("alb-")]
     assert {r["fromPort"] for r in alb_rules} == {80, 443}
     if service.answers["cdn"]:
         assert all(r.get("prefixListId") and "cidrIpv4" not in r for r in alb_rules)
@@ -117,7 +121,7 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
     assert alb["enableHttp2"] is True and alb["dropInvalidHeaderFields"] is True
     assert alb["accessLogs"]["enabled"] is True
     group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
-    assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == "30" or group["deregistrationDelay"] == 30
+    assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == 30
     assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests" and group["targetType"] == "ip"
     listeners = {r["inputs"]["port"]: r["inputs"] for r in service.resources(stack, "aws:lb/listener:Listener")}
     rules = service.resources(stack, "aws:lb/listenerRule:ListenerRule")
