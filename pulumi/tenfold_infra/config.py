@@ -75,6 +75,7 @@ class StackConfig:
     cache_nodes: int
     broker_instance_type: str
     broker_deployment: Literal["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"]
+    cpu_architecture: Literal["ARM64", "X86_64"]
     app_cpu: int
     app_memory_mib: int
     app_min_tasks: int
@@ -227,6 +228,8 @@ def parse_config(project: str, stack: str, raw: Mapping[str, str], region: str |
                                r"cache\.[a-z0-9]+\.[a-z0-9]+"),
         cache_nodes=cache_nodes, broker_instance_type=broker_instance,
         broker_deployment=broker_deployment,  # type: ignore[arg-type]
+        cpu_architecture=v.choice("cpuArchitecture", ("ARM64", "X86_64"))  # type: ignore[arg-type]
+        if "cpuArchitecture" in raw else "ARM64",
         app_cpu=app_cpu, app_memory_mib=app_memory, app_min_tasks=app_min, app_max_tasks=app_max,
         worker_min_tasks=worker_min, worker_max_tasks=worker_max,
         log_retention_days=v.integer("logRetentionDays", 1, 3653, LOG_RETENTION_DAYS),
@@ -240,7 +243,7 @@ KEYS = (
     "tier", "image", "azCount", "availabilityZones", "natGateways", "readReplicas", "cdn", "broker", "domainName",
     "hostedZoneId", "dbInstanceClass", "dbAllocatedStorageGb", "dbMaxAllocatedStorageGb", "dbMultiAz",
     "dbBackupRetentionDays", "deletionProtection", "cacheEngine", "cacheNodeType", "cacheNodes", "brokerInstanceType",
-    "brokerDeployment", "appCpu", "appMemoryMib", "appMinTasks", "appMaxTasks", "workerMinTasks", "workerMaxTasks",
+    "brokerDeployment", "cpuArchitecture", "appCpu", "appMemoryMib", "appMinTasks", "appMaxTasks", "workerMinTasks", "workerMaxTasks",
     "logRetentionDays", "albRoutingAlgorithm", "albSlowStartSeconds", "alarmEmail",
 )
 

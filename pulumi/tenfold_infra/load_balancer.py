@@ -15,10 +15,18 @@ from .security import APP_PORT
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 # TLS 1.3 with TLS 1.2 fallback, forward-secret ciphers only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Regions older than August 2022 deliver ALB logs from a regional ELB account; newer ones
+# only from the log delivery service principal (and have no ELB account to look up).
+ELB_ACCOUNT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1", "ap-northeast-1",
+    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ca-central-1",
+    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
+})
 
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
+    region: str
     vpc_id: pulumi.Input[str]
     public_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
@@ -84,25 +92,28 @@ class LoadBalancer(pulumi.ComponentResource):
             )],
             opts=child,
         )
-        # Older regions deliver from a regional ELB account, newer ones from the service principal.
-        elb_account = aws.elb.get_service_account_output()
+        elb_account = (aws.elb.get_service_account_output().arn if args.region in ELB_ACCOUNT_REGIONS
+                       else pulumi.Output.from_input(""))
+
+        def log_delivery_policy(bucket_arn: str, account_arn: str) -> str:
+            principal: dict[str, str] = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+            if account_arn:
+                principal["AWS"] = account_arn
+            return json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "AlbAccessLogs", "Effect": "Allow", "Action": "s3:PutObject", "Principal": principal,
+                "Resource": f"{bucket_arn}/alb/*",
+            }]})
+
         log_policy = aws.s3.BucketPolicy(
             f"{name}-access-logs", bucket=logs.id,
-            policy=pulumi.Output.all(logs.arn, elb_account.arn).apply(lambda a: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "AlbAccessLogs", "Effect": "Allow", "Action": "s3:PutObject",
-                    "Principal": {"AWS": a[1], "Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-                    "Resource": f"{a[0]}/alb/*",
-                }],
-            })),
+            policy=pulumi.Output.all(logs.arn, elb_account).apply(lambda a: log_delivery_policy(a[0], a[1])),
             opts=child,
         )
 
         alb = aws.lb.LoadBalancer(
             f"{name}-alb", load_balancer_type="application", internal=False, subnets=list(args.public_subnet_ids),
             security_groups=[args.security_group_id], enable_http2=True, drop_invalid_header_fields=True,
-            desync_mitigation_mode="defensive", idle_timeout=args.idle_timeout_seconds, ip_address_type="dualstack",
+            desync_mitigation_mode="defensive", idle_timeout=args.idle_timeout_seconds, ip_address_type="ipv4",
             enable_deletion_protection=args.deletion_protection,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.id, prefix="alb", enabled=True),
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),

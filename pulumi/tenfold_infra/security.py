@@ -58,8 +58,8 @@ class SecurityGroups(pulumi.ComponentResource):
                 self._ingress(f"alb-{port}-cloudfront", alb, port, prefix_list_id=prefix_list.id,
                               description="CloudFront origin-facing servers")
             else:
-                self._ingress(f"alb-{port}-ipv4", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet (IPv4)")
-                self._ingress(f"alb-{port}-ipv6", alb, port, cidr_ipv6="::/0", description="Internet (IPv6)")
+                # IPv4 only: the VPC has no IPv6 ranges; CloudFront serves IPv6 viewers when the CDN is on.
+                self._ingress(f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet")
         self._egress("alb-to-service", alb, APP_PORT, referenced=service, description="To the service tasks")
 
         self._ingress("service-from-alb", service, APP_PORT, referenced=alb, description="From the load balancer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +28,8 @@ class ServiceArgs:
     # Plain settings (DATABASE_URL, REDIS_URL...) and Secrets Manager references ("arn" or "arn:key::").
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Graviton: about 20% cheaper per vCPU and faster for Python; the image must be built for linux/arm64.
+    cpu_architecture: Literal["ARM64", "X86_64"] = "ARM64"
     cpu: int = 1024
     memory_mib: int = 2048
     min_tasks: int = 2
@@ -95,7 +97,7 @@ class Service(pulumi.ComponentResource):
                 f"{name}-{role}", family=f"{name}-{role}", cpu=str(cpu), memory=str(memory), network_mode="awsvpc",
                 requires_compatibilities=["FARGATE"], execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
                 runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                    cpu_architecture="ARM64", operating_system_family="LINUX"),
+                    cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"),
                 container_definitions=container, tags=tags, opts=child,
             )
 

@@ -42,7 +42,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     origin_verify = secret("origin-verify", "CloudFront -> ALB origin-verify header") if config.cdn else None
     origin_domain = f"origin.{config.domain_name}" if config.cdn and config.domain_name else None
     alb = LoadBalancer(name, LoadBalancerArgs(
-        vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids, security_group_id=groups.alb_id,
+        region=config.region, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids, security_group_id=groups.alb_id,
         domain_name=config.domain_name, hosted_zone_id=config.hosted_zone_id,
         origin_verify_secret=origin_verify.value if origin_verify else None, origin_domain_name=origin_domain,
         routing_algorithm=config.alb_routing_algorithm, slow_start_seconds=config.alb_slow_start_seconds,
@@ -104,7 +104,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             "BROKER_PASSWORD": broker_password.arn,
             "JWT_SECRET_KEY": jwt.arn,
         },
-        cpu=config.app_cpu, memory_mib=config.app_memory_mib, min_tasks=config.app_min_tasks,
+        cpu_architecture=config.cpu_architecture, cpu=config.app_cpu, memory_mib=config.app_memory_mib, min_tasks=config.app_min_tasks,
         max_tasks=config.app_max_tasks, worker_min_tasks=config.worker_min_tasks,
         worker_max_tasks=config.worker_max_tasks, log_retention_days=config.log_retention_days, tags=tags))
 

@@ -19,7 +19,8 @@ sys.path.insert(0, str(REPO / "pulumi"))
 
 ANSWER_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "lean-redis-no-cdn": {"read_replicas": 0, "cdn": False, "broker": "redis"},
+    # mx-central-1 opened after August 2022: ALB logs are delivered by the service principal only.
+    "lean-redis-no-cdn": {"read_replicas": 0, "cdn": False, "broker": "redis", "aws_region": "mx-central-1"},
     "domain-3-replicas": {"domain_name": "api.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
                           "read_replicas": 3, "aws_region": "us-east-1"},
 }

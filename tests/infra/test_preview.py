@@ -98,7 +98,7 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
     if service.answers["cdn"]:
         assert all(r.get("prefixListId") and "cidrIpv4" not in r for r in alb_rules)
     else:
-        assert {r.get("cidrIpv4") or r.get("cidrIpv6") for r in alb_rules} == {"0.0.0.0/0", "::/0"}
+        assert [r.get("cidrIpv4") for r in alb_rules] == ["0.0.0.0/0", "0.0.0.0/0"]
     service_in = [r for name, r in rules.items() if name.endswith("service-from-alb")]
     assert len(service_in) == 1 and service_in[0]["referencedSecurityGroupId"].endswith("-alb-id")
 
@@ -120,6 +120,10 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
     alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
     assert alb["enableHttp2"] is True and alb["dropInvalidHeaderFields"] is True
     assert alb["accessLogs"]["enabled"] is True
+    log_policy = json.loads(service.one(stack, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs")["inputs"]["policy"])
+    principal = log_policy["Statement"][0]["Principal"]
+    assert principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com"
+    assert ("AWS" in principal) is (service.answers["aws_region"] != "mx-central-1")
     group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
     assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == 30
     assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests" and group["targetType"] == "ip"
