@@ -47,7 +47,7 @@ class Broker(pulumi.ComponentResource):
         )
         self.username = args.username
         self.broker_name = broker.broker_name
-        self.amqps_endpoint = broker.instances[0].endpoints[0]  # type: ignore[index]
+        self.amqps_endpoint = broker.instances[0].endpoints[0]
         self.register_outputs({"amqps_endpoint": self.amqps_endpoint})
 
     def url(self) -> pulumi.Output[str]:

@@ -131,7 +131,7 @@ class Database(pulumi.ComponentResource):
         self.username = args.username
         self.writer_endpoint = primary.address
         self.reader_endpoints = [r.address for r in replicas]
-        self.master_user_secret_arn = primary.master_user_secrets[0].secret_arn  # type: ignore[index]
+        self.master_user_secret_arn = primary.master_user_secrets[0].secret_arn
         self.primary_identifier = primary.identifier
         self.replica_identifiers = [r.identifier for r in replicas]
         self.register_outputs({

@@ -156,7 +156,7 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
 
     class Monitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-            response = super().RegisterResource(request)  # also ensures the thread's event loop
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # sets up the thread loop
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
                 registered.append((request.type, request.name, request.parent, _plain(inputs, reveal=True)))
@@ -174,7 +174,7 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     config = load_config()
     outputs: dict[str, Any] = {}
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
         return pulumi.Output.all(**stack_module.build(config)).apply(outputs.update)
 

@@ -133,7 +133,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         outputs |= {"cdn_domain_name": cdn.domain_name, "static_bucket_name": cdn.static_bucket_name}
     if broker:
         outputs["broker_endpoint"] = broker.amqps_endpoint
-    return outputs  # type: ignore[return-value]
+    return outputs
 
 
 def run() -> None:

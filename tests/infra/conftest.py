@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,11 +63,20 @@ def render(destination: Path, answers: dict[str, Any]) -> Path:
     return destination
 
 
+_workspaces: list[Path] = []
+
+
+def pytest_sessionfinish() -> None:
+    for workspace in _workspaces:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
 @functools.cache
 def rendered(answer_set: str) -> Rendered:
     """Render once per answer set and preview dev and prod side by side (one per core)."""
     answers = ANSWER_SETS[answer_set]
-    root = render(Path(tempfile.mkdtemp(prefix=f"tenfold-{answer_set}-")) / "demo-service", answers)
+    _workspaces.append(Path(tempfile.mkdtemp(prefix=f"tenfold-{answer_set}-")))
+    root = render(_workspaces[-1] / "demo-service", answers)
 
     def preview(stack: str) -> dict[str, Any]:
         done = run_preview(root / "infra", stack, "--json")
