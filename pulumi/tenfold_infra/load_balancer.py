@@ -172,8 +172,9 @@ class LoadBalancer(pulumi.ComponentResource):
             )
             self.url = pulumi.Output.concat("http://", alb.dns_name)
 
+        attachments: list[pulumi.Resource] = [listener]
         if args.origin_verify_secret is not None:
-            aws.lb.ListenerRule(
+            rule = aws.lb.ListenerRule(
                 f"{name}-origin-verify", listener_arn=listener.arn, priority=1,
                 conditions=[aws.lb.ListenerRuleConditionArgs(
                     http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
@@ -182,11 +183,15 @@ class LoadBalancer(pulumi.ComponentResource):
                 actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
                 tags=tags, opts=child,
             )
+            attachments.append(rule)
 
         self.arn_suffix = alb.arn_suffix
         self.dns_name = alb.dns_name
         self.zone_id = alb.zone_id
-        self.target_group_arn = target_group.arn
+        # ECS refuses a target group no listener forwards to: consumers of this ARN wait for
+        # the listener (and the origin-verify rule, the only forward when the CDN is on).
+        self.target_group_arn = pulumi.Output.all(target_group.arn, *[a.urn for a in attachments]).apply(
+            lambda values: str(values[0]))
         self.target_group_arn_suffix = target_group.arn_suffix
         self.listener_arn = listener.arn
         self.register_outputs({

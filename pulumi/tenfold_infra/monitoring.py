@@ -44,7 +44,8 @@ class Monitoring(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", tags=tags, opts=self._child)
+        # Not encrypted with alias/aws/sns: CloudWatch cannot publish to topics under that key.
+        topic = aws.sns.Topic(f"{name}-alarms", tags=tags, opts=self._child)
         if args.alarm_email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=self._child)
