@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Rendered, run_preview
+from rendered_services import Rendered, run_preview
 
 from tenfold_infra.config import ConfigError, parse_config
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import REPO, Rendered
+from rendered_services import REPO, Rendered
 
 from tenfold_infra.policies import POLICIES, Resource, evaluate
 

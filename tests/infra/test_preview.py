@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import Rendered, run_preview
+from rendered_services import Rendered, run_preview
 
 STACKS = ("dev", "prod")
 RDS = "aws:rds/instance:Instance"
