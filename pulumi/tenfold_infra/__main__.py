@@ -1,0 +1,38 @@
+"""`python -m tenfold_infra preview --stack prod [--json]`: the offline preview from infra/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tenfold_infra", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    preview = commands.add_parser("preview", help="show the resources, policy findings, outputs and diagram of a stack")
+    preview.add_argument("--stack", required=True, help="stack name, reads Pulumi.<stack>.yaml (dev, prod...)")
+    preview.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    preview.add_argument("--dir", type=Path, default=Path("."), help="directory with Pulumi.yaml (default: .)")
+    args = parser.parse_args(argv)
+
+    from .preview import render_text, run_preview
+
+    try:
+        result = run_preview(args.dir, args.stack)
+    except ConfigError as error:
+        print(f"error: invalid stack config: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_json(), indent=2) if args.json else render_text(result))
+    if not result.passed:
+        failed = ", ".join(f.name for f in result.findings if not f.passed)
+        print(f"error: policy check failed: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

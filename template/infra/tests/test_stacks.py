@@ -1,0 +1,75 @@
+"""Run every stack of this service offline (SDK mocks) and check what it would deploy.
+
+`cd infra && python -m pytest tests`: no Pulumi CLI, no AWS credentials needed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+INFRA = Path(__file__).resolve().parent.parent
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in INFRA.glob("Pulumi.*.yaml"))
+
+
+def settings(stack: str) -> dict[str, Any]:
+    project = yaml.safe_load((INFRA / "Pulumi.yaml").read_text())["name"]
+    config = yaml.safe_load((INFRA / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{project}:")}
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def preview(request: pytest.FixtureRequest) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "preview", "--stack", request.param, "--json"],
+        cwd=INFRA, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["stack"] = request.param
+    return result
+
+
+def of_type(preview: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in preview["resources"] if r["type"] == type_]
+
+
+def test_every_policy_passes(preview: dict[str, Any]) -> None:
+    assert [p for p in preview["policies"] if not p["passed"]] == []
+
+
+def test_database_matches_the_stack_config(preview: dict[str, Any]) -> None:
+    wanted = settings(preview["stack"])
+    instances = of_type(preview, "aws:rds/instance:Instance")
+    primary = [i for i in instances if not i["inputs"].get("replicateSourceDb")]
+    replicas = [i for i in instances if i["inputs"].get("replicateSourceDb")]
+    assert len(primary) == 1 and len(replicas) == wanted["readReplicas"]
+    assert primary[0]["inputs"]["multiAz"] is wanted["dbMultiAz"]
+    assert primary[0]["inputs"]["storageEncrypted"] is True
+    assert primary[0]["inputs"]["manageMasterUserPassword"] is True
+
+
+def test_service_gets_writer_and_reader_endpoints(preview: dict[str, Any]) -> None:
+    app = next(r for r in of_type(preview, "aws:ecs/taskDefinition:TaskDefinition") if r["name"].endswith("-app"))
+    container = json.loads(app["inputs"]["containerDefinitions"])[0]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    secrets = {s["name"] for s in container["secrets"]}
+    assert env["DATABASE_URL"].split("@")[1].split(":")[0] == preview["outputs"]["database_writer_endpoint"]
+    readers = [u.split("@")[1].split(":")[0] for u in env["DATABASE_READ_URLS"].split(",") if u]
+    assert readers == preview["outputs"]["database_reader_endpoints"]
+    assert env["ENVIRONMENT"] == "production" and env["REDIS_URL"].startswith("rediss://")
+    assert {"DATABASE_PASSWORD", "REDIS_PASSWORD", "BROKER_PASSWORD", "JWT_SECRET_KEY"} <= secrets
+
+
+def test_data_stores_admit_only_the_service(preview: dict[str, Any]) -> None:
+    rules = of_type(preview, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    for rule in rules:
+        if rule["inputs"]["fromPort"] in (5432, 6379, 5671):
+            assert rule["inputs"]["referencedSecurityGroupId"].endswith("-service-id"), rule["name"]
+            assert "cidrIpv4" not in rule["inputs"]

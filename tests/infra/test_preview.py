@@ -1,0 +1,233 @@
+"""Rendered services preview every stack offline with the settings the answers ask for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from rendered_services import Rendered, run_preview
+
+STACKS = ("dev", "prod")
+RDS = "aws:rds/instance:Instance"
+CACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
+MQ = "aws:mq/broker:Broker"
+CDN = "aws:cloudfront/distribution:Distribution"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def container(service: Rendered, stack: str, role: str) -> dict[str, Any]:
+    task = service.one(stack, "aws:ecs/taskDefinition:TaskDefinition", f"-{role}")
+    return json.loads(task["inputs"]["containerDefinitions"])[0]  # type: ignore[no-any-return]
+
+
+def env(service: Rendered, stack: str, role: str = "app") -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(service, stack, role)["environment"]}
+
+
+def test_nothing_left_unrendered(service: Rendered) -> None:
+    for path in service.infra.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".py", ".txt"):
+            assert "{{" not in path.read_text() and "{%" not in path.read_text(), path
+    assert not list(service.root.rglob("*.jinja"))
+    assert (service.infra / "tenfold_infra" / "stack.py").is_file() and not (service.infra / "tenfold_infra").is_symlink()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_policy_passes(service: Rendered, stack: str) -> None:
+    policies = service.previews[stack]["policies"]
+    assert len(policies) >= 9
+    assert [p for p in policies if not p["passed"]] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_database(service: Rendered, stack: str) -> None:
+    instances = service.resources(stack, RDS)
+    (primary_resource,) = [i for i in instances if not i["inputs"].get("replicateSourceDb")]
+    primary = primary_resource["inputs"]
+    replicas = [i["inputs"] for i in instances if i["inputs"].get("replicateSourceDb")]
+    assert len(replicas) == (service.answers["read_replicas"] if stack == "prod" else 0)
+    # The mocks report a resource's name as its identifier: every replica follows the primary.
+    assert all(r["replicateSourceDb"] == primary_resource["name"] for r in replicas)
+    assert all(r["storageType"] == "gp3" and r["publiclyAccessible"] is False for r in replicas)
+    assert primary["multiAz"] is (stack == "prod") and primary["deletionProtection"] is (stack == "prod")
+    assert primary["storageType"] == "gp3" and primary["storageEncrypted"] is True
+    assert primary["manageMasterUserPassword"] is True and "password" not in primary
+    assert primary["performanceInsightsEnabled"] is True and primary["monitoringInterval"] == 60
+    assert primary["backupRetentionPeriod"] == (14 if stack == "prod" else 1)
+    assert primary["publiclyAccessible"] is False
+    params = {p["name"]: p["value"] for p in service.one(stack, "aws:rds/parameterGroup:ParameterGroup")["inputs"]["parameters"]}
+    assert params["shared_preload_libraries"] == "pg_stat_statements" and params["random_page_cost"] == "1.1"
+    assert params["rds.force_ssl"] == "1" and "log_min_duration_statement" in params
+    assert "idle_in_transaction_session_timeout" in params
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str) -> None:
+    outputs, settings = service.previews[stack]["outputs"], env(service, stack)
+    assert settings["DATABASE_URL"] == f"postgresql+asyncpg://app@{outputs['database_writer_endpoint']}:5432/app"
+    readers = [u for u in settings["DATABASE_READ_URLS"].split(",") if u]
+    assert readers == [f"postgresql+asyncpg://app@{host}:5432/app" for host in outputs["database_reader_endpoints"]]
+    assert len(readers) == (service.answers["read_replicas"] if stack == "prod" else 0)
+    assert settings["REDIS_URL"] == f"rediss://{outputs['cache_primary_endpoint']}:6379/0"
+    assert settings["ENVIRONMENT"] == "production"
+    secrets = {s["name"]: s["valueFrom"] for s in container(service, stack, "app")["secrets"]}
+    assert secrets["DATABASE_PASSWORD"] == f"{outputs['database_secret_arn']}:password::"
+    assert set(secrets) == {"DATABASE_PASSWORD", "REDIS_PASSWORD", "BROKER_PASSWORD", "JWT_SECRET_KEY"}
+    worker = container(service, stack, "worker")
+    assert worker["command"] == ["python", "-m", "app.jobs.worker"] and "portMappings" not in worker
+    assert env(service, stack, "worker") == settings
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
+    prefix = f"demo-service-{stack}-"
+    rules = {r["name"].removeprefix(prefix): r["inputs"] for r in service.resources(stack, INGRESS)}
+    for store, port in (("database", 5432), ("cache", 6379), ("broker", 5671)):
+        matching = [r for name, r in rules.items() if name.endswith(f"{store}-from-service")]
+        if store == "broker" and service.answers["broker"] == "redis":
+            assert not matching
+            continue
+        (rule,) = matching
+        assert rule["fromPort"] == rule["toPort"] == port
+        assert rule["referencedSecurityGroupId"].endswith("-service-id") and "cidrIpv4" not in rule
+    alb_rules = [r for name, r in rules.items() if name.startswith("alb-")]
+    assert {r["fromPort"] for r in alb_rules} == {80, 443}
+    if service.answers["cdn"]:
+        assert all(r.get("prefixListId") and "cidrIpv4" not in r for r in alb_rules)
+    else:
+        assert [r.get("cidrIpv4") for r in alb_rules] == ["0.0.0.0/0", "0.0.0.0/0"]
+    service_in = [r for name, r in rules.items() if name.endswith("service-from-alb")]
+    assert len(service_in) == 1 and service_in[0]["referencedSecurityGroupId"].endswith("-alb-id")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_network(service: Rendered, stack: str) -> None:
+    assert len(service.resources(stack, "aws:ec2/natGateway:NatGateway")) == (3 if stack == "prod" else 1)
+    subnets = service.resources(stack, "aws:ec2/subnet:Subnet")
+    assert len(subnets) == (6 if stack == "prod" else 4)
+    assert all(s["inputs"]["availabilityZone"].startswith(service.answers["aws_region"]) for s in subnets)
+    endpoints = {e["inputs"]["serviceName"].rsplit(".", 1)[-1] if "ecr" not in e["inputs"]["serviceName"]
+                 else e["inputs"]["serviceName"].split(".", 3)[-1]
+                 for e in service.resources(stack, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert {"s3", "ecr.api", "ecr.dkr", "logs"} <= endpoints
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_load_balancer(service: Rendered, stack: str) -> None:
+    alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
+    assert alb["enableHttp2"] is True and alb["dropInvalidHeaderFields"] is True
+    assert alb["accessLogs"]["enabled"] is True
+    log_policy = json.loads(service.one(stack, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs")["inputs"]["policy"])
+    principal = log_policy["Statement"][0]["Principal"]
+    assert principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com"
+    assert ("AWS" in principal) is (service.answers["aws_region"] != "mx-central-1")
+    group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
+    assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == 30
+    assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests" and group["targetType"] == "ip"
+    listeners = {r["inputs"]["port"]: r["inputs"] for r in service.resources(stack, "aws:lb/listener:Listener")}
+    rules = service.resources(stack, "aws:lb/listenerRule:ListenerRule")
+    if service.answers["domain_name"]:
+        assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        assert listeners[80]["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
+        assert service.resources(stack, "aws:acm/certificateValidation:CertificateValidation")
+    else:
+        assert set(listeners) == {80}
+    if service.answers["cdn"]:
+        (rule,) = rules
+        assert rule["inputs"]["conditions"][0]["httpHeader"]["httpHeaderName"] == "X-Origin-Verify"
+        assert rule["inputs"]["conditions"][0]["httpHeader"]["values"] == ["[secret]"]
+        entry = listeners[443 if service.answers["domain_name"] else 80]
+        assert entry["defaultActions"][0]["fixedResponse"]["statusCode"] == "403"
+    else:
+        assert not rules
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cache_and_broker(service: Rendered, stack: str) -> None:
+    cache = service.one(stack, CACHE)["inputs"]
+    assert cache["engine"] == "valkey" and cache["transitEncryptionEnabled"] is True
+    assert cache["atRestEncryptionEnabled"] is True and cache["authToken"] == "[secret]"
+    assert cache["numCacheClusters"] == (2 if stack == "prod" else 1)
+    assert cache["automaticFailoverEnabled"] is cache["multiAzEnabled"] is (stack == "prod")
+    params = service.one(stack, "aws:elasticache/parameterGroup:ParameterGroup")["inputs"]["parameters"]
+    assert {"name": "maxmemory-policy", "value": "volatile-lru"} in params
+    brokers = service.resources(stack, MQ)
+    if service.answers["broker"] == "rabbitmq":
+        (broker,) = brokers
+        assert broker["inputs"]["deploymentMode"] == ("CLUSTER_MULTI_AZ" if stack == "prod" else "SINGLE_INSTANCE")
+        assert broker["inputs"]["publiclyAccessible"] is False
+        assert env(service, stack)["BROKER_URL"].startswith("amqps://app@")
+    else:
+        assert not brokers
+        assert env(service, stack)["BROKER_URL"] == f"rediss://{service.previews[stack]['outputs']['cache_primary_endpoint']}:6379/1"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cdn(service: Rendered, stack: str) -> None:
+    distributions = service.resources(stack, CDN)
+    if not service.answers["cdn"]:
+        assert not distributions and env(service, stack)["STATIC_URL"] == "/static"
+        return
+    (distribution,) = distributions
+    d = distribution["inputs"]
+    assert d["httpVersion"] == "http2and3" and d["isIpv6Enabled"] is True
+    assert d["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert d["defaultCacheBehavior"]["compress"] is True
+    (static,) = d["orderedCacheBehaviors"]
+    assert static["pathPattern"] == "/static/*" and static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    origins = {o["originId"]: o for o in d["origins"]}
+    assert origins["static"]["originAccessControlId"] and origins["alb"]["customHeaders"][0]["value"] == "[secret]"
+    assert env(service, stack)["STATIC_URL"] == f"{service.previews[stack]['outputs']['url']}/static"
+    if service.answers["domain_name"]:
+        domain = service.answers["domain_name"] if stack == "prod" else f"dev.{service.answers['domain_name']}"
+        assert d["aliases"] == [domain] and d["viewerCertificate"]["sslSupportMethod"] == "sni-only"
+        assert origins["alb"]["domainName"] == f"origin.{domain}"
+        assert origins["alb"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+        providers = service.resources(stack, "pulumi:providers:aws")
+        assert [p["inputs"]["region"] for p in providers] == ["us-east-1"]
+        certificates = {c["inputs"]["domainName"] for c in service.resources(stack, "aws:acm/certificate:Certificate")}
+        assert certificates == {domain, f"origin.{domain}"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_and_autoscaling(service: Rendered, stack: str) -> None:
+    app = service.one(stack, "aws:ecs/service:Service", "-app")["inputs"]
+    assert app["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert app["networkConfiguration"]["assignPublicIp"] is False and app["launchType"] == "FARGATE"
+    metrics = {p["inputs"]["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"]
+               for p in service.resources(stack, "aws:appautoscaling/policy:Policy") if p["name"].split("-")[-2] == "app"}
+    assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    logs = service.one(stack, "aws:cloudwatch/logGroup:LogGroup")["inputs"]
+    assert logs["retentionInDays"] == (30 if stack == "prod" else 7)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_monitoring(service: Rendered, stack: str) -> None:
+    metrics = {a["inputs"]["metricName"] for a in service.resources(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    expected = {"HTTPCode_ELB_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "CPUUtilization",
+                "FreeStorageSpace", "Evictions", "EngineCPUUtilization"}
+    if stack == "prod" and service.answers["read_replicas"]:
+        expected.add("ReplicaLag")
+    if service.answers["broker"] == "rabbitmq":
+        expected.add("MessageCount")
+    assert expected <= metrics
+    assert service.resources(stack, "aws:cloudwatch/dashboard:Dashboard")
+    assert service.previews[stack]["diagram"].startswith("flowchart")
+
+
+def test_text_preview_of_default_prod(default_service: Rendered) -> None:
+    done = run_preview(default_service.infra, "prod")
+    assert done.returncode == 0, done.stderr
+    for section in ("Offline preview of stack prod", "Resources", "Policies", "Outputs", "```mermaid"):
+        assert section in done.stdout
+    assert "FAIL" not in done.stdout and "mock-secret" not in done.stdout
+
+
+def test_generated_infra_tests_pass(default_service: Rendered) -> None:
+    """The service's own infra tests, run the way its users run them."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                          cwd=default_service.infra, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
