@@ -112,8 +112,9 @@ class _Mocks:
                                              "secretStatus": "active"}]
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             group = inputs.get("replicationGroupId", name)
-            out |= {"primaryEndpointAddress": f"master.{group}.c0ffee.euw1.cache.amazonaws.com",
-                    "readerEndpointAddress": f"replica.{group}.c0ffee.euw1.cache.amazonaws.com"}
+            short = "".join(part[:1] if part.isalpha() else part for part in region.split("-"))  # eu-west-1 -> ew1
+            out |= {"primaryEndpointAddress": f"master.{group}.c0ffee.{short}.cache.amazonaws.com",
+                    "readerEndpointAddress": f"replica.{group}.c0ffee.{short}.cache.amazonaws.com"}
         elif typ == "aws:mq/broker:Broker":
             out["instances"] = [{"endpoints": [f"amqps://b-{name}.mq.{region}.on.aws:5671"]}]
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
