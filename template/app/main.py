@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_http_middleware(app, settings)
     app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
+    for number, replica in enumerate(resources.read_router.replicas, start=1):
+        metrics.DATABASE_POOLS.track(f"replica-{number}", replica.engine)
     return app
 
 
