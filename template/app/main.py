@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(level=settings.log_level, json=settings.log_json)
     resources = _build_resources(settings)
     tracing = configure_tracing(
-        settings, [resources.engine, *(replica.engine for replica in resources.read_router.replicas)]
+        settings,
+        [resources.engine, *(replica.engine for replica in resources.read_router.replicas)],
     )
 
     @asynccontextmanager

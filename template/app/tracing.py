@@ -24,8 +24,11 @@ from app import about
 
 if TYPE_CHECKING:
     from fastapi.telemetry import TelemetryConfig
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from opentelemetry.util.types import Attributes
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from app.settings import Settings
@@ -75,7 +78,6 @@ def configure_tracing(settings: Settings, engines: Sequence[AsyncEngine]) -> Tra
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
     resource = Resource.create(
         {
@@ -85,7 +87,7 @@ def configure_tracing(settings: Settings, engines: Sequence[AsyncEngine]) -> Tra
         }
     )
     provider = TracerProvider(
-        resource=resource, sampler=ParentBasedTraceIdRatio(settings.otel_traces_sample_ratio)
+        resource=resource, sampler=_sampler(settings.otel_traces_sample_ratio)
     )
     provider.add_span_processor(BatchSpanProcessor(span_exporter(settings)))
     tracer = provider.get_tracer("app.db")
@@ -109,6 +111,46 @@ def span_exporter(settings: Settings) -> SpanExporter:
     base = settings.otel_exporter_otlp_endpoint.rstrip("/")
     # Like the standard variable: a base URL, to which the traces path is appended.
     return OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None)
+
+
+def _sampler(ratio: float) -> Sampler:
+    """Parent-based: a caller's sampled traceparent is followed; new traces keep ``ratio``.
+
+    SQL that starts a trace of its own (readiness probes, excluded paths) is dropped, so
+    every recorded trace is a request.
+    """
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
+
+    class RequestRoots(Sampler):
+        def __init__(self) -> None:
+            self.requests = TraceIdRatioBased(ratio)
+
+        def should_sample(  # noqa: PLR0917 - the Sampler interface
+            self,
+            parent_context: Context | None,
+            trace_id: int,
+            name: str,
+            kind: trace.SpanKind | None = None,
+            attributes: Attributes = None,
+            links: Sequence[trace.Link] | None = None,
+            trace_state: trace.TraceState | None = None,
+        ) -> SamplingResult:
+            if kind is trace.SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return self.requests.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"RequestRoots({ratio})"
+
+    return ParentBased(root=RequestRoots())
 
 
 def fastapi_telemetry(tracing: Tracing | None) -> TelemetryConfig:

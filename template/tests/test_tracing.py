@@ -148,7 +148,11 @@ def test_with_tracing_off_the_sdk_and_instrumentation_are_never_imported(tmp_pat
     result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed program
         [sys.executable, "-c", probe],
         cwd=SERVICE_ROOT,
-        env={"PATH": "", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/probe.db", "LOG_LEVEL": "WARNING"},
+        env={
+            "PATH": "",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/probe.db",
+            "LOG_LEVEL": "WARNING",
+        },
         capture_output=True,
         text=True,
         check=True,
