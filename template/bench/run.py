@@ -201,7 +201,7 @@ def wrk_script(scenario: Scenario, values: dict[str, str], max_per_thread: int) 
     if scenario.body is not None:
         lines.append(f"wrk.body = {_lua(fill(scenario.body, values))}")
     for key, value in scenario.headers.items():
-        lines.append(f"wrk.headers[{_lua(key)}] = {_lua(fill(value, values))}")
+        lines.append(f"wrk.headers[ {_lua(key)} ] = {_lua(fill(value, values))}")
     path = fill(scenario.path, values)
     if "{random_item_id}" in path:
         head, tail = path.split("{random_item_id}", 1)

@@ -77,5 +77,6 @@ def test_the_wrk_script_sets_method_headers_body_and_a_count_bound() -> None:
     script = run.wrk_script(write, {"token": "abc"}, max_per_thread=10)
     assert "wrk.method = [==[POST]==]" in script
     assert "Bearer abc" in script
+    assert "[[" not in script, "'[[' opens a Lua long string: the header line would not parse"
     assert "wrk.thread:stop()" in script
     assert "WRK_JSON" in script
