@@ -119,7 +119,7 @@ async def run_builtin(
     }
     body = fill(scenario.body, values).encode() if scenario.body is not None else None
     latencies: list[float] = []
-    errors = received = 0
+    errors = received = sent_count = 0
     started = time.perf_counter()
     deadline = started + duration_seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -129,8 +129,9 @@ async def run_builtin(
     ) as client:
 
         async def worker() -> None:
-            nonlocal errors, received
-            while time.perf_counter() < deadline and len(latencies) + errors < max_requests:
+            nonlocal errors, received, sent_count
+            while time.perf_counter() < deadline and sent_count < max_requests:
+                sent_count += 1  # counted before awaiting, so workers never overshoot
                 target = _random_path(path, values) if "{random_item_id}" in path else path
                 sent = time.perf_counter()
                 try:
