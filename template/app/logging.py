@@ -19,6 +19,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from app.metrics import route_of
 from app.request_context import request_id_var
+from app.tracing import add_trace_ids
 
 access_log = structlog.stdlib.get_logger("app.access")
 
@@ -55,6 +56,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_request_id,
+        add_trace_ids,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)

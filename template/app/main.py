@@ -24,6 +24,7 @@ from app.logging import configure_logging
 from app.redis_store import create_store
 from app.settings import Settings
 from app.state import Resources
+from app.tracing import configure_tracing, fastapi_telemetry
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,6 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     resources = _build_resources(settings)
+    tracing = configure_tracing(
+        settings,
+        [resources.engine, *(replica.engine for replica in resources.read_router.replicas)],
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,14 +47,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await resources.store.close()
             await resources.read_router.dispose()
             await resources.engine.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title=about.NAME,
         description=about.DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(tracing),
     )
     app.state.resources = resources
+    app.state.tracing = tracing
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(landing.router)

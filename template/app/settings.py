@@ -239,11 +239,13 @@ class Settings(BaseSettings):
     )
     otel_enabled: bool = Field(
         False,
-        description="Export OpenTelemetry traces (needs the `otel` dependency group); "
-        "costs a little latency and CPU per request.",
+        description="Export OpenTelemetry traces (app/tracing.py): request, dependency and SQL "
+        "spans over OTLP/HTTP; costs some CPU and latency per request, nothing when off.",
     )
     otel_exporter_otlp_endpoint: str = Field(
-        "", description="OTLP/HTTP collector URL; empty uses the OpenTelemetry default."
+        "",
+        description="OTLP/HTTP collector base URL (/v1/traces is appended), e.g. "
+        "http://localhost:4318; empty uses the OpenTelemetry default (localhost:4318).",
     )
     otel_service_name: str = Field("", description="service.name of spans; empty: the project.")
     # Caching, sessions and CDN headers (README: 2. Caching, 8. Sessions, 9. CDN readiness).
@@ -289,6 +291,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Cache-Control s-maxage of public GET responses (the CDN); "
         "the CDN serves them this long without asking the service.",
+    )
+    otel_traces_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded (an incoming traceparent decides for its "
+        "own); lower it under heavy traffic to cut exporter CPU and collector cost.",
     )
 
     @field_validator("database_read_urls", mode="before")

@@ -1,0 +1,1 @@
+"""Load scenarios for the tuned hot paths: ``python -m bench.seed`` then ``make bench``."""

@@ -1,0 +1,113 @@
+"""The load scenarios, each beside the untuned twin it is measured against.
+
+Paths may hold placeholders that ``bench.run`` fills in before the runs, from the
+seeded data on the target server:
+
+- ``{item_id}``: the newest published item (one hot key: the cache serves it);
+- ``{random_item_id}``: a different published item per request (mostly cache misses);
+- ``{deep_cursor}``: the keyset cursor at ``--depth`` items into the catalog;
+- ``{deep_offset}``: that same depth as a row offset;
+- ``{token}``: an access token of a user that ``bench.run`` registers.
+
+A scenario whose endpoint the service does not offer names the reason in ``missing``;
+the runner lists it and skips it instead of inventing a route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LIST_PAGE = "/api/v1/items?limit=20"
+LIST_PAYLOAD = "/api/v1/items?limit=100"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    path: str
+    what: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    twin: str | None = None  # the untuned variant this one is compared with
+    missing: str | None = None  # why it cannot run against this service yet
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("ceiling", "/healthz", "the cheapest route on the same server: the req/s ceiling"),
+    Scenario(
+        "item-read-cached",
+        "/api/v1/items/{item_id}",
+        "one hot published item, answered from the cache",
+        twin="item-read-uncached",
+    ),
+    Scenario(
+        "item-read-uncached",
+        "/api/v1/items/{random_item_id}",
+        "a different item per request: cache misses, one primary-key lookup each",
+    ),
+    Scenario("list-first-page", LIST_PAGE, "the first catalog page (cached)"),
+    Scenario(
+        "list-keyset-deep",
+        LIST_PAGE + "&cursor={deep_cursor}",
+        "a keyset page --depth items deep: an index seek, as cheap as the first page",
+        twin="list-offset-deep",
+    ),
+    Scenario(
+        "list-offset-deep",
+        LIST_PAGE + "&offset={deep_offset}",
+        "the same depth with OFFSET: the database walks and discards every earlier row",
+        missing="the API offers keyset pagination only; an offset twin needs a bench-only "
+        "route or a setting, which the benchmark issue adds if it wants this comparison",
+    ),
+    Scenario(
+        "list-payload-brotli",
+        LIST_PAYLOAD,
+        "100 items, brotli-compressed",
+        headers={"Accept-Encoding": "br"},
+        twin="list-payload-identity",
+    ),
+    Scenario(
+        "list-payload-gzip",
+        LIST_PAYLOAD,
+        "100 items, gzip-compressed",
+        headers={"Accept-Encoding": "gzip"},
+        twin="list-payload-identity",
+    ),
+    Scenario(
+        "list-payload-identity",
+        LIST_PAYLOAD,
+        "100 items, uncompressed",
+        headers={"Accept-Encoding": "identity"},
+    ),
+    Scenario(
+        "write-with-job",
+        "/api/v1/items",
+        "create an item; its job is enqueued through the outbox in the same transaction",
+        method="POST",
+        headers={"Authorization": "Bearer {token}", "Content-Type": "application/json"},
+        body='{"name": "bench write", "status": "published", "price_cents": 1250}',
+        twin="write-inline",
+    ),
+    Scenario(
+        "write-inline",
+        "/api/v1/items",
+        "create an item and do the job's work inside the request",
+        method="POST",
+        headers={"Authorization": "Bearer {token}", "Content-Type": "application/json"},
+        body='{"name": "bench write", "status": "published", "price_cents": 1250}',
+        missing="no endpoint does the job's work inline; the benchmark issue needs a "
+        "setting that runs the item job in the request to measure this twin",
+    ),
+)
+
+
+def by_name(names: list[str] | None = None) -> list[Scenario]:
+    """The scenarios called ``names`` (all when None), in declaration order."""
+    if not names:
+        return list(SCENARIOS)
+    known = {scenario.name for scenario in SCENARIOS}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"unknown scenarios {unknown}; known: {sorted(known)}")
+    return [scenario for scenario in SCENARIOS if scenario.name in names]
