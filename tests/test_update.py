@@ -22,7 +22,10 @@ USER_SECTION = "## Our team's notes\n\nOn-call: #orders-oncall.\n"
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
@@ -62,14 +65,24 @@ def start_service(template: Path, destination: Path) -> Path:
 
 
 def update(service: Path) -> None:
-    copier.run_update(service, defaults=True, overwrite=True, unsafe=True, quiet=True, vcs_ref="v1.1.0", conflict="inline")
+    copier.run_update(
+        service,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="v1.1.0",
+        conflict="inline",
+    )
 
 
 def answers_of(service: Path) -> dict[str, object]:
     return yaml.safe_load((service / ".copier-answers.yml").read_text())
 
 
-def test_update_brings_the_template_change_and_keeps_user_edits(template_versions: Path, tmp_path: Path) -> None:
+def test_update_brings_the_template_change_and_keeps_user_edits(
+    template_versions: Path, tmp_path: Path
+) -> None:
     service = start_service(template_versions, tmp_path / "service")
     assert answers_of(service)["_src_path"] == str(template_versions)
     (service / "app" / "reports.py").write_text('"""Our own module."""\n')
@@ -88,11 +101,15 @@ def test_update_brings_the_template_change_and_keeps_user_edits(template_version
     assert answers_of(service)["_commit"] == "v1.1.0"
 
 
-def test_conflicting_edit_is_marked_and_nothing_is_lost(template_versions: Path, tmp_path: Path) -> None:
+def test_conflicting_edit_is_marked_and_nothing_is_lost(
+    template_versions: Path, tmp_path: Path
+) -> None:
     service = start_service(template_versions, tmp_path / "service")
     readme = service / "README.md"
     # The user appends their own text exactly where v1.1.0 appends its section.
-    readme.write_text(readme.read_text() + "\n## Changelog\n\nWe keep our changelog in CHANGES.md.\n")
+    readme.write_text(
+        readme.read_text() + "\n## Changelog\n\nWe keep our changelog in CHANGES.md.\n"
+    )
     (service / "CHANGES.md").write_text("# Changes\n")
     git(service, "add", "-A")
     git(service, "commit", "-q", "-m", "Our changelog")
@@ -102,10 +119,16 @@ def test_conflicting_edit_is_marked_and_nothing_is_lost(template_versions: Path,
 
     merged = readme.read_text()
     assert "<<<<<<<" in merged and ">>>>>>>" in merged, "the conflict was not marked"
-    assert "We keep our changelog in CHANGES.md." in merged, "the user's side of the conflict was lost"
-    assert "Template v1.1.0 adds this section." in merged, "the template's side of the conflict was lost"
+    assert "We keep our changelog in CHANGES.md." in merged, (
+        "the user's side of the conflict was lost"
+    )
+    assert "Template v1.1.0 adds this section." in merged, (
+        "the template's side of the conflict was lost"
+    )
     files_after = {p.relative_to(service) for p in service.rglob("*") if ".git" not in p.parts}
-    assert files_before <= files_after, f"files lost by the update: {sorted(map(str, files_before - files_after))}"
+    assert files_before <= files_after, (
+        f"files lost by the update: {sorted(map(str, files_before - files_after))}"
+    )
     answers = answers_of(service)
     assert answers["_commit"] == "v1.1.0"
     assert answers["project_name"] == "Order Service"

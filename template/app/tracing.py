@@ -131,7 +131,7 @@ def _sampler(ratio: float) -> Sampler:
         def __init__(self) -> None:
             self.requests = TraceIdRatioBased(ratio)
 
-        def should_sample(  # noqa: PLR0917 - the Sampler interface
+        def should_sample(
             self,
             parent_context: Context | None,
             trace_id: int,

@@ -1,4 +1,4 @@
-"""Pulumi program of this service: every stack is built by tenfold_infra from Pulumi.<stack>.yaml."""
+"""Pulumi program of this service: tenfold_infra builds each stack from Pulumi.<stack>.yaml."""
 
 from tenfold_infra.stack import run
 

@@ -19,9 +19,18 @@ sys.path.insert(0, str(REPO / "pulumi"))
 ANSWER_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
     # mx-central-1 opened after August 2022: ALB logs are delivered by the service principal only.
-    "lean-redis-no-cdn": {"read_replicas": 0, "cdn": False, "broker": "redis", "aws_region": "mx-central-1"},
-    "domain-3-replicas": {"domain_name": "api.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
-                          "read_replicas": 3, "aws_region": "us-east-1"},
+    "lean-redis-no-cdn": {
+        "read_replicas": 0,
+        "cdn": False,
+        "broker": "redis",
+        "aws_region": "mx-central-1",
+    },
+    "domain-3-replicas": {
+        "domain_name": "api.example.com",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+        "read_replicas": 3,
+        "aws_region": "us-east-1",
+    },
 }
 
 
@@ -47,7 +56,10 @@ class Rendered:
 def run_preview(infra: Path, stack: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tenfold_infra", "preview", "--stack", stack, *extra],
-        cwd=infra, capture_output=True, text=True, timeout=300,
+        cwd=infra,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -55,8 +67,13 @@ def render(destination: Path, answers: dict[str, Any]) -> Path:
     from copier import run_copy
 
     run_copy(
-        str(REPO), str(destination), data={"project_name": "Demo Service", **answers}, defaults=True,
-        unsafe=True, vcs_ref="HEAD", quiet=True,
+        str(REPO),
+        str(destination),
+        data={"project_name": "Demo Service", **answers},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
     )
     return destination
 
@@ -83,7 +100,11 @@ def rendered(answer_set: str) -> Rendered:
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         previews = dict(zip(("dev", "prod"), pool.map(preview, ("dev", "prod"))))
-    defaults = {"read_replicas": 1, "cdn": True, "broker": "rabbitmq", "aws_region": "eu-west-1", "domain_name": ""}
+    defaults = {
+        "read_replicas": 1,
+        "cdn": True,
+        "broker": "rabbitmq",
+        "aws_region": "eu-west-1",
+        "domain_name": "",
+    }
     return Rendered({**defaults, **answers}, root, previews)
-
-

@@ -13,21 +13,35 @@ from tenfold_infra.config import ConfigError, parse_config
 VALID = {"tier": "prod", "image": "registry.example.com/app:1"}
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("tier", "staging", "demo:tier must be one of dev, prod, got 'staging'"),
-    ("readReplicas", "9", "demo:readReplicas must be a whole number from 0 to 5, got '9'"),
-    ("readReplicas", "two", "demo:readReplicas must be a whole number from 0 to 5, got 'two'"),
-    ("cdn", "yes", "demo:cdn must be true or false, got 'yes'"),
-    ("broker", "kafka", "demo:broker must be one of rabbitmq, redis, got 'kafka'"),
-    ("appCpu", "300", "demo:appCpu must be one of 256, 512, 1024, 2048, 4096, got '300'"),
-    ("dbInstanceClass", "r7g.large", "demo:dbInstanceClass must be an RDS instance class such as db.r7g.large"),
-    ("domainName", "https://api.example.com", "demo:domainName must be a hostname"),
-    ("logRetentionDays", "10", "demo:logRetentionDays must be one of 1, 3, 5, 7, 14"),
-    ("albSlowStartSeconds", "30", "demo:albSlowStartSeconds must be 0 unless albRoutingAlgorithm is round_robin"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("tier", "staging", "demo:tier must be one of dev, prod, got 'staging'"),
+        ("readReplicas", "9", "demo:readReplicas must be a whole number from 0 to 5, got '9'"),
+        ("readReplicas", "two", "demo:readReplicas must be a whole number from 0 to 5, got 'two'"),
+        ("cdn", "yes", "demo:cdn must be true or false, got 'yes'"),
+        ("broker", "kafka", "demo:broker must be one of rabbitmq, redis, got 'kafka'"),
+        ("appCpu", "300", "demo:appCpu must be one of 256, 512, 1024, 2048, 4096, got '300'"),
+        (
+            "dbInstanceClass",
+            "r7g.large",
+            "demo:dbInstanceClass must be an RDS instance class such as db.r7g.large",
+        ),
+        ("domainName", "https://api.example.com", "demo:domainName must be a hostname"),
+        ("logRetentionDays", "10", "demo:logRetentionDays must be one of 1, 3, 5, 7, 14"),
+        (
+            "albSlowStartSeconds",
+            "30",
+            "demo:albSlowStartSeconds must be 0 unless albRoutingAlgorithm is round_robin",
+        ),
+    ],
+)
 def test_bad_value_names_the_key(key: str, value: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")
-                       .replace(".", r"\.").replace("?", r"\?")):
+    with pytest.raises(
+        ConfigError,
+        match="^"
+        + message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.").replace("?", r"\?"),
+    ):
         parse_config("demo", "prod", {**VALID, key: value}, "eu-west-1")
 
 
@@ -36,15 +50,27 @@ def test_missing_values_are_named() -> None:
         parse_config("demo", "prod", {"tier": "prod"}, "eu-west-1")
     with pytest.raises(ConfigError, match="^aws:region is required"):
         parse_config("demo", "prod", VALID, None)
-    with pytest.raises(ConfigError, match="^demo:hostedZoneId is required when demo:domainName is set"):
+    with pytest.raises(
+        ConfigError, match="^demo:hostedZoneId is required when demo:domainName is set"
+    ):
         parse_config("demo", "prod", {**VALID, "domainName": "api.example.com"}, "eu-west-1")
 
 
 def test_tier_defaults() -> None:
     prod = parse_config("demo", "prod", VALID, "eu-west-1")
     dev = parse_config("demo", "dev", {**VALID, "tier": "dev"}, "eu-west-1")
-    assert (prod.db_multi_az, prod.nat_gateway_per_az, prod.cache_nodes, prod.az_count) == (True, True, 2, 3)
-    assert (dev.db_multi_az, dev.nat_gateway_per_az, dev.cache_nodes, dev.read_replicas) == (False, False, 1, 0)
+    assert (prod.db_multi_az, prod.nat_gateway_per_az, prod.cache_nodes, prod.az_count) == (
+        True,
+        True,
+        2,
+        3,
+    )
+    assert (dev.db_multi_az, dev.nat_gateway_per_az, dev.cache_nodes, dev.read_replicas) == (
+        False,
+        False,
+        1,
+        0,
+    )
 
 
 def broken_copy(service: Rendered, tmp_path: Path, old: str, new: str) -> Path:
@@ -57,16 +83,29 @@ def broken_copy(service: Rendered, tmp_path: Path, old: str, new: str) -> Path:
     return infra
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("demo-service:readReplicas: 1", "demo-service:readReplicas: 7",
-     "demo-service:readReplicas must be a whole number from 0 to 5, got '7'"),
-    ("demo-service:readReplicas: 1", "demo-service:readReplica: 1",
-     "demo-service:readReplica is not a known setting"),
-    ("demo-service:cacheNodes: 2", "demo-service:cacheNodes: lots",
-     "demo-service:cacheNodes must be a whole number from 1 to 6, got 'lots'"),
-])
-def test_preview_rejects_bad_stack_file(default_service: Rendered, tmp_path: Path, old: str, new: str,
-                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "demo-service:readReplicas: 1",
+            "demo-service:readReplicas: 7",
+            "demo-service:readReplicas must be a whole number from 0 to 5, got '7'",
+        ),
+        (
+            "demo-service:readReplicas: 1",
+            "demo-service:readReplica: 1",
+            "demo-service:readReplica is not a known setting",
+        ),
+        (
+            "demo-service:cacheNodes: 2",
+            "demo-service:cacheNodes: lots",
+            "demo-service:cacheNodes must be a whole number from 1 to 6, got 'lots'",
+        ),
+    ],
+)
+def test_preview_rejects_bad_stack_file(
+    default_service: Rendered, tmp_path: Path, old: str, new: str, message: str
+) -> None:
     done = run_preview(broken_copy(default_service, tmp_path, old, new), "prod", "--json")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith(f"error: invalid stack config: {message}")
@@ -74,10 +113,15 @@ def test_preview_rejects_bad_stack_file(default_service: Rendered, tmp_path: Pat
 
 def test_preview_fails_when_a_policy_fails(default_service: Rendered, tmp_path: Path) -> None:
     # Valid config, but a prod stack without Multi-AZ breaks the production-resilience policy.
-    infra = broken_copy(default_service, tmp_path, "demo-service:dbMultiAz: true", "demo-service:dbMultiAz: false")
+    infra = broken_copy(
+        default_service, tmp_path, "demo-service:dbMultiAz: true", "demo-service:dbMultiAz: false"
+    )
     done = run_preview(infra, "prod")
     assert done.returncode == 1
-    assert "FAIL production-resilience" in done.stdout and "multiAz must be true in prod" in done.stdout
+    assert (
+        "FAIL production-resilience" in done.stdout
+        and "multiAz must be true in prod" in done.stdout
+    )
     assert "policy check failed: production-resilience" in done.stderr
 
 

@@ -16,8 +16,11 @@ Resources = list[dict[str, Any]]
 
 
 def first(resources: Resources, type_: str, primary: bool = False) -> dict[str, Any]:
-    return next(r["inputs"] for r in resources if r["type"] == type_
-                and not (primary and r["inputs"].get("replicateSourceDb")))
+    return next(
+        r["inputs"]
+        for r in resources
+        if r["type"] == type_ and not (primary and r["inputs"].get("replicateSourceDb"))
+    )
 
 
 def add(resources: Resources, type_: str, name: str, **inputs: Any) -> None:
@@ -29,7 +32,9 @@ def unencrypted_database(rs: Resources) -> None:
 
 
 def plaintext_cache(rs: Resources) -> None:
-    first(rs, "aws:elasticache/replicationGroup:ReplicationGroup")["transitEncryptionEnabled"] = False
+    first(rs, "aws:elasticache/replicationGroup:ReplicationGroup")["transitEncryptionEnabled"] = (
+        False
+    )
 
 
 def public_database(rs: Resources) -> None:
@@ -37,8 +42,15 @@ def public_database(rs: Resources) -> None:
 
 
 def database_open_to_internet(rs: Resources) -> None:
-    add(rs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "broken-db-world",
-        ipProtocol="tcp", fromPort=5432, toPort=5432, cidrIpv4="0.0.0.0/0")
+    add(
+        rs,
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "broken-db-world",
+        ipProtocol="tcp",
+        fromPort=5432,
+        toPort=5432,
+        cidrIpv4="0.0.0.0/0",
+    )
 
 
 def single_az_prod_database(rs: Resources) -> None:
@@ -46,12 +58,20 @@ def single_az_prod_database(rs: Resources) -> None:
 
 
 def old_tls_listener(rs: Resources) -> None:
-    add(rs, "aws:lb/listener:Listener", "broken-https", port=443, protocol="HTTPS",
-        sslPolicy="ELBSecurityPolicy-2016-08")
+    add(
+        rs,
+        "aws:lb/listener:Listener",
+        "broken-https",
+        port=443,
+        protocol="HTTPS",
+        sslPolicy="ELBSecurityPolicy-2016-08",
+    )
 
 
 def uncompressed_cdn(rs: Resources) -> None:
-    first(rs, "aws:cloudfront/distribution:Distribution")["defaultCacheBehavior"]["compress"] = False
+    first(rs, "aws:cloudfront/distribution:Distribution")["defaultCacheBehavior"]["compress"] = (
+        False
+    )
 
 
 def alb_keeps_invalid_headers(rs: Resources) -> None:
@@ -107,7 +127,9 @@ class FakePolicyResource:
         self.resource_type, self.name, self.props = r["type"], r["name"], r["inputs"]
 
 
-def test_policy_pack_runs_the_same_checks(default_service: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_policy_pack_runs_the_same_checks(
+    default_service: Rendered, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pulumi_policy
 
     packs: list[dict[str, Any]] = []
@@ -121,5 +143,8 @@ def test_policy_pack_runs_the_same_checks(default_service: Rendered, monkeypatch
     args = type("Args", (), {"resources": [FakePolicyResource(r) for r in resources]})()
     violations: dict[str, list[str]] = {}
     for policy in pack["policies"]:
-        policy.validate(args, lambda message, urn, name=policy.name: violations.setdefault(name, []).append(message))
+        policy.validate(
+            args,
+            lambda message, urn, name=policy.name: violations.setdefault(name, []).append(message),
+        )
     assert list(violations) == ["alb-drops-invalid-headers"]

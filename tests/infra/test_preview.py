@@ -32,7 +32,9 @@ def test_nothing_left_unrendered(service: Rendered) -> None:
         if path.is_file() and path.suffix in (".yaml", ".py", ".txt"):
             assert "{{" not in path.read_text() and "{%" not in path.read_text(), path
     assert not list(service.root.rglob("*.jinja"))
-    assert (service.infra / "tenfold_infra" / "stack.py").is_file() and not (service.infra / "tenfold_infra").is_symlink()
+    assert (service.infra / "tenfold_infra" / "stack.py").is_file() and not (
+        service.infra / "tenfold_infra"
+    ).is_symlink()
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -52,14 +54,22 @@ def test_database(service: Rendered, stack: str) -> None:
     # The mocks report a resource's name as its identifier: every replica follows the primary.
     assert all(r["replicateSourceDb"] == primary_resource["name"] for r in replicas)
     assert all(r["storageType"] == "gp3" and r["publiclyAccessible"] is False for r in replicas)
-    assert primary["multiAz"] is (stack == "prod") and primary["deletionProtection"] is (stack == "prod")
+    assert primary["multiAz"] is (stack == "prod") and primary["deletionProtection"] is (
+        stack == "prod"
+    )
     assert primary["storageType"] == "gp3" and primary["storageEncrypted"] is True
     assert primary["manageMasterUserPassword"] is True and "password" not in primary
     assert primary["performanceInsightsEnabled"] is True and primary["monitoringInterval"] == 60
     assert primary["backupRetentionPeriod"] == (14 if stack == "prod" else 1)
     assert primary["publiclyAccessible"] is False
-    params = {p["name"]: p["value"] for p in service.one(stack, "aws:rds/parameterGroup:ParameterGroup")["inputs"]["parameters"]}
-    assert params["shared_preload_libraries"] == "pg_stat_statements" and params["random_page_cost"] == "1.1"
+    params = {
+        p["name"]: p["value"]
+        for p in service.one(stack, "aws:rds/parameterGroup:ParameterGroup")["inputs"]["parameters"]
+    }
+    assert (
+        params["shared_preload_libraries"] == "pg_stat_statements"
+        and params["random_page_cost"] == "1.1"
+    )
     assert params["rds.force_ssl"] == "1" and "log_min_duration_statement" in params
     assert "idle_in_transaction_session_timeout" in params
 
@@ -67,15 +77,25 @@ def test_database(service: Rendered, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str) -> None:
     outputs, settings = service.previews[stack]["outputs"], env(service, stack)
-    assert settings["DATABASE_URL"] == f"postgresql+asyncpg://app@{outputs['database_writer_endpoint']}:5432/app"
+    assert (
+        settings["DATABASE_URL"]
+        == f"postgresql+asyncpg://app@{outputs['database_writer_endpoint']}:5432/app"
+    )
     readers = [u for u in settings["DATABASE_READ_URLS"].split(",") if u]
-    assert readers == [f"postgresql+asyncpg://app@{host}:5432/app" for host in outputs["database_reader_endpoints"]]
+    assert readers == [
+        f"postgresql+asyncpg://app@{host}:5432/app" for host in outputs["database_reader_endpoints"]
+    ]
     assert len(readers) == (service.answers["read_replicas"] if stack == "prod" else 0)
     assert settings["REDIS_URL"] == f"rediss://{outputs['cache_primary_endpoint']}:6379/0"
     assert settings["ENVIRONMENT"] == "production"
     secrets = {s["name"]: s["valueFrom"] for s in container(service, stack, "app")["secrets"]}
     assert secrets["DATABASE_PASSWORD"] == f"{outputs['database_secret_arn']}:password::"
-    assert set(secrets) == {"DATABASE_PASSWORD", "REDIS_PASSWORD", "BROKER_PASSWORD", "JWT_SECRET_KEY"}
+    assert set(secrets) == {
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
+        "BROKER_PASSWORD",
+        "JWT_SECRET_KEY",
+    }
     worker = container(service, stack, "worker")
     assert worker["command"] == ["python", "-m", "app.jobs.worker"] and "portMappings" not in worker
     assert env(service, stack, "worker") == settings
@@ -105,13 +125,20 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_network(service: Rendered, stack: str) -> None:
-    assert len(service.resources(stack, "aws:ec2/natGateway:NatGateway")) == (3 if stack == "prod" else 1)
+    assert len(service.resources(stack, "aws:ec2/natGateway:NatGateway")) == (
+        3 if stack == "prod" else 1
+    )
     subnets = service.resources(stack, "aws:ec2/subnet:Subnet")
     assert len(subnets) == (6 if stack == "prod" else 4)
-    assert all(s["inputs"]["availabilityZone"].startswith(service.answers["aws_region"]) for s in subnets)
-    endpoints = {e["inputs"]["serviceName"].rsplit(".", 1)[-1] if "ecr" not in e["inputs"]["serviceName"]
-                 else e["inputs"]["serviceName"].split(".", 3)[-1]
-                 for e in service.resources(stack, "aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert all(
+        s["inputs"]["availabilityZone"].startswith(service.answers["aws_region"]) for s in subnets
+    )
+    endpoints = {
+        e["inputs"]["serviceName"].rsplit(".", 1)[-1]
+        if "ecr" not in e["inputs"]["serviceName"]
+        else e["inputs"]["serviceName"].split(".", 3)[-1]
+        for e in service.resources(stack, "aws:ec2/vpcEndpoint:VpcEndpoint")
+    }
     assert {"s3", "ecr.api", "ecr.dkr", "logs"} <= endpoints
 
 
@@ -120,17 +147,27 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
     alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
     assert alb["enableHttp2"] is True and alb["dropInvalidHeaderFields"] is True
     assert alb["accessLogs"]["enabled"] is True
-    log_policy = json.loads(service.one(stack, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs")["inputs"]["policy"])
+    log_policy = json.loads(
+        service.one(stack, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs")["inputs"]["policy"]
+    )
     principal = log_policy["Statement"][0]["Principal"]
     assert principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com"
     assert ("AWS" in principal) is (service.answers["aws_region"] != "mx-central-1")
     group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
     assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == 30
-    assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests" and group["targetType"] == "ip"
-    listeners = {r["inputs"]["port"]: r["inputs"] for r in service.resources(stack, "aws:lb/listener:Listener")}
+    assert (
+        group["loadBalancingAlgorithmType"] == "least_outstanding_requests"
+        and group["targetType"] == "ip"
+    )
+    listeners = {
+        r["inputs"]["port"]: r["inputs"]
+        for r in service.resources(stack, "aws:lb/listener:Listener")
+    }
     rules = service.resources(stack, "aws:lb/listenerRule:ListenerRule")
     if service.answers["domain_name"]:
-        assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"].startswith(
+            "ELBSecurityPolicy-TLS13"
+        )
         assert listeners[80]["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
         assert service.resources(stack, "aws:acm/certificateValidation:CertificateValidation")
     else:
@@ -152,17 +189,24 @@ def test_cache_and_broker(service: Rendered, stack: str) -> None:
     assert cache["atRestEncryptionEnabled"] is True and cache["authToken"] == "[secret]"
     assert cache["numCacheClusters"] == (2 if stack == "prod" else 1)
     assert cache["automaticFailoverEnabled"] is cache["multiAzEnabled"] is (stack == "prod")
-    params = service.one(stack, "aws:elasticache/parameterGroup:ParameterGroup")["inputs"]["parameters"]
+    params = service.one(stack, "aws:elasticache/parameterGroup:ParameterGroup")["inputs"][
+        "parameters"
+    ]
     assert {"name": "maxmemory-policy", "value": "volatile-lru"} in params
     brokers = service.resources(stack, MQ)
     if service.answers["broker"] == "rabbitmq":
         (broker,) = brokers
-        assert broker["inputs"]["deploymentMode"] == ("CLUSTER_MULTI_AZ" if stack == "prod" else "SINGLE_INSTANCE")
+        assert broker["inputs"]["deploymentMode"] == (
+            "CLUSTER_MULTI_AZ" if stack == "prod" else "SINGLE_INSTANCE"
+        )
         assert broker["inputs"]["publiclyAccessible"] is False
         assert env(service, stack)["BROKER_URL"].startswith("amqps://app@")
     else:
         assert not brokers
-        assert env(service, stack)["BROKER_URL"] == f"rediss://{service.previews[stack]['outputs']['cache_primary_endpoint']}:6379/1"
+        assert (
+            env(service, stack)["BROKER_URL"]
+            == f"rediss://{service.previews[stack]['outputs']['cache_primary_endpoint']}:6379/1"
+        )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -177,18 +221,33 @@ def test_cdn(service: Rendered, stack: str) -> None:
     assert d["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert d["defaultCacheBehavior"]["compress"] is True
     (static,) = d["orderedCacheBehaviors"]
-    assert static["pathPattern"] == "/static/*" and static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    assert (
+        static["pathPattern"] == "/static/*"
+        and static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    )
     origins = {o["originId"]: o for o in d["origins"]}
-    assert origins["static"]["originAccessControlId"] and origins["alb"]["customHeaders"][0]["value"] == "[secret]"
-    assert env(service, stack)["STATIC_URL"] == f"{service.previews[stack]['outputs']['url']}/static"
+    assert (
+        origins["static"]["originAccessControlId"]
+        and origins["alb"]["customHeaders"][0]["value"] == "[secret]"
+    )
+    assert (
+        env(service, stack)["STATIC_URL"] == f"{service.previews[stack]['outputs']['url']}/static"
+    )
     if service.answers["domain_name"]:
-        domain = service.answers["domain_name"] if stack == "prod" else f"dev.{service.answers['domain_name']}"
+        domain = (
+            service.answers["domain_name"]
+            if stack == "prod"
+            else f"dev.{service.answers['domain_name']}"
+        )
         assert d["aliases"] == [domain] and d["viewerCertificate"]["sslSupportMethod"] == "sni-only"
         assert origins["alb"]["domainName"] == f"origin.{domain}"
         assert origins["alb"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
         providers = service.resources(stack, "pulumi:providers:aws")
         assert [p["inputs"]["region"] for p in providers] == ["us-east-1"]
-        certificates = {c["inputs"]["domainName"] for c in service.resources(stack, "aws:acm/certificate:Certificate")}
+        certificates = {
+            c["inputs"]["domainName"]
+            for c in service.resources(stack, "aws:acm/certificate:Certificate")
+        }
         assert certificates == {domain, f"origin.{domain}"}
 
 
@@ -197,8 +256,13 @@ def test_service_and_autoscaling(service: Rendered, stack: str) -> None:
     app = service.one(stack, "aws:ecs/service:Service", "-app")["inputs"]
     assert app["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert app["networkConfiguration"]["assignPublicIp"] is False and app["launchType"] == "FARGATE"
-    metrics = {p["inputs"]["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"]["predefinedMetricType"]
-               for p in service.resources(stack, "aws:appautoscaling/policy:Policy") if p["name"].split("-")[-2] == "app"}
+    metrics = {
+        p["inputs"]["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"][
+            "predefinedMetricType"
+        ]
+        for p in service.resources(stack, "aws:appautoscaling/policy:Policy")
+        if p["name"].split("-")[-2] == "app"
+    }
     assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
     logs = service.one(stack, "aws:cloudwatch/logGroup:LogGroup")["inputs"]
     assert logs["retentionInDays"] == (30 if stack == "prod" else 7)
@@ -206,9 +270,19 @@ def test_service_and_autoscaling(service: Rendered, stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_monitoring(service: Rendered, stack: str) -> None:
-    metrics = {a["inputs"]["metricName"] for a in service.resources(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")}
-    expected = {"HTTPCode_ELB_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "CPUUtilization",
-                "FreeStorageSpace", "Evictions", "EngineCPUUtilization"}
+    metrics = {
+        a["inputs"]["metricName"]
+        for a in service.resources(stack, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    expected = {
+        "HTTPCode_ELB_5XX_Count",
+        "TargetResponseTime",
+        "UnHealthyHostCount",
+        "CPUUtilization",
+        "FreeStorageSpace",
+        "Evictions",
+        "EngineCPUUtilization",
+    }
     if stack == "prod" and service.answers["read_replicas"]:
         expected.add("ReplicaLag")
     if service.answers["broker"] == "rabbitmq":
@@ -221,13 +295,24 @@ def test_monitoring(service: Rendered, stack: str) -> None:
 def test_text_preview_of_default_prod(default_service: Rendered) -> None:
     done = run_preview(default_service.infra, "prod")
     assert done.returncode == 0, done.stderr
-    for section in ("Offline preview of stack prod", "Resources", "Policies", "Outputs", "```mermaid"):
+    for section in (
+        "Offline preview of stack prod",
+        "Resources",
+        "Policies",
+        "Outputs",
+        "```mermaid",
+    ):
         assert section in done.stdout
     assert "FAIL" not in done.stdout and "mock-secret" not in done.stdout
 
 
 def test_generated_infra_tests_pass(default_service: Rendered) -> None:
     """The service's own infra tests, run the way its users run them."""
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=default_service.infra, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=default_service.infra,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,20 +15,28 @@ import pytest
 import yaml
 
 INFRA = Path(__file__).resolve().parent.parent
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in INFRA.glob("Pulumi.*.yaml"))
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in INFRA.glob("Pulumi.*.yaml"))
 
 
 def settings(stack: str) -> dict[str, Any]:
     project = yaml.safe_load((INFRA / "Pulumi.yaml").read_text())["name"]
     config = yaml.safe_load((INFRA / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{project}:")}
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in config.items()
+        if key.startswith(f"{project}:")
+    }
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def preview(request: pytest.FixtureRequest) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "tenfold_infra", "preview", "--stack", request.param, "--json"],
-        cwd=INFRA, capture_output=True, text=True, timeout=300,
+        cwd=INFRA,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
@@ -56,11 +64,18 @@ def test_database_matches_the_stack_config(preview: dict[str, Any]) -> None:
 
 
 def test_service_gets_writer_and_reader_endpoints(preview: dict[str, Any]) -> None:
-    app = next(r for r in of_type(preview, "aws:ecs/taskDefinition:TaskDefinition") if r["name"].endswith("-app"))
+    app = next(
+        r
+        for r in of_type(preview, "aws:ecs/taskDefinition:TaskDefinition")
+        if r["name"].endswith("-app")
+    )
     container = json.loads(app["inputs"]["containerDefinitions"])[0]
     env = {e["name"]: e["value"] for e in container["environment"]}
     secrets = {s["name"] for s in container["secrets"]}
-    assert env["DATABASE_URL"].split("@")[1].split(":")[0] == preview["outputs"]["database_writer_endpoint"]
+    assert (
+        env["DATABASE_URL"].split("@")[1].split(":")[0]
+        == preview["outputs"]["database_writer_endpoint"]
+    )
     readers = [u.split("@")[1].split(":")[0] for u in env["DATABASE_READ_URLS"].split(",") if u]
     assert readers == preview["outputs"]["database_reader_endpoints"]
     assert env["ENVIRONMENT"] == "production" and env["REDIS_URL"].startswith("rediss://")
