@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from app.metrics import route_of
 from app.request_context import request_id_var
 from app.tracing import add_trace_ids
+
+if TYPE_CHECKING:
+    from app.http.observed import CompletedRequest
 
 access_log = structlog.stdlib.get_logger("app.access")
 
@@ -86,30 +86,17 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     root.setLevel(level.upper())
 
 
-class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class AccessLog:
+    """One ``request`` line per request, fed by ObservedRequestsMiddleware."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
+    def request_started(self) -> None:
+        """Nothing to log until the response is done."""
 
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            access_log.info(
-                "request",
-                method=scope["method"],
-                route=route_of(scope),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+    def request_finished(self, request: CompletedRequest) -> None:
+        access_log.info(
+            "request",
+            method=request.method,
+            route=request.route,
+            status=request.status,
+            duration_ms=round(request.duration_seconds * 1000, 2),
+        )

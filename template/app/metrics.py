@@ -2,15 +2,15 @@
 
 Everything lives in prometheus_client's default registry, so metrics defined by other
 modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. Routes are
-labelled by their template (``/api/v1/items/{item_id}``), never the raw path, so the
+labelled by their template (``app.http.observed.route_of``), never the raw path, so the
 number of series stays bounded whatever clients request.
 """
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
 from prometheus_client import (
@@ -26,9 +26,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UNMATCHED_ROUTE = "<unmatched>"
+if TYPE_CHECKING:
+    from app.http.observed import CompletedRequest
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -49,50 +49,18 @@ async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-def route_of(scope: Scope) -> str:
-    """The matched route's full path template, or a fixed label when nothing matched.
+class RequestMetrics:
+    """Request rate, errors and latency per route, fed by ObservedRequestsMiddleware."""
 
-    FastAPI puts the route itself in the scope, with its path relative to the router it
-    was declared on (``/items/{item_id}``); the router prefixes in front of it are the
-    leading segments of the requested path (``/api/v1``), which are static here.
-    """
-    path = getattr(scope.get("route"), "path", None)
-    if not isinstance(path, str):
-        return UNMATCHED_ROUTE
-    if ":path}" in path:  # a mount or catch-all: its own template is the bounded label
-        return path
-    route_segments = path.count("/")
-    if route_segments == 0:  # "" on a prefixed router: the requested path is the template
-        return str(scope["path"])
-    requested = scope["path"].split("/")
-    return "/".join(requested[: len(requested) - route_segments]) + path
-
-
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    def request_started(self) -> None:
         HTTP_REQUESTS_IN_PROGRESS.inc()
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            HTTP_REQUESTS_IN_PROGRESS.dec()
-            method, route = scope["method"], route_of(scope)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_REQUEST_DURATION.labels(method, route).observe(time.perf_counter() - started)
+
+    def request_finished(self, request: CompletedRequest) -> None:
+        HTTP_REQUESTS_IN_PROGRESS.dec()
+        HTTP_REQUESTS.labels(request.method, request.route, str(request.status)).inc()
+        HTTP_REQUEST_DURATION.labels(request.method, request.route).observe(
+            request.duration_seconds
+        )
 
 
 class DatabasePoolCollector(Collector):

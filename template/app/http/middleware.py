@@ -8,9 +8,10 @@ from starlette.middleware import Middleware
 from app.http.body_limit import BodyLimitMiddleware
 from app.http.compression import compression
 from app.http.etag import ETagMiddleware
+from app.http.observed import ObservedRequestsMiddleware
 from app.http.request_id import RequestIdMiddleware
-from app.logging import AccessLogMiddleware
-from app.metrics import MetricsMiddleware
+from app.logging import AccessLog
+from app.metrics import RequestMetrics
 from app.profiling import ProfilingMiddleware
 from app.settings import Settings
 
@@ -19,8 +20,7 @@ def http_middleware(settings: Settings) -> list[Middleware]:
     stack = [
         # The request id first, so every log line below it carries the id.
         Middleware(RequestIdMiddleware),
-        Middleware(MetricsMiddleware),
-        Middleware(AccessLogMiddleware),
+        Middleware(ObservedRequestsMiddleware, observers=(RequestMetrics(), AccessLog())),
     ]
     if settings.profiling_enabled and settings.admin_token is not None:
         stack.append(
