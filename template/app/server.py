@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sys
 from typing import TYPE_CHECKING, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from app import event_loop
+from app.event_loop import stop_requested_by_signals
 from app.lifecycle import lifecycle_of
 from app.main import create_app
 from app.settings import Settings
@@ -43,10 +43,7 @@ def hypercorn_config(settings: Settings) -> Config:
 
 async def serve_until_drained(settings: Settings) -> None:
     app = create_app(settings)
-    stop_requested = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop_requested.set)
+    stop_requested = stop_requested_by_signals()
 
     lifecycle = lifecycle_of(app)
 
@@ -65,13 +62,7 @@ async def serve_until_drained(settings: Settings) -> None:
 
 
 def main() -> None:
-    server = serve_until_drained(Settings())
-    if sys.platform != "win32":
-        import uvloop  # noqa: PLC0415 - not installed on Windows
-
-        uvloop.run(server)
-    else:
-        asyncio.run(server)
+    event_loop.run(serve_until_drained(Settings()))
 
 
 if __name__ == "__main__":

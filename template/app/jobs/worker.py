@@ -15,19 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import sys
 import time
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import event_loop
+from app.event_loop import stop_requested_by_signals
 from app.jobs import metrics
 from app.jobs.brokers import Broker, Delivery
 from app.jobs.idempotency import already_processed, claim
 from app.jobs.registry import Handler, JobContext, JobRegistry
 from app.jobs.retry import retry_delay_seconds, schedule_retry
+from app.logging import configure_logging
 from app.request_context import request_id_var
 from app.settings import Settings
 
@@ -172,10 +173,7 @@ async def serve(settings: Settings) -> None:
     from app.jobs.runtime import JobRuntime  # noqa: PLC0415
 
     runtime = JobRuntime.from_settings(settings, run_worker=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_requested_by_signals()
     logger.info("worker started (broker: %s)", type(runtime.broker).__name__)
     try:
         await runtime.run(stop)
@@ -185,14 +183,10 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = serve(Settings())
-    if sys.platform != "win32":
-        import uvloop  # noqa: PLC0415 - not installed on Windows
-
-        uvloop.run(server)
-    else:
-        asyncio.run(server)
+    settings = Settings()
+    # The same JSON lines as the app, so a job's lines carry the request id that enqueued it.
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    event_loop.run(serve(settings))
 
 
 if __name__ == "__main__":
