@@ -70,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_http_middleware(app, settings)
     app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
-    for number, replica in enumerate(resources.read_router.replicas, start=1):
-        metrics.DATABASE_POOLS.track(f"replica-{number}", replica.engine)
+    for replica in resources.read_router.replicas:  # labelled as routing names them
+        metrics.DATABASE_POOLS.track(replica.name, replica.engine)
     return app
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +15,8 @@ from alembic.config import Config
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from app.settings import Settings
@@ -90,3 +94,25 @@ def login(client: httpx.AsyncClient) -> Login:
 
 def bearer(tokens: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+# Background job statements (the in-app outbox relay polls on the request engine) are not
+# a request's own and are never recorded.
+BACKGROUND_TABLES = ("outbox", "processed_jobs")
+
+
+@contextmanager
+def recorded_statements(engine: AsyncEngine, containing: str = "") -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends for requests while the block runs, optionally
+    only those containing ``containing``."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if containing in statement and not any(t in statement for t in BACKGROUND_TABLES):
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

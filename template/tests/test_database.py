@@ -4,8 +4,6 @@ slow-query log and replica routing decisions (with fake replica health, no serve
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +11,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.db.models import Item, ItemStatus
@@ -26,34 +23,11 @@ from app.db.routing import (
 )
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Login, bearer
+from tests.conftest import Login, bearer, recorded_statements
 
 ITEMS = "/api/v1/items"
 MY_ITEMS = "/api/v1/me/items"
 LIST_STATEMENT_BUDGET = 2
-
-
-BACKGROUND_TABLES = ("outbox", "processed_jobs")
-
-
-@contextmanager
-def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement ``engine`` sends for requests while the block runs.
-
-    The in-app outbox relay polls on the same engine in the background; its statements are
-    not the request's and are left out.
-    """
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not any(table in statement for table in BACKGROUND_TABLES):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _seed(app: FastAPI, owner_id: int, count: int) -> None:
@@ -230,7 +204,9 @@ async def test_without_replicas_reads_use_the_primary(app: FastAPI) -> None:
     route = await router.route(min_lsn=123)
     assert route.target == "primary"
     assert route.reason == "no_replicas"
-    assert router.pool_usage()["primary"].size >= 1
+    pool_size = REGISTRY.get_sample_value("db_pool_size_connections", {"pool": "primary"})
+    assert pool_size is not None
+    assert pool_size >= 1
 
 
 class FakeReplicas:

@@ -119,12 +119,6 @@ class Route:
         return "primary" if self.replica is None else "replica"
 
 
-@dataclass(frozen=True, slots=True)
-class PoolUsage:
-    checked_out: int
-    size: int
-
-
 class ReadRouter:
     """Chooses the database for each read session; see the module docstring."""
 
@@ -201,19 +195,6 @@ class ReadRouter:
             self.down_backoff_seconds,
             exc_info=error,
         )
-
-    def pool_usage(self) -> dict[str, PoolUsage]:
-        """Checked-out connections and pool size per engine ("primary", "replica-N")."""
-        engines = {"primary": self.primary.kw["bind"]} | {r.name: r.engine for r in self.replicas}
-        usage = {}
-        for name, engine in engines.items():
-            pool = engine.pool
-            checked_out = getattr(pool, "checkedout", None)
-            size = getattr(pool, "size", None)
-            usage[name] = PoolUsage(
-                checked_out() if callable(checked_out) else 0, size() if callable(size) else 0
-            )
-        return usage
 
     async def dispose(self) -> None:
         """Close the replicas' pools (the primary engine is closed by its owner)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.db.models import ItemStatus
 from app.db.routing import READ_AFTER_LSN_HEADER, ReadRouter
@@ -28,7 +28,13 @@ from app.main import create_app
 from app.pagination import Cursor, PageRequest
 from app.repositories import items
 from app.settings import Settings
-from tests.conftest import PASSWORD, SERVICE_ROOT, TEST_JWT_SECRET_KEY, migrate
+from tests.conftest import (
+    PASSWORD,
+    SERVICE_ROOT,
+    TEST_JWT_SECRET_KEY,
+    migrate,
+    recorded_statements,
+)
 from tests.integration.conftest import require_server
 
 DATABASE = "app_it_db"
@@ -138,22 +144,6 @@ async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@contextmanager
-def counted_statements(engine: AsyncEngine, needle: str) -> Iterator[list[str]]:
-    """Statements containing ``needle`` that ``engine`` sends while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if needle in statement:
-            seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 def _count(metric: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(metric, labels) or 0.0
 
@@ -250,16 +240,16 @@ async def test_reads_use_the_replica_and_writes_the_primary(pair: tuple[str, str
         replica_engine = router.replicas[0].engine
 
         with (
-            counted_statements(replica_engine, "FROM items") as replica_reads,
-            counted_statements(primary_engine, "FROM items") as primary_reads,
+            recorded_statements(replica_engine, containing="FROM items") as replica_reads,
+            recorded_statements(primary_engine, containing="FROM items") as primary_reads,
         ):
             for _ in range(5):
                 assert (await client.get(ITEMS, params=UNCACHED)).status_code == 200
         assert (len(replica_reads), len(primary_reads)) == (5, 0)
 
         with (
-            counted_statements(replica_engine, "INSERT INTO items") as replica_writes,
-            counted_statements(primary_engine, "INSERT INTO items") as primary_writes,
+            recorded_statements(replica_engine, containing="INSERT INTO items") as replica_writes,
+            recorded_statements(primary_engine, containing="INSERT INTO items") as primary_writes,
         ):
             created = await client.post(ITEMS, json={"name": "Lamp"}, headers=headers)
         assert created.status_code == 201
@@ -333,7 +323,7 @@ async def test_a_lagging_replica_is_skipped(pair: tuple[str, str]) -> None:
             client.cookies.clear()
             before = _count("db_replica_fallbacks_total", reason="lagging")
             replica_engine = _router(application).replicas[0].engine
-            with counted_statements(replica_engine, "FROM items") as replica_reads:
+            with recorded_statements(replica_engine, containing="FROM items") as replica_reads:
                 read = await client.get(f"{ITEMS}/{created.json()['id']}")
             assert read.status_code == 200
             assert read.json()["name"] == "fresh"
