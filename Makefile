@@ -43,6 +43,7 @@ test: install ## Run the template's whole test suite
 lint: .venv/.installed ## Lint the template's own code
 	$(UV) run ruff check tests pulumi scripts
 	$(UV) run ruff format --check tests pulumi scripts
+	$(UV) run mypy --strict pulumi/tenfold_infra
 
 format: .venv/.installed ## Format the template's own code
 	$(UV) run ruff format tests pulumi scripts

@@ -67,9 +67,8 @@ def test_service_package_and_infra_are_real_files(answer_set: AnswerSet, render_
     service = render_answer_set(answer_set)
     assert (service / "app" / "main.py").is_file()
     infra_library = service / "infra" / "tenfold_infra"
-    assert infra_library.is_dir() and not infra_library.is_symlink(), (
-        "the Pulumi library must be vendored"
-    )
+    assert infra_library.is_dir(), "the Pulumi library must be vendored"
+    assert not infra_library.is_symlink(), "the Pulumi library must be vendored"
     assert (infra_library / "__init__.py").is_file()
 
 

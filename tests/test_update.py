@@ -118,7 +118,8 @@ def test_conflicting_edit_is_marked_and_nothing_is_lost(
     update(service)
 
     merged = readme.read_text()
-    assert "<<<<<<<" in merged and ">>>>>>>" in merged, "the conflict was not marked"
+    assert "<<<<<<<" in merged, "the conflict was not marked"
+    assert ">>>>>>>" in merged, "the conflict was not marked"
     assert "We keep our changelog in CHANGES.md." in merged, (
         "the user's side of the conflict was lost"
     )

@@ -13,10 +13,18 @@ from .config import ConfigError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tenfold_infra", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    preview = commands.add_parser("preview", help="show the resources, policy findings, outputs and diagram of a stack")
-    preview.add_argument("--stack", required=True, help="stack name, reads Pulumi.<stack>.yaml (dev, prod...)")
-    preview.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    preview.add_argument("--dir", type=Path, default=Path("."), help="directory with Pulumi.yaml (default: .)")
+    preview = commands.add_parser(
+        "preview", help="show the resources, policy findings, outputs and diagram of a stack"
+    )
+    preview.add_argument(
+        "--stack", required=True, help="stack name, reads Pulumi.<stack>.yaml (dev, prod...)"
+    )
+    preview.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of text"
+    )
+    preview.add_argument(
+        "--dir", type=Path, default=Path("."), help="directory with Pulumi.yaml (default: .)"
+    )
     args = parser.parse_args(argv)
 
     from .preview import render_text, run_preview

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 
 @dataclass(frozen=True)
@@ -28,22 +29,31 @@ class Broker(pulumi.ComponentResource):
     broker_name: pulumi.Output[str]
     username: str
 
-    def __init__(self, name: str, args: BrokerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: BrokerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:broker:Broker", name, None, opts)
         subnets = list(args.subnet_ids)
         broker = aws.mq.Broker(
-            f"{name}-rabbitmq", broker_name=name, engine_type="RabbitMQ", engine_version=args.engine_version,
-            host_instance_type=args.host_instance_type, deployment_mode=args.deployment_mode,
+            f"{name}-rabbitmq",
+            broker_name=name,
+            engine_type="RabbitMQ",
+            engine_version=args.engine_version,
+            host_instance_type=args.host_instance_type,
+            deployment_mode=args.deployment_mode,
             # A single instance lives in exactly one subnet; a cluster spreads over them.
             subnet_ids=subnets[:1] if args.deployment_mode == "SINGLE_INSTANCE" else subnets,
-            security_groups=[args.security_group_id], publicly_accessible=False,
+            security_groups=[args.security_group_id],
+            publicly_accessible=False,
             auto_minor_version_upgrade=True,  # required for RabbitMQ 3.13 (AWS manages patch versions)
             encryption_options=aws.mq.BrokerEncryptionOptionsArgs(use_aws_owned_key=True),
             logs=aws.mq.BrokerLogsArgs(general=True),
             maintenance_window_start_time=aws.mq.BrokerMaintenanceWindowStartTimeArgs(
-                day_of_week="SUNDAY", time_of_day="05:00", time_zone="UTC"),
+                day_of_week="SUNDAY", time_of_day="05:00", time_zone="UTC"
+            ),
             users=[aws.mq.BrokerUserArgs(username=args.username, password=args.password)],
-            tags=dict(args.tags), opts=pulumi.ResourceOptions(parent=self),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.username = args.username
         self.broker_name = broker.broker_name
@@ -52,4 +62,6 @@ class Broker(pulumi.ComponentResource):
 
     def url(self) -> pulumi.Output[str]:
         """amqps://user@host:5671 without the password: the service injects BROKER_PASSWORD."""
-        return self.amqps_endpoint.apply(lambda e: e.replace("amqps://", f"amqps://{self.username}@", 1))
+        return self.amqps_endpoint.apply(
+            lambda e: e.replace("amqps://", f"amqps://{self.username}@", 1)
+        )

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 from .security import REDIS_PORT
 
@@ -38,40 +39,69 @@ class Cache(pulumi.ComponentResource):
     replication_group_id: str
     member_cluster_ids: list[str]
 
-    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:cache:Cache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         highly_available = args.nodes >= 2
 
         subnet_group = aws.elasticache.SubnetGroup(
-            f"{name}-subnets", description="tenfold cache subnets", subnet_ids=list(args.subnet_ids), tags=tags,
+            f"{name}-subnets",
+            description="tenfold cache subnets",
+            subnet_ids=list(args.subnet_ids),
+            tags=tags,
             opts=child,
         )
         parameters = aws.elasticache.ParameterGroup(
-            f"{name}-params", family=PARAMETER_FAMILIES[args.engine], description="tenfold: cache + sessions",
-            parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=args.maxmemory_policy)],
-            tags=tags, opts=child,
+            f"{name}-params",
+            family=PARAMETER_FAMILIES[args.engine],
+            description="tenfold: cache + sessions",
+            parameters=[
+                aws.elasticache.ParameterGroupParameterArgs(
+                    name="maxmemory-policy", value=args.maxmemory_policy
+                )
+            ],
+            tags=tags,
+            opts=child,
         )
         # Explicit id (<= 40 chars): alarms address member clusters as <id>-001, <id>-002...
         self.replication_group_id = name[:40].rstrip("-")
         group = aws.elasticache.ReplicationGroup(
-            f"{name}-group", replication_group_id=self.replication_group_id,
+            f"{name}-group",
+            replication_group_id=self.replication_group_id,
             description="tenfold cache, sessions and (broker=redis) job queues",
-            engine=args.engine, engine_version=ENGINE_VERSIONS[args.engine], node_type=args.node_type,
-            num_cache_clusters=args.nodes, port=REDIS_PORT, parameter_group_name=parameters.name,
-            subnet_group_name=subnet_group.name, security_group_ids=[args.security_group_id],
-            automatic_failover_enabled=highly_available, multi_az_enabled=highly_available,
-            transit_encryption_enabled=True, transit_encryption_mode="required",
-            at_rest_encryption_enabled=True, auth_token=args.auth_token,
-            snapshot_retention_limit=args.snapshot_retention_days, snapshot_window="01:00-02:00",
-            maintenance_window="sun:04:30-sun:05:30", auto_minor_version_upgrade=True, tags=tags, opts=child,
+            engine=args.engine,
+            engine_version=ENGINE_VERSIONS[args.engine],
+            node_type=args.node_type,
+            num_cache_clusters=args.nodes,
+            port=REDIS_PORT,
+            parameter_group_name=parameters.name,
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[args.security_group_id],
+            automatic_failover_enabled=highly_available,
+            multi_az_enabled=highly_available,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            at_rest_encryption_enabled=True,
+            auth_token=args.auth_token,
+            snapshot_retention_limit=args.snapshot_retention_days,
+            snapshot_window="01:00-02:00",
+            maintenance_window="sun:04:30-sun:05:30",
+            auto_minor_version_upgrade=True,
+            tags=tags,
+            opts=child,
         )
         self.port = REDIS_PORT
         self.primary_endpoint = group.primary_endpoint_address
         self.reader_endpoint = group.reader_endpoint_address
-        self.member_cluster_ids = [f"{self.replication_group_id}-{i + 1:03d}" for i in range(args.nodes)]
-        self.register_outputs({"primary_endpoint": self.primary_endpoint, "reader_endpoint": self.reader_endpoint})
+        self.member_cluster_ids = [
+            f"{self.replication_group_id}-{i + 1:03d}" for i in range(args.nodes)
+        ]
+        self.register_outputs(
+            {"primary_endpoint": self.primary_endpoint, "reader_endpoint": self.reader_endpoint}
+        )
 
     def url(self, database: int) -> pulumi.Output[str]:
         """rediss:// URL without the token: the service injects REDIS_PASSWORD / BROKER_PASSWORD."""

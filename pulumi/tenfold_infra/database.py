@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 from .security import POSTGRES_PORT
 
@@ -19,7 +20,9 @@ class DatabaseArgs:
     security_group_id: pulumi.Input[str]
     instance_class: str = "db.r7g.large"
     read_replicas: int = 1
-    replica_instance_class: str | None = None  # defaults to instance_class: a smaller replica lags under load
+    replica_instance_class: str | None = (
+        None  # defaults to instance_class: a smaller replica lags under load
+    )
     engine_version: str = "17"
     database_name: str = "app"
     username: str = "app"
@@ -49,41 +52,64 @@ class Database(pulumi.ComponentResource):
     primary_identifier: pulumi.Output[str]
     replica_identifiers: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:database:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         major = args.engine_version.split(".")[0]
 
-        subnet_group = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=tags, opts=child)
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=tags, opts=child
+        )
         parameters = aws.rds.ParameterGroup(
-            f"{name}-params", family=f"postgres{major}", description="tenfold: query stats, slow log, SSD costs",
+            f"{name}-params",
+            family=f"postgres{major}",
+            description="tenfold: query stats, slow log, SSD costs",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(
-                    name="shared_preload_libraries", value="pg_stat_statements", apply_method="pending-reboot"),
+                    name="shared_preload_libraries",
+                    value="pg_stat_statements",
+                    apply_method="pending-reboot",
+                ),
                 aws.rds.ParameterGroupParameterArgs(name="pg_stat_statements.track", value="top"),
                 aws.rds.ParameterGroupParameterArgs(
-                    name="log_min_duration_statement", value=str(args.log_min_duration_statement_ms)),
+                    name="log_min_duration_statement", value=str(args.log_min_duration_statement_ms)
+                ),
                 # gp3 is SSD: random reads cost about as much as sequential ones, so favour index scans.
                 aws.rds.ParameterGroupParameterArgs(name="random_page_cost", value="1.1"),
                 aws.rds.ParameterGroupParameterArgs(
-                    name="idle_in_transaction_session_timeout", value=str(args.idle_in_transaction_session_timeout_ms)),
+                    name="idle_in_transaction_session_timeout",
+                    value=str(args.idle_in_transaction_session_timeout_ms),
+                ),
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
             ],
-            tags=tags, opts=child,
+            tags=tags,
+            opts=child,
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                               "Principal": {"Service": "monitoring.rds.amazonaws.com"}}],
-            }),
-            tags=tags, opts=child,
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-monitoring", role=monitoring_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", opts=child,
+            f"{name}-monitoring",
+            role=monitoring_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            opts=child,
         )
         common: dict[str, Any] = dict(
             storage_type=args.storage_type,
@@ -102,16 +128,27 @@ class Database(pulumi.ComponentResource):
         )
         primary = aws.rds.Instance(
             f"{name}-primary",
-            engine="postgres", engine_version=args.engine_version, instance_class=args.instance_class,
-            db_name=args.database_name, username=args.username, manage_master_user_password=True,
-            port=POSTGRES_PORT, db_subnet_group_name=subnet_group.name,
-            allocated_storage=args.allocated_storage_gb, max_allocated_storage=args.max_allocated_storage_gb,
-            storage_encrypted=True, multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days, backup_window="02:00-03:00",
-            maintenance_window="sun:03:30-sun:04:30", deletion_protection=args.deletion_protection,
+            engine="postgres",
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            db_name=args.database_name,
+            username=args.username,
+            manage_master_user_password=True,
+            port=POSTGRES_PORT,
+            db_subnet_group_name=subnet_group.name,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=args.max_allocated_storage_gb,
+            storage_encrypted=True,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            backup_window="02:00-03:00",
+            maintenance_window="sun:03:30-sun:04:30",
+            deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
-            tags=tags, **common, opts=child,
+            tags=tags,
+            **common,
+            opts=child,
         )
         replicas = [
             aws.rds.Instance(
@@ -119,8 +156,11 @@ class Database(pulumi.ComponentResource):
                 # Same-region replica: the source identifier is enough; encryption and engine are inherited.
                 replicate_source_db=primary.identifier,
                 instance_class=args.replica_instance_class or args.instance_class,
-                storage_encrypted=True, skip_final_snapshot=True, deletion_protection=args.deletion_protection,
-                tags={**tags, "Role": "read-replica"}, **common,
+                storage_encrypted=True,
+                skip_final_snapshot=True,
+                deletion_protection=args.deletion_protection,
+                tags={**tags, "Role": "read-replica"},
+                **common,
                 opts=child,
             )
             for i in range(args.read_replicas)
@@ -134,12 +174,16 @@ class Database(pulumi.ComponentResource):
         self.master_user_secret_arn = primary.master_user_secrets[0].secret_arn
         self.primary_identifier = primary.identifier
         self.replica_identifiers = [r.identifier for r in replicas]
-        self.register_outputs({
-            "writer_endpoint": self.writer_endpoint, "reader_endpoints": self.reader_endpoints,
-            "master_user_secret_arn": self.master_user_secret_arn,
-        })
+        self.register_outputs(
+            {
+                "writer_endpoint": self.writer_endpoint,
+                "reader_endpoints": self.reader_endpoints,
+                "master_user_secret_arn": self.master_user_secret_arn,
+            }
+        )
 
     def url(self, host: pulumi.Input[str]) -> pulumi.Output[str]:
         """asyncpg URL without the password: the service injects DATABASE_PASSWORD itself."""
         return pulumi.Output.concat(
-            "postgresql+asyncpg://", self.username, "@", host, f":{self.port}/{self.database_name}")
+            "postgresql+asyncpg://", self.username, "@", host, f":{self.port}/{self.database_name}"
+        )

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 from .security import APP_PORT
 
@@ -17,11 +18,32 @@ ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Regions older than August 2022 deliver ALB logs from a regional ELB account; newer ones
 # only from the log delivery service principal (and have no ELB account to look up).
-ELB_ACCOUNT_REGIONS = frozenset({
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1", "ap-northeast-1",
-    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ca-central-1",
-    "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1",
-})
+ELB_ACCOUNT_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-north-1",
+        "me-south-1",
+        "sa-east-1",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,9 @@ class LoadBalancerArgs:
     deregistration_delay_seconds: int = 30
     # AWS refuses slow start together with least_outstanding_requests; LOR wins by default
     # because request costs vary a lot in an API (cached reads vs. heavy writes).
-    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = "least_outstanding_requests"
+    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = (
+        "least_outstanding_requests"
+    )
     slow_start_seconds: int = 0
     idle_timeout_seconds: int = 60
     access_log_retention_days: int = 90
@@ -50,8 +74,10 @@ class LoadBalancerArgs:
 
     def __post_init__(self) -> None:
         if self.slow_start_seconds and self.routing_algorithm == "least_outstanding_requests":
-            raise ValueError("slow_start_seconds needs routing_algorithm='round_robin': AWS cannot combine "
-                             "slow start with least_outstanding_requests")
+            raise ValueError(
+                "slow_start_seconds needs routing_algorithm='round_robin': AWS cannot combine "
+                "slow start with least_outstanding_requests"
+            )
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -64,124 +90,232 @@ class LoadBalancer(pulumi.ComponentResource):
     url: pulumi.Output[str]
     https: bool
 
-    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:load_balancer:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
-        logs = aws.s3.Bucket(f"{name}-access-logs", force_destroy=not args.deletion_protection, tags=tags, opts=child)
+        logs = aws.s3.Bucket(
+            f"{name}-access-logs", force_destroy=not args.deletion_protection, tags=tags, opts=child
+        )
         aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs", bucket=logs.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child,
+            f"{name}-access-logs",
+            bucket=logs.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
         )
         # ALB log delivery supports SSE-S3 only (not SSE-KMS).
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs", bucket=logs.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"),
-            )],
+            f"{name}-access-logs",
+            bucket=logs.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    ),
+                )
+            ],
             opts=child,
         )
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-access-logs", bucket=logs.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-access-logs", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.access_log_retention_days),
-            )],
+            f"{name}-access-logs",
+            bucket=logs.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=args.access_log_retention_days
+                    ),
+                )
+            ],
             opts=child,
         )
-        elb_account = (aws.elb.get_service_account_output().arn if args.region in ELB_ACCOUNT_REGIONS
-                       else pulumi.Output.from_input(""))
+        elb_account = (
+            aws.elb.get_service_account_output().arn
+            if args.region in ELB_ACCOUNT_REGIONS
+            else pulumi.Output.from_input("")
+        )
 
         def log_delivery_policy(bucket_arn: str, account_arn: str) -> str:
-            principal: dict[str, str] = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+            principal: dict[str, str] = {
+                "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+            }
             if account_arn:
                 principal["AWS"] = account_arn
-            return json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "AlbAccessLogs", "Effect": "Allow", "Action": "s3:PutObject", "Principal": principal,
-                "Resource": f"{bucket_arn}/alb/*",
-            }]})
+            return json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AlbAccessLogs",
+                            "Effect": "Allow",
+                            "Action": "s3:PutObject",
+                            "Principal": principal,
+                            "Resource": f"{bucket_arn}/alb/*",
+                        }
+                    ],
+                }
+            )
 
         log_policy = aws.s3.BucketPolicy(
-            f"{name}-access-logs", bucket=logs.id,
-            policy=pulumi.Output.all(logs.arn, elb_account).apply(lambda a: log_delivery_policy(a[0], a[1])),
+            f"{name}-access-logs",
+            bucket=logs.id,
+            policy=pulumi.Output.all(logs.arn, elb_account).apply(
+                lambda a: log_delivery_policy(a[0], a[1])
+            ),
             opts=child,
         )
 
         alb = aws.lb.LoadBalancer(
-            f"{name}-alb", load_balancer_type="application", internal=False, subnets=list(args.public_subnet_ids),
-            security_groups=[args.security_group_id], enable_http2=True, drop_invalid_header_fields=True,
-            desync_mitigation_mode="defensive", idle_timeout=args.idle_timeout_seconds, ip_address_type="ipv4",
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(args.public_subnet_ids),
+            security_groups=[args.security_group_id],
+            enable_http2=True,
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            idle_timeout=args.idle_timeout_seconds,
+            ip_address_type="ipv4",
             enable_deletion_protection=args.deletion_protection,
-            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.id, prefix="alb", enabled=True),
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=logs.id, prefix="alb", enabled=True
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
         )
         target_group = aws.lb.TargetGroup(
-            f"{name}-app", port=APP_PORT, protocol="HTTP", target_type="ip", vpc_id=args.vpc_id,
-            deregistration_delay=args.deregistration_delay_seconds, slow_start=args.slow_start_seconds,
+            f"{name}-app",
+            port=APP_PORT,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            deregistration_delay=args.deregistration_delay_seconds,
+            slow_start=args.slow_start_seconds,
             load_balancing_algorithm_type=args.routing_algorithm,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
-                path=args.health_check_path, matcher="200", interval=10, timeout=5,
-                healthy_threshold=2, unhealthy_threshold=3,
+                path=args.health_check_path,
+                matcher="200",
+                interval=10,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
             ),
-            tags=tags, opts=child,
+            tags=tags,
+            opts=child,
         )
 
-        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
+        forward = [
+            aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+        ]
         # Behind CloudFront, only requests carrying the secret header reach the app.
-        default_actions = forward if args.origin_verify_secret is None else [aws.lb.ListenerDefaultActionArgs(
-            type="fixed-response",
-            fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                content_type="text/plain", message_body="Forbidden", status_code="403"),
-        )]
+        default_actions = (
+            forward
+            if args.origin_verify_secret is None
+            else [
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="Forbidden", status_code="403"
+                    ),
+                )
+            ]
+        )
 
         self.https = args.domain_name is not None
         if args.domain_name is not None:
             if args.hosted_zone_id is None:
-                raise ValueError("a domain_name needs its hosted_zone_id to validate the certificate")
+                raise ValueError(
+                    "a domain_name needs its hosted_zone_id to validate the certificate"
+                )
             cert_domain = args.origin_domain_name or args.domain_name
             certificate = aws.acm.Certificate(
-                f"{name}-cert", domain_name=cert_domain, validation_method="DNS", key_algorithm="EC_prime256v1",
-                tags=tags, opts=child,
+                f"{name}-cert",
+                domain_name=cert_domain,
+                validation_method="DNS",
+                key_algorithm="EC_prime256v1",
+                tags=tags,
+                opts=child,
             )
             validated = validate_certificate(f"{name}-cert", certificate, args.hosted_zone_id, self)
             listener = aws.lb.Listener(
-                f"{name}-https", load_balancer_arn=alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
-                certificate_arn=validated.certificate_arn, default_actions=default_actions, tags=tags, opts=child,
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=validated.certificate_arn,
+                default_actions=default_actions,
+                tags=tags,
+                opts=child,
             )
             aws.lb.Listener(
-                f"{name}-http-redirect", load_balancer_arn=alb.arn, port=80, protocol="HTTP",
-                default_actions=[aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301"),
-                )],
-                tags=tags, opts=child,
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port="443", status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                tags=tags,
+                opts=child,
             )
             aws.route53.Record(
-                f"{name}-alias", zone_id=args.hosted_zone_id, name=cert_domain, type="A",
-                aliases=[aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)],
+                f"{name}-alias",
+                zone_id=args.hosted_zone_id,
+                name=cert_domain,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True
+                    )
+                ],
                 opts=child,
             )
             self.url = pulumi.Output.from_input(f"https://{cert_domain}")
         else:
             listener = aws.lb.Listener(
-                f"{name}-http", load_balancer_arn=alb.arn, port=80, protocol="HTTP", default_actions=default_actions,
-                tags=tags, opts=child,
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=default_actions,
+                tags=tags,
+                opts=child,
             )
             self.url = pulumi.Output.concat("http://", alb.dns_name)
 
         attachments: list[pulumi.Resource] = [listener]
         if args.origin_verify_secret is not None:
             rule = aws.lb.ListenerRule(
-                f"{name}-origin-verify", listener_arn=listener.arn, priority=1,
-                conditions=[aws.lb.ListenerRuleConditionArgs(
-                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                        http_header_name=ORIGIN_VERIFY_HEADER, values=[args.origin_verify_secret]),
-                )],
-                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)],
-                tags=tags, opts=child,
+                f"{name}-origin-verify",
+                listener_arn=listener.arn,
+                priority=1,
+                conditions=[
+                    aws.lb.ListenerRuleConditionArgs(
+                        http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                            http_header_name=ORIGIN_VERIFY_HEADER,
+                            values=[args.origin_verify_secret],
+                        ),
+                    )
+                ],
+                actions=[
+                    aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
+                ],
+                tags=tags,
+                opts=child,
             )
             attachments.append(rule)
 
@@ -190,28 +324,43 @@ class LoadBalancer(pulumi.ComponentResource):
         self.zone_id = alb.zone_id
         # ECS refuses a target group no listener forwards to: consumers of this ARN wait for
         # the listener (and the origin-verify rule, the only forward when the CDN is on).
-        self.target_group_arn = pulumi.Output.all(target_group.arn, *[a.urn for a in attachments]).apply(
-            lambda values: str(values[0]))
+        self.target_group_arn = pulumi.Output.all(
+            target_group.arn, *[a.urn for a in attachments]
+        ).apply(lambda values: str(values[0]))
         self.target_group_arn_suffix = target_group.arn_suffix
         self.listener_arn = listener.arn
-        self.register_outputs({
-            "dns_name": self.dns_name, "url": self.url, "target_group_arn": self.target_group_arn,
-            "listener_arn": self.listener_arn,
-        })
+        self.register_outputs(
+            {
+                "dns_name": self.dns_name,
+                "url": self.url,
+                "target_group_arn": self.target_group_arn,
+                "listener_arn": self.listener_arn,
+            }
+        )
 
 
 def validate_certificate(
-    name: str, certificate: aws.acm.Certificate, hosted_zone_id: str, parent: pulumi.Resource,
+    name: str,
+    certificate: aws.acm.Certificate,
+    hosted_zone_id: str,
+    parent: pulumi.Resource,
     provider: aws.Provider | None = None,
 ) -> aws.acm.CertificateValidation:
     """DNS-validate an ACM certificate in the hosted zone; returns the validation to depend on."""
     option = certificate.domain_validation_options[0]
     record = aws.route53.Record(
-        f"{name}-validation", zone_id=hosted_zone_id, name=option.resource_record_name,
-        type=option.resource_record_type, records=[option.resource_record_value], ttl=300, allow_overwrite=True,
+        f"{name}-validation",
+        zone_id=hosted_zone_id,
+        name=option.resource_record_name,
+        type=option.resource_record_type,
+        records=[option.resource_record_value],
+        ttl=300,
+        allow_overwrite=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return aws.acm.CertificateValidation(
-        f"{name}-validation", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn],
+        f"{name}-validation",
+        certificate_arn=certificate.arn,
+        validation_record_fqdns=[record.fqdn],
         opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ class Monitoring(pulumi.ComponentResource):
     dashboard_name: pulumi.Output[str]
     alarm_names: list[str]
 
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:monitoring:Monitoring", name, None, opts)
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
@@ -48,45 +51,138 @@ class Monitoring(pulumi.ComponentResource):
         topic = aws.sns.Topic(f"{name}-alarms", tags=tags, opts=self._child)
         if args.alarm_email:
             aws.sns.TopicSubscription(
-                f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=self._child)
+                f"{name}-alarms-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=self._child,
+            )
         self._topic = topic
         self.alarm_names = []
         alb = {"LoadBalancer": args.alb_arn_suffix}
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
 
-        self._alarm("alb-5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum", args.alb_5xx_per_minute,
-                    "The load balancer returns 5xx (no healthy target, timeouts)")
-        self._alarm("target-5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", target, "Sum",
-                    args.alb_5xx_per_minute, "The service answers 5xx")
-        self._alarm("p99-latency", "AWS/ApplicationELB", "TargetResponseTime", target, "p99", args.p99_latency_seconds,
-                    "p99 response time above target", periods=5)
-        self._alarm("unhealthy-targets", "AWS/ApplicationELB", "UnHealthyHostCount", target, "Maximum", 0,
-                    "A task fails /readyz")
-        self._alarm("database-cpu", "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": args.database_primary_id},
-                    "Average", args.database_cpu_percent, "Primary database CPU", periods=5)
-        self._alarm("database-free-storage", "AWS/RDS", "FreeStorageSpace",
-                    {"DBInstanceIdentifier": args.database_primary_id}, "Minimum",
-                    args.database_free_storage_gib * 1024**3, "Primary database storage running out", lower=True)
+        self._alarm(
+            "alb-5xx",
+            "AWS/ApplicationELB",
+            "HTTPCode_ELB_5XX_Count",
+            alb,
+            "Sum",
+            args.alb_5xx_per_minute,
+            "The load balancer returns 5xx (no healthy target, timeouts)",
+        )
+        self._alarm(
+            "target-5xx",
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            target,
+            "Sum",
+            args.alb_5xx_per_minute,
+            "The service answers 5xx",
+        )
+        self._alarm(
+            "p99-latency",
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            target,
+            "p99",
+            args.p99_latency_seconds,
+            "p99 response time above target",
+            periods=5,
+        )
+        self._alarm(
+            "unhealthy-targets",
+            "AWS/ApplicationELB",
+            "UnHealthyHostCount",
+            target,
+            "Maximum",
+            0,
+            "A task fails /readyz",
+        )
+        self._alarm(
+            "database-cpu",
+            "AWS/RDS",
+            "CPUUtilization",
+            {"DBInstanceIdentifier": args.database_primary_id},
+            "Average",
+            args.database_cpu_percent,
+            "Primary database CPU",
+            periods=5,
+        )
+        self._alarm(
+            "database-free-storage",
+            "AWS/RDS",
+            "FreeStorageSpace",
+            {"DBInstanceIdentifier": args.database_primary_id},
+            "Minimum",
+            args.database_free_storage_gib * 1024**3,
+            "Primary database storage running out",
+            lower=True,
+        )
         for i, replica in enumerate(args.database_replica_ids):
-            self._alarm(f"replica-{i + 1}-lag", "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, "Maximum",
-                        args.replica_lag_seconds, "Read replica lags: reads see stale data", periods=3)
-            self._alarm(f"replica-{i + 1}-cpu", "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": replica},
-                        "Average", args.database_cpu_percent, "Read replica CPU", periods=5)
+            self._alarm(
+                f"replica-{i + 1}-lag",
+                "AWS/RDS",
+                "ReplicaLag",
+                {"DBInstanceIdentifier": replica},
+                "Maximum",
+                args.replica_lag_seconds,
+                "Read replica lags: reads see stale data",
+                periods=3,
+            )
+            self._alarm(
+                f"replica-{i + 1}-cpu",
+                "AWS/RDS",
+                "CPUUtilization",
+                {"DBInstanceIdentifier": replica},
+                "Average",
+                args.database_cpu_percent,
+                "Read replica CPU",
+                periods=5,
+            )
         for cluster_id in args.cache_cluster_ids:
             short = cluster_id.rsplit("-", 1)[-1]
-            self._alarm(f"cache-{short}-evictions", "AWS/ElastiCache", "Evictions", {"CacheClusterId": cluster_id},
-                        "Sum", args.cache_evictions_per_minute, "Cache evicts live keys: the node is too small", periods=5)
-            self._alarm(f"cache-{short}-cpu", "AWS/ElastiCache", "EngineCPUUtilization", {"CacheClusterId": cluster_id},
-                        "Average", args.cache_engine_cpu_percent, "Cache engine thread busy", periods=5)
+            self._alarm(
+                f"cache-{short}-evictions",
+                "AWS/ElastiCache",
+                "Evictions",
+                {"CacheClusterId": cluster_id},
+                "Sum",
+                args.cache_evictions_per_minute,
+                "Cache evicts live keys: the node is too small",
+                periods=5,
+            )
+            self._alarm(
+                f"cache-{short}-cpu",
+                "AWS/ElastiCache",
+                "EngineCPUUtilization",
+                {"CacheClusterId": cluster_id},
+                "Average",
+                args.cache_engine_cpu_percent,
+                "Cache engine thread busy",
+                periods=5,
+            )
         if args.broker_name is not None:
-            self._alarm("broker-queue-depth", "AWS/AmazonMQ", "MessageCount", {"Broker": args.broker_name}, "Maximum",
-                        args.broker_queue_depth, "Jobs pile up: add workers or look for a poison message", periods=5)
+            self._alarm(
+                "broker-queue-depth",
+                "AWS/AmazonMQ",
+                "MessageCount",
+                {"Broker": args.broker_name},
+                "Maximum",
+                args.broker_queue_depth,
+                "Jobs pile up: add workers or look for a poison message",
+                periods=5,
+            )
 
         dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard", dashboard_name=name,
+            f"{name}-dashboard",
+            dashboard_name=name,
             dashboard_body=pulumi.Output.all(
-                alb=args.alb_arn_suffix, tg=args.target_group_arn_suffix, cluster=args.cluster_name,
-                service=args.service_name, db=args.database_primary_id,
+                alb=args.alb_arn_suffix,
+                tg=args.target_group_arn_suffix,
+                cluster=args.cluster_name,
+                service=args.service_name,
+                db=args.database_primary_id,
                 replicas=pulumi.Output.all(*args.database_replica_ids),
             ).apply(lambda v: json.dumps(_dashboard(args.region, v, list(args.cache_cluster_ids)))),
             opts=self._child,
@@ -95,16 +191,36 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboard_name = dashboard.dashboard_name
         self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name})
 
-    def _alarm(self, alarm: str, namespace: str, metric: str, dimensions: Mapping[str, pulumi.Input[str]],
-               statistic: str, threshold: float, description: str, periods: int = 3, lower: bool = False) -> None:
+    def _alarm(
+        self,
+        alarm: str,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        statistic: str,
+        threshold: float,
+        description: str,
+        periods: int = 3,
+        lower: bool = False,
+    ) -> None:
         percentile = statistic.startswith("p")
         aws.cloudwatch.MetricAlarm(
-            f"{self._name}-{alarm}", name=f"{self._name}-{alarm}", alarm_description=description,
-            namespace=namespace, metric_name=metric, dimensions=dict(dimensions),
-            statistic=None if percentile else statistic, extended_statistic=statistic if percentile else None,
-            period=60, evaluation_periods=periods, datapoints_to_alarm=periods, threshold=threshold,
+            f"{self._name}-{alarm}",
+            name=f"{self._name}-{alarm}",
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dict(dimensions),
+            statistic=None if percentile else statistic,
+            extended_statistic=statistic if percentile else None,
+            period=60,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            threshold=threshold,
             comparison_operator="LessThanThreshold" if lower else "GreaterThanThreshold",
-            treat_missing_data="notBreaching", alarm_actions=[self._topic.arn], ok_actions=[self._topic.arn],
+            treat_missing_data="notBreaching",
+            alarm_actions=[self._topic.arn],
+            ok_actions=[self._topic.arn],
             opts=self._child,
         )
         self.alarm_names.append(f"{self._name}-{alarm}")
@@ -112,22 +228,80 @@ class Monitoring(pulumi.ComponentResource):
 
 def _dashboard(region: str, v: dict[str, Any], cache_ids: list[str]) -> dict[str, Any]:
     def widget(title: str, metrics: list[list[Any]], stat: str = "Average") -> dict[str, Any]:
-        return {"type": "metric", "width": 12, "height": 6,
-                "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics}}
+        return {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "stat": stat,
+                "period": 60,
+                "metrics": metrics,
+            },
+        }
 
     target = ["LoadBalancer", v["alb"], "TargetGroup", v["tg"]]
-    return {"widgets": [
-        widget("Requests and 5xx", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", v["alb"]],
-                                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *target],
-                                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", v["alb"]]], "Sum"),
-        widget("Latency p50 / p99", [["AWS/ApplicationELB", "TargetResponseTime", *target, {"stat": "p50"}],
-                                     ["AWS/ApplicationELB", "TargetResponseTime", *target, {"stat": "p99"}]]),
-        widget("Service CPU / memory", [["AWS/ECS", "CPUUtilization", "ClusterName", v["cluster"], "ServiceName", v["service"]],
-                                        ["AWS/ECS", "MemoryUtilization", "ClusterName", v["cluster"], "ServiceName", v["service"]]]),
-        widget("Database CPU", [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", i] for i in [v["db"], *v["replicas"]]]),
-        widget("Replica lag (s)", [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", i] for i in v["replicas"]] or
-               [["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", v["db"]]], "Maximum"),
-        widget("Cache hits / misses / evictions",
-               [["AWS/ElastiCache", m, "CacheClusterId", c] for c in cache_ids for m in ("CacheHits", "CacheMisses", "Evictions")],
-               "Sum"),
-    ]}
+    return {
+        "widgets": [
+            widget(
+                "Requests and 5xx",
+                [
+                    ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", v["alb"]],
+                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *target],
+                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", v["alb"]],
+                ],
+                "Sum",
+            ),
+            widget(
+                "Latency p50 / p99",
+                [
+                    ["AWS/ApplicationELB", "TargetResponseTime", *target, {"stat": "p50"}],
+                    ["AWS/ApplicationELB", "TargetResponseTime", *target, {"stat": "p99"}],
+                ],
+            ),
+            widget(
+                "Service CPU / memory",
+                [
+                    [
+                        "AWS/ECS",
+                        "CPUUtilization",
+                        "ClusterName",
+                        v["cluster"],
+                        "ServiceName",
+                        v["service"],
+                    ],
+                    [
+                        "AWS/ECS",
+                        "MemoryUtilization",
+                        "ClusterName",
+                        v["cluster"],
+                        "ServiceName",
+                        v["service"],
+                    ],
+                ],
+            ),
+            widget(
+                "Database CPU",
+                [
+                    ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", i]
+                    for i in [v["db"], *v["replicas"]]
+                ],
+            ),
+            widget(
+                "Replica lag (s)",
+                [["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", i] for i in v["replicas"]]
+                or [["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", v["db"]]],
+                "Maximum",
+            ),
+            widget(
+                "Cache hits / misses / evictions",
+                [
+                    ["AWS/ElastiCache", m, "CacheClusterId", c]
+                    for c in cache_ids
+                    for m in ("CacheHits", "CacheMisses", "Evictions")
+                ],
+                "Sum",
+            ),
+        ]
+    }

@@ -6,8 +6,9 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
@@ -39,8 +42,12 @@ class Network(pulumi.ComponentResource):
         subnets = list(ipaddress.ip_network(args.cidr_block).subnets(new_prefix=20))
 
         vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=args.cidr_block, enable_dns_hostnames=True, enable_dns_support=True,
-            tags={**tags, "Name": f"{name}-vpc"}, opts=child,
+            f"{name}-vpc",
+            cidr_block=args.cidr_block,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={**tags, "Name": f"{name}-vpc"},
+            opts=child,
         )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
         public_rt = aws.ec2.RouteTable(
@@ -55,14 +62,24 @@ class Network(pulumi.ComponentResource):
         private: list[aws.ec2.Subnet] = []
         for i, az in enumerate(azs):
             pub = aws.ec2.Subnet(
-                f"{name}-public-{i + 1}", vpc_id=vpc.id, availability_zone=az, cidr_block=str(subnets[i]),
-                map_public_ip_on_launch=False, tags={**tags, "Name": f"{name}-public-{az}", "Tier": "public"},
+                f"{name}-public-{i + 1}",
+                vpc_id=vpc.id,
+                availability_zone=az,
+                cidr_block=str(subnets[i]),
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{name}-public-{az}", "Tier": "public"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-public-{i + 1}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i + 1}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
+            )
             priv = aws.ec2.Subnet(
-                f"{name}-private-{i + 1}", vpc_id=vpc.id, availability_zone=az, cidr_block=str(subnets[8 + i]),
-                tags={**tags, "Name": f"{name}-private-{az}", "Tier": "private"}, opts=child,
+                f"{name}-private-{i + 1}",
+                vpc_id=vpc.id,
+                availability_zone=az,
+                cidr_block=str(subnets[8 + i]),
+                tags={**tags, "Name": f"{name}-private-{az}", "Tier": "private"},
+                opts=child,
             )
             public.append(pub)
             private.append(priv)
@@ -73,8 +90,11 @@ class Network(pulumi.ComponentResource):
             eip = aws.ec2.Eip(f"{name}-nat-{i + 1}", domain="vpc", tags=tags, opts=child)
             nats.append(
                 aws.ec2.NatGateway(
-                    f"{name}-nat-{i + 1}", allocation_id=eip.id, subnet_id=public[i].id,
-                    tags={**tags, "Name": f"{name}-nat-{azs[i]}"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                    f"{name}-nat-{i + 1}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags={**tags, "Name": f"{name}-nat-{azs[i]}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
             )
         private_rts = []
@@ -82,35 +102,65 @@ class Network(pulumi.ComponentResource):
             rt = aws.ec2.RouteTable(
                 f"{name}-private-{i + 1}",
                 vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nats[i % nat_count].id)],
+                routes=[
+                    aws.ec2.RouteTableRouteArgs(
+                        cidr_block="0.0.0.0/0", nat_gateway_id=nats[i % nat_count].id
+                    )
+                ],
                 tags={**tags, "Name": f"{name}-private-{azs[i]}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-private-{i + 1}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i + 1}", subnet_id=priv.id, route_table_id=rt.id, opts=child
+            )
             private_rts.append(rt)
 
         aws.ec2.VpcEndpoint(
-            f"{name}-s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{region}.s3", vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts], tags=tags, opts=child,
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags=tags,
+            opts=child,
         )
         endpoint_sg = aws.ec2.SecurityGroup(
-            f"{name}-endpoints", vpc_id=vpc.id, description="HTTPS from inside the VPC to AWS interface endpoints",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(
-                protocol="tcp", from_port=443, to_port=443, cidr_blocks=[args.cidr_block], description="HTTPS from the VPC",
-            )],
-            tags=tags, opts=child,
+            f"{name}-endpoints",
+            vpc_id=vpc.id,
+            description="HTTPS from inside the VPC to AWS interface endpoints",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=[args.cidr_block],
+                    description="HTTPS from the VPC",
+                )
+            ],
+            tags=tags,
+            opts=child,
         )
         for service in args.interface_endpoints:
             aws.ec2.VpcEndpoint(
-                f"{name}-{service.replace('.', '-')}", vpc_id=vpc.id, service_name=f"com.amazonaws.{region}.{service}",
-                vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=[s.id for s in private],
-                security_group_ids=[endpoint_sg.id], tags=tags, opts=child,
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in private],
+                security_group_ids=[endpoint_sg.id],
+                tags=tags,
+                opts=child,
             )
 
         self.vpc_id = vpc.id
         self.cidr_block = args.cidr_block
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
-        self.register_outputs({
-            "vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids, "private_subnet_ids": self.private_subnet_ids,
-        })
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )

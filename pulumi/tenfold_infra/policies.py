@@ -28,7 +28,11 @@ BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessB
 # Ports the internet (or CloudFront) may reach; everything stateful is reached by SG reference only.
 PUBLIC_PORTS = {80, 443}
 STATEFUL_PORTS = {5432, 6379, 5671, 5672}
-ALB_TLS_POLICIES = ("ELBSecurityPolicy-TLS13-1-2", "ELBSecurityPolicy-TLS-1-2", "ELBSecurityPolicy-FS-1-2")
+ALB_TLS_POLICIES = (
+    "ELBSecurityPolicy-TLS13-1-2",
+    "ELBSecurityPolicy-TLS-1-2",
+    "ELBSecurityPolicy-FS-1-2",
+)
 WORLD = {"0.0.0.0/0", "::/0"}
 
 
@@ -66,41 +70,71 @@ def _primary(r: Resource) -> bool:
 
 
 def encryption_at_rest(resources: list[Resource]) -> list[str]:
-    problems = [f"{r.name}: storageEncrypted must be true" for r in _of(resources, RDS_INSTANCE)
-                if _primary(r) and r.props.get("storageEncrypted") is not True]
-    problems += [f"{r.name}: atRestEncryptionEnabled must be true" for r in _of(resources, CACHE_GROUP)
-                 if r.props.get("atRestEncryptionEnabled") is not True]
-    problems += [f"{r.name}: encryptionOptions must not be turned off" for r in _of(resources, MQ_BROKER)
-                 if (r.props.get("encryptionOptions") or {}).get("useAwsOwnedKey") is False
-                 and not (r.props.get("encryptionOptions") or {}).get("kmsKeyId")]
+    problems = [
+        f"{r.name}: storageEncrypted must be true"
+        for r in _of(resources, RDS_INSTANCE)
+        if _primary(r) and r.props.get("storageEncrypted") is not True
+    ]
+    problems += [
+        f"{r.name}: atRestEncryptionEnabled must be true"
+        for r in _of(resources, CACHE_GROUP)
+        if r.props.get("atRestEncryptionEnabled") is not True
+    ]
+    problems += [
+        f"{r.name}: encryptionOptions must not be turned off"
+        for r in _of(resources, MQ_BROKER)
+        if (r.props.get("encryptionOptions") or {}).get("useAwsOwnedKey") is False
+        and not (r.props.get("encryptionOptions") or {}).get("kmsKeyId")
+    ]
     return problems
 
 
 def encryption_in_transit(resources: list[Resource]) -> list[str]:
-    problems = [f"{r.name}: transitEncryptionEnabled must be true and transitEncryptionMode 'required'"
-                for r in _of(resources, CACHE_GROUP)
-                if r.props.get("transitEncryptionEnabled") is not True
-                or r.props.get("transitEncryptionMode", "required") != "required"]
+    problems = [
+        f"{r.name}: transitEncryptionEnabled must be true and transitEncryptionMode 'required'"
+        for r in _of(resources, CACHE_GROUP)
+        if r.props.get("transitEncryptionEnabled") is not True
+        or r.props.get("transitEncryptionMode", "required") != "required"
+    ]
     for group in _of(resources, RDS_PARAMETER_GROUP):
         if str(group.props.get("family", "")).startswith("postgres"):
-            values = {p.get("name"): str(p.get("value")) for p in group.props.get("parameters") or []}
+            values = {
+                p.get("name"): str(p.get("value")) for p in group.props.get("parameters") or []
+            }
             if values.get("rds.force_ssl") != "1":
-                problems.append(f"{group.name}: parameter rds.force_ssl must be 1 (refuse plaintext connections)")
-    problems += [f"{r.name}: uses the default parameter group, which does not force TLS"
-                 for r in _of(resources, RDS_INSTANCE) if _primary(r) and not r.props.get("parameterGroupName")]
-    problems += [f"{r.name}: engineType must be RabbitMQ (TLS-only amqps)" for r in _of(resources, MQ_BROKER)
-                 if str(r.props.get("engineType", "")).lower() != "rabbitmq"]
+                problems.append(
+                    f"{group.name}: parameter rds.force_ssl must be 1 (refuse plaintext connections)"
+                )
+    problems += [
+        f"{r.name}: uses the default parameter group, which does not force TLS"
+        for r in _of(resources, RDS_INSTANCE)
+        if _primary(r) and not r.props.get("parameterGroupName")
+    ]
+    problems += [
+        f"{r.name}: engineType must be RabbitMQ (TLS-only amqps)"
+        for r in _of(resources, MQ_BROKER)
+        if str(r.props.get("engineType", "")).lower() != "rabbitmq"
+    ]
     return problems
 
 
 def no_public_stateful(resources: list[Resource]) -> list[str]:
-    problems = [f"{r.name}: publiclyAccessible must be false" for r in _of(resources, RDS_INSTANCE, MQ_BROKER)
-                if r.props.get("publiclyAccessible") is True]
-    problems += [f"{r.name}: tasks must not get public IPs" for r in _of(resources, ECS_SERVICE)
-                 if (r.props.get("networkConfiguration") or {}).get("assignPublicIp") is True]
+    problems = [
+        f"{r.name}: publiclyAccessible must be false"
+        for r in _of(resources, RDS_INSTANCE, MQ_BROKER)
+        if r.props.get("publiclyAccessible") is True
+    ]
+    problems += [
+        f"{r.name}: tasks must not get public IPs"
+        for r in _of(resources, ECS_SERVICE)
+        if (r.props.get("networkConfiguration") or {}).get("assignPublicIp") is True
+    ]
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    problems += [f"{r.name}: every public access block flag must be true" for r in _of(resources, BUCKET_PUBLIC_ACCESS_BLOCK)
-                 if not all(r.props.get(f) is True for f in flags)]
+    problems += [
+        f"{r.name}: every public access block flag must be true"
+        for r in _of(resources, BUCKET_PUBLIC_ACCESS_BLOCK)
+        if not all(r.props.get(f) is True for f in flags)
+    ]
     return problems
 
 
@@ -114,8 +148,12 @@ def _ingress_problem(where: str, rule: Mapping[str, Any], sources: set[str]) -> 
     if protocol in ("-1", "all"):
         return f"{where}: ingress allows all protocols and ports"
     if sources & WORLD and not (low == high and low in PUBLIC_PORTS):
-        return f"{where}: ingress from the internet on ports {low}-{high} (only 80/443 may be public)"
-    if any(low <= port <= high for port in STATEFUL_PORTS) and (sources or rule.get("prefixListId")):
+        return (
+            f"{where}: ingress from the internet on ports {low}-{high} (only 80/443 may be public)"
+        )
+    if any(low <= port <= high for port in STATEFUL_PORTS) and (
+        sources or rule.get("prefixListId")
+    ):
         return f"{where}: ports {low}-{high} reach a data store from an address range; allow a security group instead"
     if high - low > 0:
         return f"{where}: ingress opens a port range {low}-{high}; open single ports"
@@ -130,7 +168,9 @@ def security_group_least_privilege(resources: list[Resource]) -> list[str]:
             problems.append(problem)
     for r in _of(resources, LEGACY_SG_RULE):
         if r.props.get("type") == "ingress":
-            sources = set(r.props.get("cidrBlocks") or []) | set(r.props.get("ipv6CidrBlocks") or [])
+            sources = set(r.props.get("cidrBlocks") or []) | set(
+                r.props.get("ipv6CidrBlocks") or []
+            )
             if (problem := _ingress_problem(r.name, r.props, sources)) is not None:
                 problems.append(problem)
     for r in _of(resources, SG):
@@ -153,13 +193,20 @@ def production_resilience(resources: list[Resource]) -> list[str]:
             if r.props.get("deletionProtection") is not True:
                 problems.append(f"{r.name}: deletionProtection must be true in prod")
             if retention < 7:
-                problems.append(f"{r.name}: backupRetentionPeriod must be at least 7 days in prod, got {retention}")
+                problems.append(
+                    f"{r.name}: backupRetentionPeriod must be at least 7 days in prod, got {retention}"
+                )
             if r.props.get("multiAz") is not True:
                 problems.append(f"{r.name}: multiAz must be true in prod")
     for r in _of(resources, CACHE_GROUP):
-        if r.prod and not (int(r.props.get("numCacheClusters") or 1) >= 2 and r.props.get("automaticFailoverEnabled")
-                           and r.props.get("multiAzEnabled")):
-            problems.append(f"{r.name}: prod needs 2+ nodes with automaticFailoverEnabled and multiAzEnabled")
+        if r.prod and not (
+            int(r.props.get("numCacheClusters") or 1) >= 2
+            and r.props.get("automaticFailoverEnabled")
+            and r.props.get("multiAzEnabled")
+        ):
+            problems.append(
+                f"{r.name}: prod needs 2+ nodes with automaticFailoverEnabled and multiAzEnabled"
+            )
     for r in _of(resources, MQ_BROKER):
         if r.prod and r.props.get("deploymentMode") != "CLUSTER_MULTI_AZ":
             problems.append(f"{r.name}: deploymentMode must be CLUSTER_MULTI_AZ in prod")
@@ -170,17 +217,24 @@ def production_resilience(resources: list[Resource]) -> list[str]:
 
 
 def tls_1_2_or_newer(resources: list[Resource]) -> list[str]:
-    problems = [f"{r.name}: sslPolicy {r.props.get('sslPolicy')!r} allows TLS older than 1.2"
-                for r in _of(resources, *LISTENERS) if r.props.get("protocol") == "HTTPS"
-                and not str(r.props.get("sslPolicy", "")).startswith(ALB_TLS_POLICIES)]
+    problems = [
+        f"{r.name}: sslPolicy {r.props.get('sslPolicy')!r} allows TLS older than 1.2"
+        for r in _of(resources, *LISTENERS)
+        if r.props.get("protocol") == "HTTPS"
+        and not str(r.props.get("sslPolicy", "")).startswith(ALB_TLS_POLICIES)
+    ]
     for r in _of(resources, DISTRIBUTION):
         version = str((r.props.get("viewerCertificate") or {}).get("minimumProtocolVersion", ""))
         if not version.startswith(("TLSv1.2", "TLSv1.3")):
-            problems.append(f"{r.name}: viewerCertificate.minimumProtocolVersion must be TLSv1.2_2021 or newer, got {version!r}")
+            problems.append(
+                f"{r.name}: viewerCertificate.minimumProtocolVersion must be TLSv1.2_2021 or newer, got {version!r}"
+            )
         for origin in r.props.get("origins") or []:
             protocols = (origin.get("customOriginConfig") or {}).get("originSslProtocols")
             if protocols is not None and set(protocols) - {"TLSv1.2"}:
-                problems.append(f"{r.name}: origin {origin.get('originId')} allows {sorted(protocols)}; use TLSv1.2 only")
+                problems.append(
+                    f"{r.name}: origin {origin.get('originId')} allows {sorted(protocols)}; use TLSv1.2 only"
+                )
     return problems
 
 
@@ -188,36 +242,75 @@ def cdn_compression_and_http2(resources: list[Resource]) -> list[str]:
     problems: list[str] = []
     for r in _of(resources, DISTRIBUTION):
         if r.props.get("httpVersion") not in ("http2", "http2and3", "http3"):
-            problems.append(f"{r.name}: httpVersion must be http2, http2and3 or http3, got {r.props.get('httpVersion')!r}")
-        behaviors = [r.props.get("defaultCacheBehavior") or {}, *(r.props.get("orderedCacheBehaviors") or [])]
+            problems.append(
+                f"{r.name}: httpVersion must be http2, http2and3 or http3, got {r.props.get('httpVersion')!r}"
+            )
+        behaviors = [
+            r.props.get("defaultCacheBehavior") or {},
+            *(r.props.get("orderedCacheBehaviors") or []),
+        ]
         for behavior in behaviors:
             if behavior.get("compress") is not True:
-                problems.append(f"{r.name}: cache behavior {behavior.get('pathPattern', 'default')} must compress")
+                problems.append(
+                    f"{r.name}: cache behavior {behavior.get('pathPattern', 'default')} must compress"
+                )
     return problems
 
 
 def alb_drops_invalid_headers(resources: list[Resource]) -> list[str]:
-    return [f"{r.name}: dropInvalidHeaderFields must be true (request smuggling defence)"
-            for r in _of(resources, *LOAD_BALANCERS)
-            if r.props.get("loadBalancerType", "application") == "application"
-            and r.props.get("dropInvalidHeaderFields") is not True]
+    return [
+        f"{r.name}: dropInvalidHeaderFields must be true (request smuggling defence)"
+        for r in _of(resources, *LOAD_BALANCERS)
+        if r.props.get("loadBalancerType", "application") == "application"
+        and r.props.get("dropInvalidHeaderFields") is not True
+    ]
 
 
 def log_retention(resources: list[Resource]) -> list[str]:
-    return [f"{r.name}: retentionInDays must be set (logs kept forever cost more every month)"
-            for r in _of(resources, LOG_GROUP) if not int(r.props.get("retentionInDays") or 0)]
+    return [
+        f"{r.name}: retentionInDays must be set (logs kept forever cost more every month)"
+        for r in _of(resources, LOG_GROUP)
+        if not int(r.props.get("retentionInDays") or 0)
+    ]
 
 
 POLICIES: tuple[Policy, ...] = (
-    Policy("encryption-at-rest", "Database, cache and broker encrypt their storage", encryption_at_rest),
-    Policy("encryption-in-transit", "Database, cache and broker refuse plaintext connections", encryption_in_transit),
-    Policy("no-public-stateful", "Nothing stateful is reachable from the internet", no_public_stateful),
-    Policy("security-group-least-privilege", "Ingress opens single ports; data stores only to security groups",
-           security_group_least_privilege),
-    Policy("production-resilience", "Backups always; deletion protection and Multi-AZ in prod", production_resilience),
-    Policy("tls-1-2-or-newer", "ALB listeners and CloudFront accept TLS 1.2 or newer only", tls_1_2_or_newer),
-    Policy("cdn-compression-and-http2", "CloudFront compresses and speaks HTTP/2 or newer", cdn_compression_and_http2),
-    Policy("alb-drops-invalid-headers", "The ALB drops invalid header fields", alb_drops_invalid_headers),
+    Policy(
+        "encryption-at-rest", "Database, cache and broker encrypt their storage", encryption_at_rest
+    ),
+    Policy(
+        "encryption-in-transit",
+        "Database, cache and broker refuse plaintext connections",
+        encryption_in_transit,
+    ),
+    Policy(
+        "no-public-stateful", "Nothing stateful is reachable from the internet", no_public_stateful
+    ),
+    Policy(
+        "security-group-least-privilege",
+        "Ingress opens single ports; data stores only to security groups",
+        security_group_least_privilege,
+    ),
+    Policy(
+        "production-resilience",
+        "Backups always; deletion protection and Multi-AZ in prod",
+        production_resilience,
+    ),
+    Policy(
+        "tls-1-2-or-newer",
+        "ALB listeners and CloudFront accept TLS 1.2 or newer only",
+        tls_1_2_or_newer,
+    ),
+    Policy(
+        "cdn-compression-and-http2",
+        "CloudFront compresses and speaks HTTP/2 or newer",
+        cdn_compression_and_http2,
+    ),
+    Policy(
+        "alb-drops-invalid-headers",
+        "The ALB drops invalid header fields",
+        alb_drops_invalid_headers,
+    ),
     Policy("log-retention", "Every log group has a retention period", log_retention),
 )
 
@@ -227,5 +320,9 @@ def evaluate(resources: list[Resource]) -> list[Finding]:
     findings = []
     for policy in POLICIES:
         problems = policy.check(resources)
-        findings.append(Finding(policy.name, not problems, "; ".join(problems) if problems else policy.description))
+        findings.append(
+            Finding(
+                policy.name, not problems, "; ".join(problems) if problems else policy.description
+            )
+        )
     return findings

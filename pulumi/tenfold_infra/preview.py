@@ -54,8 +54,13 @@ class PreviewResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "resources": [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs} for r in self.resources],
-            "policies": [{"name": f.name, "passed": f.passed, "message": f.message} for f in self.findings],
+            "resources": [
+                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+                for r in self.resources
+            ],
+            "policies": [
+                {"name": f.name, "passed": f.passed, "message": f.message} for f in self.findings
+            ],
             "outputs": self.outputs,
             "diagram": self.diagram,
         }
@@ -66,15 +71,23 @@ def read_stack_config(directory: Path, stack: str) -> tuple[str, dict[str, str]]
     project_file = directory / "Pulumi.yaml"
     stack_file = directory / f"Pulumi.{stack}.yaml"
     if not project_file.is_file():
-        raise ConfigError(f"no Pulumi.yaml in {directory.resolve()}: run the preview from the service's infra/ directory")
+        raise ConfigError(
+            f"no Pulumi.yaml in {directory.resolve()}: run the preview from the service's infra/ directory"
+        )
     if not stack_file.is_file():
-        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
-        raise ConfigError(f"stack {stack!r} has no Pulumi.{stack}.yaml in {directory.resolve()}: "
-                          f"choose one of {', '.join(stacks) or '(none)'}")
+        stacks = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml")
+        )
+        raise ConfigError(
+            f"stack {stack!r} has no Pulumi.{stack}.yaml in {directory.resolve()}: "
+            f"choose one of {', '.join(stacks) or '(none)'}"
+        )
     project = str((yaml.safe_load(project_file.read_text()) or {}).get("name", ""))
     values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
     if not isinstance(values, dict):
-        raise ConfigError(f"Pulumi.{stack}.yaml: 'config' must be a mapping of <namespace>:<key> to values")
+        raise ConfigError(
+            f"Pulumi.{stack}.yaml: 'config' must be a mapping of <namespace>:<key> to values"
+        )
     flat = {}
     for key, value in values.items():
         full = key if ":" in key else f"{project}:{key}"
@@ -95,7 +108,10 @@ class _Mocks:
     def call(self, args: Any) -> dict[str, Any]:
         region = self.region
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{region}{z}" for z in "abc"], "zoneIds": [f"az{i}" for i in (1, 2, 3)]}
+            return {
+                "names": [f"{region}{z}" for z in "abc"],
+                "zoneIds": [f"az{i}" for i in (1, 2, 3)],
+            }
         if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             return {"id": "pl-3b927c52", "name": args.args.get("name")}
         if args.token == "aws:elb/getServiceAccount:getServiceAccount":
@@ -104,22 +120,36 @@ class _Mocks:
 
     def _outputs(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         region, service = self.region, typ.split(":")[1].split("/")[0]
-        out: dict[str, Any] = {"arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{name}", "name": inputs.get("name", name)}
+        out: dict[str, Any] = {
+            "arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{name}",
+            "name": inputs.get("name", name),
+        }
         if typ == "aws:rds/instance:Instance":
             out |= {"identifier": name, "address": f"{name}.c0ffee.{region}.rds.amazonaws.com"}
             if inputs.get("manageMasterUserPassword"):
-                out["masterUserSecrets"] = [{"secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-{name}-AbCdEf",
-                                             "secretStatus": "active"}]
+                out["masterUserSecrets"] = [
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-{name}-AbCdEf",
+                        "secretStatus": "active",
+                    }
+                ]
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             group = inputs.get("replicationGroupId", name)
-            short = "".join(part[:1] if part.isalpha() else part for part in region.split("-"))  # eu-west-1 -> ew1
-            out |= {"primaryEndpointAddress": f"master.{group}.c0ffee.{short}.cache.amazonaws.com",
-                    "readerEndpointAddress": f"replica.{group}.c0ffee.{short}.cache.amazonaws.com"}
+            short = "".join(
+                part[:1] if part.isalpha() else part for part in region.split("-")
+            )  # eu-west-1 -> ew1
+            out |= {
+                "primaryEndpointAddress": f"master.{group}.c0ffee.{short}.cache.amazonaws.com",
+                "readerEndpointAddress": f"replica.{group}.c0ffee.{short}.cache.amazonaws.com",
+            }
         elif typ == "aws:mq/broker:Broker":
             out["instances"] = [{"endpoints": [f"amqps://b-{name}.mq.{region}.on.aws:5671"]}]
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            out |= {"dnsName": f"{name}-1234567890.{region}.elb.amazonaws.com", "zoneId": "Z32O12XQLNTSW2",
-                    "arnSuffix": f"app/{name}/0123456789abcdef"}
+            out |= {
+                "dnsName": f"{name}-1234567890.{region}.elb.amazonaws.com",
+                "zoneId": "Z32O12XQLNTSW2",
+                "arnSuffix": f"app/{name}/0123456789abcdef",
+            }
         elif typ == "aws:lb/targetGroup:TargetGroup":
             out["arnSuffix"] = f"targetgroup/{name}/0123456789abcdef"
         elif typ == "aws:cloudfront/distribution:Distribution":
@@ -127,9 +157,14 @@ class _Mocks:
         elif typ == "aws:s3/bucket:Bucket":
             out |= {"bucket": name, "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
         elif typ == "aws:acm/certificate:Certificate":
-            out["domainValidationOptions"] = [{
-                "domainName": inputs.get("domainName"), "resourceRecordName": f"_c0ffee.{inputs.get('domainName')}.",
-                "resourceRecordType": "CNAME", "resourceRecordValue": "_c0ffee.acm-validations.aws."}]
+            out["domainValidationOptions"] = [
+                {
+                    "domainName": inputs.get("domainName"),
+                    "resourceRecordName": f"_c0ffee.{inputs.get('domainName')}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_c0ffee.acm-validations.aws.",
+                }
+            ]
         elif typ == "aws:route53/record:Record":
             out["fqdn"] = inputs.get("name")
         elif typ == "random:index/randomPassword:RandomPassword":
@@ -141,10 +176,11 @@ class _Mocks:
 
 def run_preview(directory: Path, stack: str) -> PreviewResult:
     """Run the stack program of `directory` under mocks; ConfigError if its config is invalid."""
-    import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import rpc
     from pulumi.runtime.config import set_all_config
+
+    import pulumi
 
     from . import stack as stack_module
     from .config import load_config
@@ -156,11 +192,13 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     registered: list[tuple[str, str, str, dict[str, Any]]] = []  # type, name, parent URN, inputs
 
     class Monitor(pulumi_mocks.MockMonitor):
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # sets up the thread loop
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-                registered.append((request.type, request.name, request.parent, _plain(inputs, reveal=True)))
+                registered.append(
+                    (request.type, request.name, request.parent, _plain(inputs, reveal=True))
+                )
             return response
 
     class Adapter(pulumi.runtime.Mocks):
@@ -171,7 +209,9 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
             return mocks.call(args)
 
     adapter = Adapter()
-    pulumi.runtime.set_mocks(adapter, project=project, stack=stack, preview=False, monitor=Monitor(adapter))
+    pulumi.runtime.set_mocks(
+        adapter, project=project, stack=stack, preview=False, monitor=Monitor(adapter)
+    )
     config = load_config()
     outputs: dict[str, Any] = {}
 
@@ -189,9 +229,13 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     captured = []
     for typ, name, parent_urn, inputs in registered:
         parent_type, parent = parent_of(parent_urn)
-        captured.append(Captured(typ, name, parent, _redact(inputs, mocks.secret_values), parent_type))
+        captured.append(
+            Captured(typ, name, parent, _redact(inputs, mocks.secret_values), parent_type)
+        )
     findings = evaluate([Resource(typ, name, inputs) for typ, name, _, inputs in registered])
-    result = PreviewResult(config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values))
+    result = PreviewResult(
+        config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values)
+    )
     result.diagram = diagram(result)
     return result
 
@@ -224,12 +268,23 @@ def diagram(result: PreviewResult) -> str:
     """Mermaid flowchart of what this stack contains (drawn from the captured resources)."""
     c = result.config
     has = {r.type for r in result.resources}
-    replicas = len([r for r in result.of_type("aws:rds/instance:Instance") if r.inputs.get("replicateSourceDb")])
+    replicas = len(
+        [
+            r
+            for r in result.of_type("aws:rds/instance:Instance")
+            if r.inputs.get("replicateSourceDb")
+        ]
+    )
     lines = ["flowchart LR", "  users([Users])"]
     entry = "alb"
     if "aws:cloudfront/distribution:Distribution" in has:
-        lines += ["  cdn[CloudFront<br/>HTTP/2+3, TLS 1.2+]", "  static[(S3 static<br/>OAC)]",
-                  "  users --> cdn", "  cdn -->|/static/*| static", "  cdn -->|API + origin-verify header| alb"]
+        lines += [
+            "  cdn[CloudFront<br/>HTTP/2+3, TLS 1.2+]",
+            "  static[(S3 static<br/>OAC)]",
+            "  users --> cdn",
+            "  cdn -->|/static/*| static",
+            "  cdn -->|API + origin-verify header| alb",
+        ]
     else:
         lines.append("  users --> alb")
     tls = "HTTPS" if c.domain_name else "HTTP"
@@ -250,8 +305,11 @@ def diagram(result: PreviewResult) -> str:
     if replicas:
         lines += ["  app -->|reads| replicas", "  db -.->|replication| replicas"]
     queue = "mq" if "aws:mq/broker:Broker" in has else "cache"
-    lines += [f"  app -->|jobs| {queue}", f"  {queue} -->|jobs| worker",
-              "  cw[CloudWatch alarms + dashboard] --> sns[SNS topic]"]
+    lines += [
+        f"  app -->|jobs| {queue}",
+        f"  {queue} -->|jobs| worker",
+        "  cw[CloudWatch alarms + dashboard] --> sns[SNS topic]",
+    ]
     return "\n".join(lines)
 
 
@@ -260,26 +318,72 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
-        "fromPort", "cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("fromPort", "cidrIpv4", "referencedSecurityGroupId"),
-    "aws:lb/loadBalancer:LoadBalancer": ("enableHttp2", "dropInvalidHeaderFields", "ipAddressType", "enableDeletionProtection"),
-    "aws:lb/targetGroup:TargetGroup": ("loadBalancingAlgorithmType", "deregistrationDelay", "slowStart", "healthCheck.path"),
+        "fromPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "prefixListId",
+        "referencedSecurityGroupId",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "fromPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "enableHttp2",
+        "dropInvalidHeaderFields",
+        "ipAddressType",
+        "enableDeletionProtection",
+    ),
+    "aws:lb/targetGroup:TargetGroup": (
+        "loadBalancingAlgorithmType",
+        "deregistrationDelay",
+        "slowStart",
+        "healthCheck.path",
+    ),
     "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
-    "aws:rds/instance:Instance": ("instanceClass", "engineVersion", "multiAz", "storageType", "storageEncrypted",
-                                  "replicateSourceDb", "backupRetentionPeriod", "deletionProtection",
-                                  "performanceInsightsEnabled", "monitoringInterval"),
+    "aws:rds/instance:Instance": (
+        "instanceClass",
+        "engineVersion",
+        "multiAz",
+        "storageType",
+        "storageEncrypted",
+        "replicateSourceDb",
+        "backupRetentionPeriod",
+        "deletionProtection",
+        "performanceInsightsEnabled",
+        "monitoringInterval",
+    ),
     "aws:rds/parameterGroup:ParameterGroup": ("family",),
     "aws:elasticache/replicationGroup:ReplicationGroup": (
-        "engine", "nodeType", "numCacheClusters", "multiAzEnabled", "automaticFailoverEnabled",
-        "transitEncryptionEnabled", "atRestEncryptionEnabled"),
-    "aws:mq/broker:Broker": ("engineType", "engineVersion", "deploymentMode", "hostInstanceType", "publiclyAccessible"),
-    "aws:cloudfront/distribution:Distribution": ("httpVersion", "isIpv6Enabled", "priceClass",
-                                                 "viewerCertificate.minimumProtocolVersion", "aliases"),
+        "engine",
+        "nodeType",
+        "numCacheClusters",
+        "multiAzEnabled",
+        "automaticFailoverEnabled",
+        "transitEncryptionEnabled",
+        "atRestEncryptionEnabled",
+    ),
+    "aws:mq/broker:Broker": (
+        "engineType",
+        "engineVersion",
+        "deploymentMode",
+        "hostInstanceType",
+        "publiclyAccessible",
+    ),
+    "aws:cloudfront/distribution:Distribution": (
+        "httpVersion",
+        "isIpv6Enabled",
+        "priceClass",
+        "viewerCertificate.minimumProtocolVersion",
+        "aliases",
+    ),
     "aws:ecs/service:Service": ("desiredCount", "launchType", "deploymentCircuitBreaker.rollback"),
     "aws:ecs/taskDefinition:TaskDefinition": ("cpu", "memory"),
     "aws:appautoscaling/policy:Policy": (
         "targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType",
-        "targetTrackingScalingPolicyConfiguration.targetValue"),
+        "targetTrackingScalingPolicyConfiguration.targetValue",
+    ),
     "aws:cloudwatch/logGroup:LogGroup": ("retentionInDays",),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold"),
 }
@@ -297,14 +401,24 @@ def render_text(result: PreviewResult) -> str:
     children: dict[tuple[str | None, str | None], list[Captured]] = {}
     for r in result.resources:
         children.setdefault((r.parent_type, r.parent), []).append(r)
-    lines = [f"Offline preview of stack {c.stack} (project {c.project}, tier {c.tier}, region {c.region}): "
-             f"{len(result.resources)} resources, nothing deployed", "", "Resources"]
+    lines = [
+        f"Offline preview of stack {c.stack} (project {c.project}, tier {c.tier}, region {c.region}): "
+        f"{len(result.resources)} resources, nothing deployed",
+        "",
+        "Resources",
+    ]
 
     def walk(parent: tuple[str | None, str | None], depth: int) -> None:
         for r in children.get(parent, []):
-            settings = [f"{k.split('.')[-1]}={json.dumps(v) if not isinstance(v, str) else v}"
-                        for k in KEY_SETTINGS.get(r.type, ()) if (v := _lookup(r.inputs, k)) is not None]
-            lines.append(f"{'  ' * depth}+ {r.type}  {r.name}" + (f"  [{', '.join(settings)}]" if settings else ""))
+            settings = [
+                f"{k.split('.')[-1]}={json.dumps(v) if not isinstance(v, str) else v}"
+                for k in KEY_SETTINGS.get(r.type, ())
+                if (v := _lookup(r.inputs, k)) is not None
+            ]
+            lines.append(
+                f"{'  ' * depth}+ {r.type}  {r.name}"
+                + (f"  [{', '.join(settings)}]" if settings else "")
+            )
             walk((r.type, r.name), depth + 1)
 
     walk((None, None), 1)

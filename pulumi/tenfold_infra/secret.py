@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
+import pulumi
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,22 @@ class GeneratedSecret(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     value: pulumi.Output[str]
 
-    def __init__(self, name: str, args: GeneratedSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: GeneratedSecretArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:secret:GeneratedSecret", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = random.RandomPassword(name, length=args.length, special=args.special, opts=child)
         secret = aws.secretsmanager.Secret(
-            name, description=args.description, recovery_window_in_days=args.recovery_window_days,
-            tags=dict(args.tags), opts=child,
+            name,
+            description=args.description,
+            recovery_window_in_days=args.recovery_window_days,
+            tags=dict(args.tags),
+            opts=child,
         )
-        aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=password.result, opts=child)
+        aws.secretsmanager.SecretVersion(
+            name, secret_id=secret.id, secret_string=password.result, opts=child
+        )
         self.arn = secret.arn
         self.value = pulumi.Output.secret(password.result)
         self.register_outputs({"arn": self.arn})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 APP_PORT = 8000
 POSTGRES_PORT = 5432
@@ -32,7 +33,9 @@ class SecurityGroups(pulumi.ComponentResource):
     cache_id: pulumi.Output[str]
     broker_id: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:security:SecurityGroups", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._name = name
@@ -42,60 +45,152 @@ class SecurityGroups(pulumi.ComponentResource):
             # No inline rules: the provider then strips AWS's default allow-all egress,
             # and every rule below is a separate, reviewable resource.
             return aws.ec2.SecurityGroup(
-                f"{name}-{role}", vpc_id=args.vpc_id, description=description,
-                tags={**tags, "Name": f"{name}-{role}"}, opts=self._child,
+                f"{name}-{role}",
+                vpc_id=args.vpc_id,
+                description=description,
+                tags={**tags, "Name": f"{name}-{role}"},
+                opts=self._child,
             )
 
         alb = group("alb", "Load balancer: HTTP(S) in, app port out to the service")
         service = group("service", "ECS tasks: app port from the load balancer only")
         database = group("database", "RDS PostgreSQL: only from the service")
         cache = group("cache", "ElastiCache: only from the service")
-        broker = group("broker", "Amazon MQ RabbitMQ: only from the service") if args.with_broker else None
+        broker = (
+            group("broker", "Amazon MQ RabbitMQ: only from the service")
+            if args.with_broker
+            else None
+        )
 
         for port in (80, 443):
             if args.cloudfront_only:
                 prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING)
-                self._ingress(f"alb-{port}-cloudfront", alb, port, prefix_list_id=prefix_list.id,
-                              description="CloudFront origin-facing servers")
+                self._ingress(
+                    f"alb-{port}-cloudfront",
+                    alb,
+                    port,
+                    prefix_list_id=prefix_list.id,
+                    description="CloudFront origin-facing servers",
+                )
             else:
                 # IPv4 only: the VPC has no IPv6 ranges; CloudFront serves IPv6 viewers when the CDN is on.
-                self._ingress(f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet")
-        self._egress("alb-to-service", alb, APP_PORT, referenced=service, description="To the service tasks")
+                self._ingress(
+                    f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet"
+                )
+        self._egress(
+            "alb-to-service", alb, APP_PORT, referenced=service, description="To the service tasks"
+        )
 
-        self._ingress("service-from-alb", service, APP_PORT, referenced=alb, description="From the load balancer")
+        self._ingress(
+            "service-from-alb",
+            service,
+            APP_PORT,
+            referenced=alb,
+            description="From the load balancer",
+        )
         # Tasks reach AWS APIs, ECR and third-party HTTPS through NAT or VPC endpoints.
-        self._egress("service-https", service, 443, cidr_ipv4="0.0.0.0/0", description="HTTPS to AWS APIs")
-        self._egress("service-to-database", service, POSTGRES_PORT, referenced=database, description="PostgreSQL")
-        self._egress("service-to-cache", service, REDIS_PORT, referenced=cache, description="Valkey/Redis (TLS)")
-        self._ingress("database-from-service", database, POSTGRES_PORT, referenced=service, description="From the service")
-        self._ingress("cache-from-service", cache, REDIS_PORT, referenced=service, description="From the service")
+        self._egress(
+            "service-https", service, 443, cidr_ipv4="0.0.0.0/0", description="HTTPS to AWS APIs"
+        )
+        self._egress(
+            "service-to-database",
+            service,
+            POSTGRES_PORT,
+            referenced=database,
+            description="PostgreSQL",
+        )
+        self._egress(
+            "service-to-cache",
+            service,
+            REDIS_PORT,
+            referenced=cache,
+            description="Valkey/Redis (TLS)",
+        )
+        self._ingress(
+            "database-from-service",
+            database,
+            POSTGRES_PORT,
+            referenced=service,
+            description="From the service",
+        )
+        self._ingress(
+            "cache-from-service",
+            cache,
+            REDIS_PORT,
+            referenced=service,
+            description="From the service",
+        )
         if broker is not None:
-            self._egress("service-to-broker", service, AMQPS_PORT, referenced=broker, description="AMQPS")
-            self._ingress("broker-from-service", broker, AMQPS_PORT, referenced=service, description="From the service")
+            self._egress(
+                "service-to-broker", service, AMQPS_PORT, referenced=broker, description="AMQPS"
+            )
+            self._ingress(
+                "broker-from-service",
+                broker,
+                AMQPS_PORT,
+                referenced=service,
+                description="From the service",
+            )
 
         self.alb_id = alb.id
         self.service_id = service.id
         self.database_id = database.id
         self.cache_id = cache.id
         self.broker_id = broker.id if broker is not None else None
-        self.register_outputs({
-            "alb_id": self.alb_id, "service_id": self.service_id, "database_id": self.database_id,
-            "cache_id": self.cache_id, "broker_id": self.broker_id,
-        })
-
-    def _ingress(self, rule: str, sg: aws.ec2.SecurityGroup, port: int, *, description: str,
-                 referenced: aws.ec2.SecurityGroup | None = None, cidr_ipv4: str | None = None,
-                 cidr_ipv6: str | None = None, prefix_list_id: pulumi.Input[str] | None = None) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-{rule}", security_group_id=sg.id, ip_protocol="tcp", from_port=port, to_port=port,
-            referenced_security_group_id=referenced.id if referenced is not None else None, cidr_ipv4=cidr_ipv4,
-            cidr_ipv6=cidr_ipv6, prefix_list_id=prefix_list_id, description=description, opts=self._child,
+        self.register_outputs(
+            {
+                "alb_id": self.alb_id,
+                "service_id": self.service_id,
+                "database_id": self.database_id,
+                "cache_id": self.cache_id,
+                "broker_id": self.broker_id,
+            }
         )
 
-    def _egress(self, rule: str, sg: aws.ec2.SecurityGroup, port: int, *, description: str,
-                referenced: aws.ec2.SecurityGroup | None = None, cidr_ipv4: str | None = None) -> None:
+    def _ingress(
+        self,
+        rule: str,
+        sg: aws.ec2.SecurityGroup,
+        port: int,
+        *,
+        description: str,
+        referenced: aws.ec2.SecurityGroup | None = None,
+        cidr_ipv4: str | None = None,
+        cidr_ipv6: str | None = None,
+        prefix_list_id: pulumi.Input[str] | None = None,
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-{rule}",
+            security_group_id=sg.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=referenced.id if referenced is not None else None,
+            cidr_ipv4=cidr_ipv4,
+            cidr_ipv6=cidr_ipv6,
+            prefix_list_id=prefix_list_id,
+            description=description,
+            opts=self._child,
+        )
+
+    def _egress(
+        self,
+        rule: str,
+        sg: aws.ec2.SecurityGroup,
+        port: int,
+        *,
+        description: str,
+        referenced: aws.ec2.SecurityGroup | None = None,
+        cidr_ipv4: str | None = None,
+    ) -> None:
         aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-{rule}", security_group_id=sg.id, ip_protocol="tcp", from_port=port, to_port=port,
-            referenced_security_group_id=referenced.id if referenced is not None else None, cidr_ipv4=cidr_ipv4,
-            description=description, opts=self._child,
+            f"{self._name}-{rule}",
+            security_group_id=sg.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=referenced.id if referenced is not None else None,
+            cidr_ipv4=cidr_ipv4,
+            description=description,
+            opts=self._child,
         )

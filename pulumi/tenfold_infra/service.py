@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 from .security import APP_PORT
 
@@ -55,7 +56,9 @@ class Service(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("tenfold:service:Service", name, None, opts)
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
@@ -65,125 +68,232 @@ class Service(pulumi.ComponentResource):
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
-            tags=tags, opts=child,
+            tags=tags,
+            opts=child,
         )
         logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"/ecs/{name}", retention_in_days=args.log_retention_days, tags=tags, opts=child,
+            f"{name}-logs",
+            name=f"/ecs/{name}",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
         )
         execution_role = self._role("execution", "ecs-tasks.amazonaws.com", tags)
         aws.iam.RolePolicyAttachment(
-            f"{name}-execution", role=execution_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy", opts=child,
+            f"{name}-execution",
+            role=execution_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+            opts=child,
         )
         # The execution role reads exactly the secrets the task names, nothing else.
-        secret_arns = [pulumi.Output.from_input(v).apply(_secret_arn) for v in args.secrets.values()]
+        secret_arns = [
+            pulumi.Output.from_input(v).apply(_secret_arn) for v in args.secrets.values()
+        ]
         aws.iam.RolePolicy(
-            f"{name}-read-secrets", role=execution_role.id,
-            policy=pulumi.Output.all(*secret_arns).apply(lambda arns: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                               "Resource": sorted(set(arns)) or ["arn:aws:secretsmanager:*:*:secret:none"]}],
-            })),
+            f"{name}-read-secrets",
+            role=execution_role.id,
+            policy=pulumi.Output.all(*secret_arns).apply(
+                lambda arns: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "secretsmanager:GetSecretValue",
+                                "Resource": sorted(set(arns))
+                                or ["arn:aws:secretsmanager:*:*:secret:none"],
+                            }
+                        ],
+                    }
+                )
+            ),
             opts=child,
         )
         task_role = self._role("task", "ecs-tasks.amazonaws.com", tags)
 
-        def task_definition(role: str, command: Sequence[str], cpu: int, memory: int, port: bool) -> aws.ecs.TaskDefinition:
+        def task_definition(
+            role: str, command: Sequence[str], cpu: int, memory: int, port: bool
+        ) -> aws.ecs.TaskDefinition:
             container = pulumi.Output.all(
-                env=pulumi.Output.all(**dict(args.environment)), secrets=pulumi.Output.all(**dict(args.secrets)),
+                env=pulumi.Output.all(**dict(args.environment)),
+                secrets=pulumi.Output.all(**dict(args.secrets)),
                 log_group=logs.name,
             ).apply(lambda v: json.dumps([_container(role, args, command, v, port)]))
             return aws.ecs.TaskDefinition(
-                f"{name}-{role}", family=f"{name}-{role}", cpu=str(cpu), memory=str(memory), network_mode="awsvpc",
-                requires_compatibilities=["FARGATE"], execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+                f"{name}-{role}",
+                family=f"{name}-{role}",
+                cpu=str(cpu),
+                memory=str(memory),
+                network_mode="awsvpc",
+                requires_compatibilities=["FARGATE"],
+                execution_role_arn=execution_role.arn,
+                task_role_arn=task_role.arn,
                 runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                    cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"),
-                container_definitions=container, tags=tags, opts=child,
+                    cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
+                ),
+                container_definitions=container,
+                tags=tags,
+                opts=child,
             )
 
         network = aws.ecs.ServiceNetworkConfigurationArgs(
-            subnets=list(args.subnet_ids), security_groups=[args.security_group_id], assign_public_ip=False,
+            subnets=list(args.subnet_ids),
+            security_groups=[args.security_group_id],
+            assign_public_ip=False,
         )
         circuit_breaker = aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True)
         app = aws.ecs.Service(
-            f"{name}-app", cluster=cluster.arn, task_definition=task_definition("app", SERVER_COMMAND, args.cpu, args.memory_mib, True).arn,
-            desired_count=args.min_tasks, launch_type="FARGATE", platform_version="LATEST",
-            network_configuration=network, deployment_circuit_breaker=circuit_breaker,
+            f"{name}-app",
+            cluster=cluster.arn,
+            task_definition=task_definition(
+                "app", SERVER_COMMAND, args.cpu, args.memory_mib, True
+            ).arn,
+            desired_count=args.min_tasks,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration=network,
+            deployment_circuit_breaker=circuit_breaker,
             # Start new tasks before stopping old ones: full capacity during deploys.
-            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
             health_check_grace_period_seconds=args.health_check_grace_seconds,
-            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
-                target_group_arn=args.target_group_arn, container_name="app", container_port=APP_PORT)],
-            availability_zone_rebalancing="ENABLED", propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name="app",
+                    container_port=APP_PORT,
+                )
+            ],
+            availability_zone_rebalancing="ENABLED",
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
         )
         worker = aws.ecs.Service(
-            f"{name}-worker", cluster=cluster.arn,
-            task_definition=task_definition("worker", WORKER_COMMAND, args.worker_cpu, args.worker_memory_mib, False).arn,
-            desired_count=args.worker_min_tasks, launch_type="FARGATE", platform_version="LATEST",
-            network_configuration=network, deployment_circuit_breaker=circuit_breaker,
-            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
-            availability_zone_rebalancing="ENABLED", propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            f"{name}-worker",
+            cluster=cluster.arn,
+            task_definition=task_definition(
+                "worker", WORKER_COMMAND, args.worker_cpu, args.worker_memory_mib, False
+            ).arn,
+            desired_count=args.worker_min_tasks,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration=network,
+            deployment_circuit_breaker=circuit_breaker,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            availability_zone_rebalancing="ENABLED",
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
         )
 
         app_target = self._scaling_target("app", cluster, app, args.min_tasks, args.max_tasks)
-        self._target_tracking("app-cpu", app_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent)
-        self._target_tracking("app-requests", app_target, "ALBRequestCountPerTarget",
-                              float(args.target_requests_per_task), resource_label=args.request_count_label)
-        worker_target = self._scaling_target("worker", cluster, worker, args.worker_min_tasks, args.worker_max_tasks)
-        self._target_tracking("worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent)
+        self._target_tracking(
+            "app-cpu", app_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
+        )
+        self._target_tracking(
+            "app-requests",
+            app_target,
+            "ALBRequestCountPerTarget",
+            float(args.target_requests_per_task),
+            resource_label=args.request_count_label,
+        )
+        worker_target = self._scaling_target(
+            "worker", cluster, worker, args.worker_min_tasks, args.worker_max_tasks
+        )
+        self._target_tracking(
+            "worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
+        )
 
         self.cluster_name = cluster.name
         self.service_name = app.name
         self.worker_service_name = worker.name
         self.log_group_name = logs.name
         self.task_role_arn = task_role.arn
-        self.register_outputs({
-            "cluster_name": self.cluster_name, "service_name": self.service_name,
-            "worker_service_name": self.worker_service_name, "log_group_name": self.log_group_name,
-        })
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "worker_service_name": self.worker_service_name,
+                "log_group_name": self.log_group_name,
+            }
+        )
 
     def _role(self, role: str, principal: str, tags: Mapping[str, str]) -> aws.iam.Role:
         return aws.iam.Role(
             f"{self._name}-{role}",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": principal}}],
-            }),
-            tags=dict(tags), opts=self._child,
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": principal},
+                        }
+                    ],
+                }
+            ),
+            tags=dict(tags),
+            opts=self._child,
         )
 
-    def _scaling_target(self, role: str, cluster: aws.ecs.Cluster, service: aws.ecs.Service,
-                        min_tasks: int, max_tasks: int) -> aws.appautoscaling.Target:
+    def _scaling_target(
+        self,
+        role: str,
+        cluster: aws.ecs.Cluster,
+        service: aws.ecs.Service,
+        min_tasks: int,
+        max_tasks: int,
+    ) -> aws.appautoscaling.Target:
         return aws.appautoscaling.Target(
-            f"{self._name}-{role}", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            f"{self._name}-{role}",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-            min_capacity=min_tasks, max_capacity=max_tasks, opts=self._child,
+            min_capacity=min_tasks,
+            max_capacity=max_tasks,
+            opts=self._child,
         )
 
-    def _target_tracking(self, policy: str, target: aws.appautoscaling.Target, metric: str, value: float,
-                         resource_label: pulumi.Input[str] | None = None) -> None:
+    def _target_tracking(
+        self,
+        policy: str,
+        target: aws.appautoscaling.Target,
+        metric: str,
+        value: float,
+        resource_label: pulumi.Input[str] | None = None,
+    ) -> None:
         aws.appautoscaling.Policy(
-            f"{self._name}-{policy}", policy_type="TargetTrackingScaling", resource_id=target.resource_id,
-            scalable_dimension=target.scalable_dimension, service_namespace=target.service_namespace,
+            f"{self._name}-{policy}",
+            policy_type="TargetTrackingScaling",
+            resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                 target_value=value,
                 predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type=metric, resource_label=resource_label),
+                    predefined_metric_type=metric, resource_label=resource_label
+                ),
                 # Scale out fast, scale in slowly: a flapping fleet costs more than a spare task.
-                scale_out_cooldown=60, scale_in_cooldown=300,
+                scale_out_cooldown=60,
+                scale_in_cooldown=300,
             ),
             opts=self._child,
         )
 
 
 def _secret_arn(value_from: str) -> str:
-    """"arn:aws:secretsmanager:r:a:secret:name-abc:password::" -> the secret's own ARN."""
+    """ "arn:aws:secretsmanager:r:a:secret:name-abc:password::" -> the secret's own ARN."""
     return ":".join(value_from.split(":")[:7])
 
 
-def _container(role: str, args: ServiceArgs, command: Sequence[str], resolved: dict[str, Any], port: bool) -> dict[str, Any]:
+def _container(
+    role: str, args: ServiceArgs, command: Sequence[str], resolved: dict[str, Any], port: bool
+) -> dict[str, Any]:
     definition: dict[str, Any] = {
         "name": role,
         "image": args.image,
@@ -194,11 +304,18 @@ def _container(role: str, args: ServiceArgs, command: Sequence[str], resolved: d
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(resolved["secrets"].items())],
         "logConfiguration": {
             "logDriver": "awslogs",
-            "options": {"awslogs-group": resolved["log_group"], "awslogs-region": args.region,
-                        "awslogs-stream-prefix": role, "mode": "non-blocking", "max-buffer-size": "25m"},
+            "options": {
+                "awslogs-group": resolved["log_group"],
+                "awslogs-region": args.region,
+                "awslogs-stream-prefix": role,
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
         },
         "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
     }
     if port:
-        definition["portMappings"] = [{"containerPort": APP_PORT, "protocol": "tcp", "name": "http"}]
+        definition["portMappings"] = [
+            {"containerPort": APP_PORT, "protocol": "tcp", "name": "http"}
+        ]
     return definition

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_aws as aws
+
+import pulumi
 
 from .broker import Broker, BrokerArgs
 from .cache import Cache, CacheArgs
@@ -24,51 +25,111 @@ CACHE_DB, BROKER_DB = 0, 1
 def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     """Create every resource of the stack and return its outputs (exported by `run`)."""
     name = config.name
-    tags = {"Project": config.project, "Stack": config.stack, "Tier": config.tier, "ManagedBy": "pulumi"}
+    tags = {
+        "Project": config.project,
+        "Stack": config.stack,
+        "Tier": config.tier,
+        "ManagedBy": "pulumi",
+    }
     prod = config.tier == "prod"
     rabbitmq = config.broker == "rabbitmq"
 
     azs = config.availability_zones or tuple(
-        aws.get_availability_zones(state="available").names[: config.az_count])
-    network = Network(name, NetworkArgs(
-        region=config.region, availability_zones=azs, nat_gateway_per_az=config.nat_gateway_per_az, tags=tags))
-    groups = SecurityGroups(name, SecurityGroupsArgs(
-        vpc_id=network.vpc_id, cloudfront_only=config.cdn, with_broker=rabbitmq, tags=tags))
+        aws.get_availability_zones(state="available").names[: config.az_count]
+    )
+    network = Network(
+        name,
+        NetworkArgs(
+            region=config.region,
+            availability_zones=azs,
+            nat_gateway_per_az=config.nat_gateway_per_az,
+            tags=tags,
+        ),
+    )
+    groups = SecurityGroups(
+        name,
+        SecurityGroupsArgs(
+            vpc_id=network.vpc_id, cloudfront_only=config.cdn, with_broker=rabbitmq, tags=tags
+        ),
+    )
 
     def secret(role: str, description: str) -> GeneratedSecret:
-        return GeneratedSecret(f"{name}-{role}", GeneratedSecretArgs(
-            description=description, recovery_window_days=7 if prod else 0, tags=tags))
+        return GeneratedSecret(
+            f"{name}-{role}",
+            GeneratedSecretArgs(
+                description=description, recovery_window_days=7 if prod else 0, tags=tags
+            ),
+        )
 
-    origin_verify = secret("origin-verify", "CloudFront -> ALB origin-verify header") if config.cdn else None
+    origin_verify = (
+        secret("origin-verify", "CloudFront -> ALB origin-verify header") if config.cdn else None
+    )
     origin_domain = f"origin.{config.domain_name}" if config.cdn and config.domain_name else None
-    alb = LoadBalancer(name, LoadBalancerArgs(
-        region=config.region, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids, security_group_id=groups.alb_id,
-        domain_name=config.domain_name, hosted_zone_id=config.hosted_zone_id,
-        origin_verify_secret=origin_verify.value if origin_verify else None, origin_domain_name=origin_domain,
-        routing_algorithm=config.alb_routing_algorithm, slow_start_seconds=config.alb_slow_start_seconds,
-        deletion_protection=config.deletion_protection, tags=tags))
+    alb = LoadBalancer(
+        name,
+        LoadBalancerArgs(
+            region=config.region,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            security_group_id=groups.alb_id,
+            domain_name=config.domain_name,
+            hosted_zone_id=config.hosted_zone_id,
+            origin_verify_secret=origin_verify.value if origin_verify else None,
+            origin_domain_name=origin_domain,
+            routing_algorithm=config.alb_routing_algorithm,
+            slow_start_seconds=config.alb_slow_start_seconds,
+            deletion_protection=config.deletion_protection,
+            tags=tags,
+        ),
+    )
 
-    database = Database(name, DatabaseArgs(
-        subnet_ids=network.private_subnet_ids, security_group_id=groups.database_id,
-        instance_class=config.db_instance_class, read_replicas=config.read_replicas,
-        allocated_storage_gb=config.db_allocated_storage_gb, max_allocated_storage_gb=config.db_max_allocated_storage_gb,
-        multi_az=config.db_multi_az, backup_retention_days=config.db_backup_retention_days,
-        deletion_protection=config.deletion_protection, tags=tags))
+    database = Database(
+        name,
+        DatabaseArgs(
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=groups.database_id,
+            instance_class=config.db_instance_class,
+            read_replicas=config.read_replicas,
+            allocated_storage_gb=config.db_allocated_storage_gb,
+            max_allocated_storage_gb=config.db_max_allocated_storage_gb,
+            multi_az=config.db_multi_az,
+            backup_retention_days=config.db_backup_retention_days,
+            deletion_protection=config.deletion_protection,
+            tags=tags,
+        ),
+    )
 
     cache_token = secret("cache-auth", "ElastiCache auth token (REDIS_PASSWORD)")
-    cache = Cache(name, CacheArgs(
-        subnet_ids=network.private_subnet_ids, security_group_id=groups.cache_id, auth_token=cache_token.value,
-        engine=config.cache_engine, node_type=config.cache_node_type, nodes=config.cache_nodes,
-        snapshot_retention_days=7 if prod else 0, tags=tags))
+    cache = Cache(
+        name,
+        CacheArgs(
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=groups.cache_id,
+            auth_token=cache_token.value,
+            engine=config.cache_engine,
+            node_type=config.cache_node_type,
+            nodes=config.cache_nodes,
+            snapshot_retention_days=7 if prod else 0,
+            tags=tags,
+        ),
+    )
 
     broker: Broker | None = None
     broker_password: GeneratedSecret
     if rabbitmq:
         assert groups.broker_id is not None
         broker_password = secret("broker-password", "Amazon MQ user password (BROKER_PASSWORD)")
-        broker = Broker(name, BrokerArgs(
-            subnet_ids=network.private_subnet_ids, security_group_id=groups.broker_id, password=broker_password.value,
-            deployment_mode=config.broker_deployment, host_instance_type=config.broker_instance_type, tags=tags))
+        broker = Broker(
+            name,
+            BrokerArgs(
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=groups.broker_id,
+                password=broker_password.value,
+                deployment_mode=config.broker_deployment,
+                host_instance_type=config.broker_instance_type,
+                tags=tags,
+            ),
+        )
         broker_url = broker.url()
     else:
         broker_password, broker_url = cache_token, cache.url(BROKER_DB)
@@ -76,44 +137,80 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     cdn: Cdn | None = None
     if config.cdn:
         assert origin_verify is not None
-        cdn = Cdn(name, CdnArgs(
-            alb_domain_name=origin_domain or alb.dns_name, origin_verify_secret=origin_verify.value,
-            alb_https=origin_domain is not None, domain_name=config.domain_name, hosted_zone_id=config.hosted_zone_id,
-            retain_static_bucket=config.deletion_protection, tags=tags))
+        cdn = Cdn(
+            name,
+            CdnArgs(
+                alb_domain_name=origin_domain or alb.dns_name,
+                origin_verify_secret=origin_verify.value,
+                alb_https=origin_domain is not None,
+                domain_name=config.domain_name,
+                hosted_zone_id=config.hosted_zone_id,
+                retain_static_bucket=config.deletion_protection,
+                tags=tags,
+            ),
+        )
 
     jwt = secret("jwt", "JWT signing key (JWT_SECRET_KEY)")
     public_url = cdn.url if cdn else alb.url
-    service = Service(name, ServiceArgs(
-        image=config.image, region=config.region, subnet_ids=network.private_subnet_ids,
-        security_group_id=groups.service_id, target_group_arn=alb.target_group_arn,
-        request_count_label=pulumi.Output.concat(alb.arn_suffix, "/", alb.target_group_arn_suffix),
-        environment={
-            "ENVIRONMENT": "production",
-            "PORT": "8000",
-            "DATABASE_URL": database.url(database.writer_endpoint),
-            "DATABASE_READ_URLS": pulumi.Output.all(*[database.url(r) for r in database.reader_endpoints])
-            .apply(lambda urls: ",".join(urls)),
-            "REDIS_URL": cache.url(CACHE_DB),
-            "BROKER_URL": broker_url,
-            "STATIC_URL": pulumi.Output.concat(cdn.url, "/static") if cdn else "/static",
-        },
-        secrets={
-            # The RDS-managed secret is JSON {"username", "password"}: ECS extracts one key.
-            "DATABASE_PASSWORD": pulumi.Output.concat(database.master_user_secret_arn, ":password::"),
-            "REDIS_PASSWORD": cache_token.arn,
-            "BROKER_PASSWORD": broker_password.arn,
-            "JWT_SECRET_KEY": jwt.arn,
-        },
-        cpu_architecture=config.cpu_architecture, cpu=config.app_cpu, memory_mib=config.app_memory_mib, min_tasks=config.app_min_tasks,
-        max_tasks=config.app_max_tasks, worker_min_tasks=config.worker_min_tasks,
-        worker_max_tasks=config.worker_max_tasks, log_retention_days=config.log_retention_days, tags=tags))
+    service = Service(
+        name,
+        ServiceArgs(
+            image=config.image,
+            region=config.region,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=groups.service_id,
+            target_group_arn=alb.target_group_arn,
+            request_count_label=pulumi.Output.concat(
+                alb.arn_suffix, "/", alb.target_group_arn_suffix
+            ),
+            environment={
+                "ENVIRONMENT": "production",
+                "PORT": "8000",
+                "DATABASE_URL": database.url(database.writer_endpoint),
+                "DATABASE_READ_URLS": pulumi.Output.all(
+                    *[database.url(r) for r in database.reader_endpoints]
+                ).apply(lambda urls: ",".join(urls)),
+                "REDIS_URL": cache.url(CACHE_DB),
+                "BROKER_URL": broker_url,
+                "STATIC_URL": pulumi.Output.concat(cdn.url, "/static") if cdn else "/static",
+            },
+            secrets={
+                # The RDS-managed secret is JSON {"username", "password"}: ECS extracts one key.
+                "DATABASE_PASSWORD": pulumi.Output.concat(
+                    database.master_user_secret_arn, ":password::"
+                ),
+                "REDIS_PASSWORD": cache_token.arn,
+                "BROKER_PASSWORD": broker_password.arn,
+                "JWT_SECRET_KEY": jwt.arn,
+            },
+            cpu_architecture=config.cpu_architecture,
+            cpu=config.app_cpu,
+            memory_mib=config.app_memory_mib,
+            min_tasks=config.app_min_tasks,
+            max_tasks=config.app_max_tasks,
+            worker_min_tasks=config.worker_min_tasks,
+            worker_max_tasks=config.worker_max_tasks,
+            log_retention_days=config.log_retention_days,
+            tags=tags,
+        ),
+    )
 
-    monitoring = Monitoring(name, MonitoringArgs(
-        region=config.region, alb_arn_suffix=alb.arn_suffix, target_group_arn_suffix=alb.target_group_arn_suffix,
-        cluster_name=service.cluster_name, service_name=service.service_name,
-        database_primary_id=database.primary_identifier, database_replica_ids=database.replica_identifiers,
-        cache_cluster_ids=cache.member_cluster_ids, broker_name=broker.broker_name if broker else None,
-        alarm_email=config.alarm_email, tags=tags))
+    monitoring = Monitoring(
+        name,
+        MonitoringArgs(
+            region=config.region,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            database_primary_id=database.primary_identifier,
+            database_replica_ids=database.replica_identifiers,
+            cache_cluster_ids=cache.member_cluster_ids,
+            broker_name=broker.broker_name if broker else None,
+            alarm_email=config.alarm_email,
+            tags=tags,
+        ),
+    )
 
     outputs: dict[str, pulumi.Output[object]] = {
         "url": public_url,
@@ -130,7 +227,10 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         "dashboard_name": monitoring.dashboard_name,
     }
     if cdn:
-        outputs |= {"cdn_domain_name": cdn.domain_name, "static_bucket_name": cdn.static_bucket_name}
+        outputs |= {
+            "cdn_domain_name": cdn.domain_name,
+            "static_bucket_name": cdn.static_bucket_name,
+        }
     if broker:
         outputs["broker_endpoint"] = broker.amqps_endpoint
     return outputs

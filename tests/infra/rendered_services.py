@@ -99,7 +99,7 @@ def rendered(answer_set: str) -> Rendered:
         return json.loads(done.stdout)  # type: ignore[no-any-return]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        previews = dict(zip(("dev", "prod"), pool.map(preview, ("dev", "prod"))))
+        previews = dict(zip(("dev", "prod"), pool.map(preview, ("dev", "prod")), strict=False))
     defaults = {
         "read_replicas": 1,
         "cdn": True,

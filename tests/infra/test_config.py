@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from rendered_services import Rendered, run_preview
-
 from tenfold_infra.config import ConfigError, parse_config
 
 VALID = {"tier": "prod", "image": "registry.example.com/app:1"}
@@ -39,19 +39,18 @@ VALID = {"tier": "prod", "image": "registry.example.com/app:1"}
 def test_bad_value_names_the_key(key: str, value: str, message: str) -> None:
     with pytest.raises(
         ConfigError,
-        match="^"
-        + message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.").replace("?", r"\?"),
+        match="^" + re.escape(message),
     ):
         parse_config("demo", "prod", {**VALID, key: value}, "eu-west-1")
 
 
 def test_missing_values_are_named() -> None:
-    with pytest.raises(ConfigError, match="^demo:image is required"):
+    with pytest.raises(ConfigError, match=r"^demo:image is required"):
         parse_config("demo", "prod", {"tier": "prod"}, "eu-west-1")
-    with pytest.raises(ConfigError, match="^aws:region is required"):
+    with pytest.raises(ConfigError, match=r"^aws:region is required"):
         parse_config("demo", "prod", VALID, None)
     with pytest.raises(
-        ConfigError, match="^demo:hostedZoneId is required when demo:domainName is set"
+        ConfigError, match=r"^demo:hostedZoneId is required when demo:domainName is set"
     ):
         parse_config("demo", "prod", {**VALID, "domainName": "api.example.com"}, "eu-west-1")
 
@@ -107,7 +106,8 @@ def test_preview_rejects_bad_stack_file(
     default_service: Rendered, tmp_path: Path, old: str, new: str, message: str
 ) -> None:
     done = run_preview(broken_copy(default_service, tmp_path, old, new), "prod", "--json")
-    assert done.returncode == 2 and done.stdout == ""
+    assert done.returncode == 2
+    assert done.stdout == ""
     assert done.stderr.startswith(f"error: invalid stack config: {message}")
 
 
@@ -118,13 +118,12 @@ def test_preview_fails_when_a_policy_fails(default_service: Rendered, tmp_path: 
     )
     done = run_preview(infra, "prod")
     assert done.returncode == 1
-    assert (
-        "FAIL production-resilience" in done.stdout
-        and "multiAz must be true in prod" in done.stdout
-    )
+    assert "FAIL production-resilience" in done.stdout
+    assert "multiAz must be true in prod" in done.stdout
     assert "policy check failed: production-resilience" in done.stderr
 
 
 def test_unknown_stack_lists_the_stacks(default_service: Rendered) -> None:
     done = run_preview(default_service.infra, "staging")
-    assert done.returncode == 2 and "choose one of dev, prod" in done.stderr
+    assert done.returncode == 2
+    assert "choose one of dev, prod" in done.stderr

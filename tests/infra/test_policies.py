@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from rendered_services import REPO, Rendered
-
 from tenfold_infra.policies import POLICIES, Resource, evaluate
 
 Resources = list[dict[str, Any]]

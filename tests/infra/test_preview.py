@@ -30,11 +30,12 @@ def env(service: Rendered, stack: str, role: str = "app") -> dict[str, str]:
 def test_nothing_left_unrendered(service: Rendered) -> None:
     for path in service.infra.rglob("*"):
         if path.is_file() and path.suffix in (".yaml", ".py", ".txt"):
-            assert "{{" not in path.read_text() and "{%" not in path.read_text(), path
+            text = path.read_text()
+            assert "{{" not in text, path
+            assert "{%" not in text, path
     assert not list(service.root.rglob("*.jinja"))
-    assert (service.infra / "tenfold_infra" / "stack.py").is_file() and not (
-        service.infra / "tenfold_infra"
-    ).is_symlink()
+    assert (service.infra / "tenfold_infra" / "stack.py").is_file()
+    assert not (service.infra / "tenfold_infra").is_symlink()
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -54,23 +55,24 @@ def test_database(service: Rendered, stack: str) -> None:
     # The mocks report a resource's name as its identifier: every replica follows the primary.
     assert all(r["replicateSourceDb"] == primary_resource["name"] for r in replicas)
     assert all(r["storageType"] == "gp3" and r["publiclyAccessible"] is False for r in replicas)
-    assert primary["multiAz"] is (stack == "prod") and primary["deletionProtection"] is (
-        stack == "prod"
-    )
-    assert primary["storageType"] == "gp3" and primary["storageEncrypted"] is True
-    assert primary["manageMasterUserPassword"] is True and "password" not in primary
-    assert primary["performanceInsightsEnabled"] is True and primary["monitoringInterval"] == 60
+    assert primary["multiAz"] is (stack == "prod")
+    assert primary["deletionProtection"] is (stack == "prod")
+    assert primary["storageType"] == "gp3"
+    assert primary["storageEncrypted"] is True
+    assert primary["manageMasterUserPassword"] is True
+    assert "password" not in primary
+    assert primary["performanceInsightsEnabled"] is True
+    assert primary["monitoringInterval"] == 60
     assert primary["backupRetentionPeriod"] == (14 if stack == "prod" else 1)
     assert primary["publiclyAccessible"] is False
     params = {
         p["name"]: p["value"]
         for p in service.one(stack, "aws:rds/parameterGroup:ParameterGroup")["inputs"]["parameters"]
     }
-    assert (
-        params["shared_preload_libraries"] == "pg_stat_statements"
-        and params["random_page_cost"] == "1.1"
-    )
-    assert params["rds.force_ssl"] == "1" and "log_min_duration_statement" in params
+    assert params["shared_preload_libraries"] == "pg_stat_statements"
+    assert params["random_page_cost"] == "1.1"
+    assert params["rds.force_ssl"] == "1"
+    assert "log_min_duration_statement" in params
     assert "idle_in_transaction_session_timeout" in params
 
 
@@ -97,7 +99,8 @@ def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str)
         "JWT_SECRET_KEY",
     }
     worker = container(service, stack, "worker")
-    assert worker["command"] == ["python", "-m", "app.jobs.worker"] and "portMappings" not in worker
+    assert worker["command"] == ["python", "-m", "app.jobs.worker"]
+    assert "portMappings" not in worker
     assert env(service, stack, "worker") == settings
 
 
@@ -112,7 +115,8 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
             continue
         (rule,) = matching
         assert rule["fromPort"] == rule["toPort"] == port
-        assert rule["referencedSecurityGroupId"].endswith("-service-id") and "cidrIpv4" not in rule
+        assert rule["referencedSecurityGroupId"].endswith("-service-id")
+        assert "cidrIpv4" not in rule
     alb_rules = [r for name, r in rules.items() if name.startswith("alb-")]
     assert {r["fromPort"] for r in alb_rules} == {80, 443}
     if service.answers["cdn"]:
@@ -120,7 +124,8 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
     else:
         assert [r.get("cidrIpv4") for r in alb_rules] == ["0.0.0.0/0", "0.0.0.0/0"]
     service_in = [r for name, r in rules.items() if name.endswith("service-from-alb")]
-    assert len(service_in) == 1 and service_in[0]["referencedSecurityGroupId"].endswith("-alb-id")
+    assert len(service_in) == 1
+    assert service_in[0]["referencedSecurityGroupId"].endswith("-alb-id")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -145,7 +150,8 @@ def test_network(service: Rendered, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_load_balancer(service: Rendered, stack: str) -> None:
     alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
-    assert alb["enableHttp2"] is True and alb["dropInvalidHeaderFields"] is True
+    assert alb["enableHttp2"] is True
+    assert alb["dropInvalidHeaderFields"] is True
     assert alb["accessLogs"]["enabled"] is True
     log_policy = json.loads(
         service.one(stack, "aws:s3/bucketPolicy:BucketPolicy", "-access-logs")["inputs"]["policy"]
@@ -154,20 +160,18 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
     assert principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com"
     assert ("AWS" in principal) is (service.answers["aws_region"] != "mx-central-1")
     group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
-    assert group["healthCheck"]["path"] == "/readyz" and group["deregistrationDelay"] == 30
-    assert (
-        group["loadBalancingAlgorithmType"] == "least_outstanding_requests"
-        and group["targetType"] == "ip"
-    )
+    assert group["healthCheck"]["path"] == "/readyz"
+    assert group["deregistrationDelay"] == 30
+    assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests"
+    assert group["targetType"] == "ip"
     listeners = {
         r["inputs"]["port"]: r["inputs"]
         for r in service.resources(stack, "aws:lb/listener:Listener")
     }
     rules = service.resources(stack, "aws:lb/listenerRule:ListenerRule")
     if service.answers["domain_name"]:
-        assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"].startswith(
-            "ELBSecurityPolicy-TLS13"
-        )
+        assert listeners[443]["protocol"] == "HTTPS"
+        assert listeners[443]["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
         assert listeners[80]["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
         assert service.resources(stack, "aws:acm/certificateValidation:CertificateValidation")
     else:
@@ -185,8 +189,10 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_cache_and_broker(service: Rendered, stack: str) -> None:
     cache = service.one(stack, CACHE)["inputs"]
-    assert cache["engine"] == "valkey" and cache["transitEncryptionEnabled"] is True
-    assert cache["atRestEncryptionEnabled"] is True and cache["authToken"] == "[secret]"
+    assert cache["engine"] == "valkey"
+    assert cache["transitEncryptionEnabled"] is True
+    assert cache["atRestEncryptionEnabled"] is True
+    assert cache["authToken"] == "[secret]"
     assert cache["numCacheClusters"] == (2 if stack == "prod" else 1)
     assert cache["automaticFailoverEnabled"] is cache["multiAzEnabled"] is (stack == "prod")
     params = service.one(stack, "aws:elasticache/parameterGroup:ParameterGroup")["inputs"][
@@ -213,23 +219,21 @@ def test_cache_and_broker(service: Rendered, stack: str) -> None:
 def test_cdn(service: Rendered, stack: str) -> None:
     distributions = service.resources(stack, CDN)
     if not service.answers["cdn"]:
-        assert not distributions and env(service, stack)["STATIC_URL"] == "/static"
+        assert not distributions
+        assert env(service, stack)["STATIC_URL"] == "/static"
         return
     (distribution,) = distributions
     d = distribution["inputs"]
-    assert d["httpVersion"] == "http2and3" and d["isIpv6Enabled"] is True
+    assert d["httpVersion"] == "http2and3"
+    assert d["isIpv6Enabled"] is True
     assert d["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert d["defaultCacheBehavior"]["compress"] is True
     (static,) = d["orderedCacheBehaviors"]
-    assert (
-        static["pathPattern"] == "/static/*"
-        and static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    )
+    assert static["pathPattern"] == "/static/*"
+    assert static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
     origins = {o["originId"]: o for o in d["origins"]}
-    assert (
-        origins["static"]["originAccessControlId"]
-        and origins["alb"]["customHeaders"][0]["value"] == "[secret]"
-    )
+    assert origins["static"]["originAccessControlId"]
+    assert origins["alb"]["customHeaders"][0]["value"] == "[secret]"
     assert (
         env(service, stack)["STATIC_URL"] == f"{service.previews[stack]['outputs']['url']}/static"
     )
@@ -239,7 +243,8 @@ def test_cdn(service: Rendered, stack: str) -> None:
             if stack == "prod"
             else f"dev.{service.answers['domain_name']}"
         )
-        assert d["aliases"] == [domain] and d["viewerCertificate"]["sslSupportMethod"] == "sni-only"
+        assert d["aliases"] == [domain]
+        assert d["viewerCertificate"]["sslSupportMethod"] == "sni-only"
         assert origins["alb"]["domainName"] == f"origin.{domain}"
         assert origins["alb"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
         providers = service.resources(stack, "pulumi:providers:aws")
@@ -255,7 +260,8 @@ def test_cdn(service: Rendered, stack: str) -> None:
 def test_service_and_autoscaling(service: Rendered, stack: str) -> None:
     app = service.one(stack, "aws:ecs/service:Service", "-app")["inputs"]
     assert app["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
-    assert app["networkConfiguration"]["assignPublicIp"] is False and app["launchType"] == "FARGATE"
+    assert app["networkConfiguration"]["assignPublicIp"] is False
+    assert app["launchType"] == "FARGATE"
     metrics = {
         p["inputs"]["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"][
             "predefinedMetricType"
@@ -303,7 +309,8 @@ def test_text_preview_of_default_prod(default_service: Rendered) -> None:
         "```mermaid",
     ):
         assert section in done.stdout
-    assert "FAIL" not in done.stdout and "mock-secret" not in done.stdout
+    assert "FAIL" not in done.stdout
+    assert "mock-secret" not in done.stdout
 
 
 def test_generated_infra_tests_pass(default_service: Rendered) -> None:
