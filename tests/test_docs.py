@@ -35,13 +35,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_page_in_the_nav_is_built(site: Path) -> None:
     pages = [p.relative_to(DOCS) for p in DOCS.rglob("*.md")]
     fragments = {Path("architecture/diagram.md"), Path("assets/benchmarks-table.md")}
-    missing = [
-        str(page)
+    # use_directory_urls: practices/caching.md -> practices/caching/index.html,
+    # practices/index.md -> practices/index.html.
+    built = {
+        page: site / (page.parent if page.stem == "index" else page.with_suffix("")) / "index.html"
         for page in pages
         if page not in fragments
-        and not (site / page.with_suffix("") / "index.html").is_file()
-        and not (site / page.parent / "index.html").is_file()
-    ]
+    }
+    missing = [str(page) for page, html in built.items() if not html.is_file()]
     assert not missing, f"pages not built: {missing}"
 
 
@@ -79,3 +80,14 @@ def test_the_readme_links_the_documentation() -> None:
     readme = (TEMPLATE_ROOT / "README.md").read_text()
     assert "make docs" in readme
     assert "docs/" in readme
+
+
+def test_each_practice_page_says_what_why_settings_how_to_verify_and_where() -> None:
+    pages = sorted((DOCS / "practices").glob("*.md"))
+    practices = [page for page in pages if page.name != "index.md"]
+    assert len(practices) == 10
+    sections = ("## What", "## Why", "## Settings", "## Verify", "## Code")
+    incomplete = {
+        page.name: [s for s in sections if f"\n{s}\n" not in page.read_text()] for page in practices
+    }
+    assert not {name: gaps for name, gaps in incomplete.items() if gaps}
