@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup
 .PHONY: help install demo test lint format lock clean
 
 help: ## List the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(CURDIR)/.venv-tools/bin/uv:
 	python3 -m venv $(CURDIR)/.venv-tools
@@ -51,6 +51,14 @@ format: .venv/.installed ## Format the template's own code
 
 lock: .venv/.installed ## Refresh the generated service's lock (template/uv.lock.jinja)
 	scripts/lock-template
+
+.PHONY: docs docs-serve
+# NO_MKDOCS_2_WARNING: mkdocs-material's end-of-life banner (May 2027), not a build warning.
+docs: .venv/.installed ## Build the documentation site (mkdocs --strict) into build/site
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs build --strict -d build/site
+
+docs-serve: .venv/.installed ## Serve the documentation with live reload on http://127.0.0.1:8001
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve --strict -a 127.0.0.1:8001
 
 clean: ## Remove environments and build output
 	rm -rf .venv .venv-tools node_modules build
