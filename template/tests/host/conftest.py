@@ -66,7 +66,7 @@ class HostTopology:
 
     def http_status(self, url: str) -> str:
         """The HTTP status of GET ``url``, fetched on the host itself (curl)."""
-        result = self.host.run(f"curl -s -o /dev/null -m 5 -w '%{{http_code}}' {shlex.quote(url)}")
+        result = self.host.run("curl -s -o /dev/null -m 5 -w '%{http_code}' " + shlex.quote(url))
         return str(result.stdout).strip()
 
 
