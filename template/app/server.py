@@ -21,6 +21,7 @@ from hypercorn.config import Config
 from app import event_loop
 from app.event_loop import stop_requested_by_signals
 from app.lifecycle import lifecycle_of
+from app.limits import open_files_limit, required_open_files
 from app.main import create_app
 from app.settings import Settings
 
@@ -41,8 +42,23 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
+def warn_if_open_files_too_low(settings: Settings) -> bool:
+    """Log a warning when ``ulimit -n`` is below what the connection settings need."""
+    limit, required = open_files_limit(), required_open_files(settings)
+    if limit >= required:
+        return False
+    logger.warning(
+        "open-files limit %s is below the %s the connection settings need (app/limits.py); "
+        "expect 'Too many open files' under load: raise it (ulimit -n, LimitNOFILE, nofile)",
+        limit,
+        required,
+    )
+    return True
+
+
 async def serve_until_drained(settings: Settings) -> None:
     app = create_app(settings)
+    warn_if_open_files_too_low(settings)
     stop_requested = stop_requested_by_signals()
 
     lifecycle = lifecycle_of(app)

@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         "balancer stops routing here first; longer than its health-check detection time, and "
         "delay + timeout under the orchestrator's stop timeout (ECS: 30 s).",
     )
+    server_max_connections: int = Field(
+        256,
+        ge=1,
+        description="Client connections one instance is meant to hold at once (set the load "
+        "balancer's per-instance maxconn to it); sizes the open-files limit it needs, see "
+        "app/limits.py.",
+    )
     drain_timeout_seconds: float = Field(
         20.0,
         gt=0,

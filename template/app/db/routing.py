@@ -19,7 +19,10 @@ DATABASE_REPLICA_STATUS_TTL_SECONDS and shared by all requests; a client LSN new
 than the cached replay LSN triggers one fresh measurement before giving up on the
 replica. A replica that fails to answer is marked down for
 DATABASE_REPLICA_DOWN_BACKOFF_SECONDS, so it costs one failed connect per backoff,
-not one per request. On SQLite (no replicas) all of this is a no-op.
+not one per request. A replica that dies in the middle of a read (its connection
+drops, or it is shutting down) costs nothing either: the read session is a
+``ReplicaReadSession``, which marks the replica down and runs the same read again on
+the primary (reads are safe to repeat). On SQLite (no replicas) all of this is a no-op.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import Counter
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -94,6 +98,87 @@ async def probe_replica(engine: AsyncEngine) -> ReplicaStatus:
     async with engine.connect() as connection:
         lsn, lag = (await connection.execute(_REPLICA_STATUS_SQL)).one()
     return ReplicaStatus(parse_lsn(lsn) if lsn else 0, float(lag))
+
+
+# SQLSTATEs meaning "this server is gone or going", never "this query is wrong":
+# class 08 (connection exceptions) and the shutdown codes of class 57 (not 57014, a
+# statement timeout, which the primary would hit just the same).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def server_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database server went away (not that the query failed)."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError):  # refused, reset, closed sockets
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend(
+            [
+                current.__cause__,
+                current.__context__,
+                orig if isinstance(orig, BaseException) else None,
+            ]
+        )
+    return False
+
+
+class ReplicaReadSession(AsyncSession):
+    """A read session on a replica; if the replica goes away mid-read, the read re-runs on
+    the primary once (``on_replica_lost`` marks the replica down and names the primary).
+
+    Objects loaded before the switch stay usable (detached with their loaded state).
+    """
+
+    on_replica_lost: Callable[[BaseException], AsyncEngine | None] | None = None
+    _failed_over = False
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute(*args, **kwargs)
+        except Exception as error:
+            if not await self._fail_over(error):
+                raise
+        return await super().execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().scalar(*args, **kwargs)
+        except Exception as error:
+            if not await self._fail_over(error):
+                raise
+        return await super().scalar(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get(*args, **kwargs)
+        except Exception as error:
+            if not await self._fail_over(error):
+                raise
+        return await super().get(*args, **kwargs)
+
+    async def _fail_over(self, error: BaseException) -> bool:
+        if self._failed_over or self.on_replica_lost is None or not server_unavailable(error):
+            return False
+        primary = self.on_replica_lost(error)
+        if primary is None:
+            return False
+        self._failed_over = True
+        self.expunge_all()  # keep what was loaded: close() would expunge it anyway
+        await self.close()  # give the dead connection back (the pool discards it)
+        self.bind = primary
+        self.sync_session.bind = primary.sync_engine
+        return True
 
 
 @dataclass(slots=True, eq=False)
@@ -171,20 +256,32 @@ class ReadRouter:
         """
         route = await self.route(min_lsn)
         if route.replica is not None:
-            session = route.replica.sessions()
+            replica = route.replica
+            replica_session = ReplicaReadSession(**replica.sessions.kw)
+            replica_session.on_replica_lost = lambda error: self._replica_lost(replica, error)
             try:
-                await session.connection()
+                await replica_session.connection()
             except Exception as error:  # noqa: BLE001 - any failure: use the primary instead
-                await session.close()
-                self.mark_down(route.replica, error)
+                await replica_session.close()
+                self.mark_down(replica, error)
                 REPLICA_FALLBACKS.labels(reason="down").inc()
                 READ_ROUTING.labels(target="primary", reason="down").inc()
             else:
-                async with session:
-                    yield session
+                async with replica_session:
+                    yield replica_session
                 return
         async with self.primary() as session:
             yield session
+
+    def _replica_lost(self, replica: Replica, error: BaseException) -> AsyncEngine | None:
+        """A read on ``replica`` lost its server mid-query: the primary's engine, to re-run it."""
+        primary = self.primary.kw.get("bind")
+        if not isinstance(primary, AsyncEngine):
+            return None
+        self.mark_down(replica, error)
+        REPLICA_FALLBACKS.labels(reason="lost_mid_read").inc()
+        READ_ROUTING.labels(target="primary", reason="lost_mid_read").inc()
+        return primary
 
     def mark_down(self, replica: Replica, error: BaseException | None = None) -> None:
         replica.down_until = self._clock() + self.down_backoff_seconds
