@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUserId, OptionalUserId
 from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
 from app.db.session import ReadSession, Session
+from app.db.types import MAX_BIGINT, MAX_INTEGER
 from app.fieldsets import FieldSet, FieldsQuery, parse_fields
 from app.http_cache import public_cache_control
 from app.pagination import PageParams, PageRequest, next_cursor
@@ -26,7 +27,9 @@ NOT_FOUND = "Item not found"
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
 PublicCacheControl = Depends(public_cache_control)
-Cents = Annotated[int | None, Query(ge=0)]
+Cents = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
+# Ids beyond the id column's range can name no item: 422, never a database overflow.
+ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
 @router.get("/items", response_model=ItemPage, dependencies=[PublicCacheControl])
@@ -34,7 +37,9 @@ async def list_catalog(
     session: ReadSession,
     cache: ResponseCache,
     page: PageParams,
-    owner_id: Annotated[int | None, Query(ge=1, description="Only this owner's items.")] = None,
+    owner_id: Annotated[
+        int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
+    ] = None,
     min_price_cents: Cents = None,
     max_price_cents: Cents = None,
     fields: FieldsQuery = None,
@@ -85,7 +90,7 @@ async def list_mine(
     dependencies=[PublicCacheControl],
 )
 async def get_item(
-    item_id: int,
+    item_id: ItemId,
     viewer_id: OptionalUserId,
     session: ReadSession,
     cache: ResponseCache,
@@ -129,7 +134,11 @@ async def create_item(
 
 @router.patch("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
 async def update_item(
-    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    item_id: ItemId,
+    body: ItemUpdate,
+    user_id: CurrentUserId,
+    session: Session,
+    cache: ResponseCache,
 ) -> ItemOut:
     item = await _owned(session, item_id, user_id)
     updated = await items.update_item(session, item, body.changes())
@@ -143,7 +152,7 @@ async def update_item(
     responses={404: {"description": NOT_FOUND}},
 )
 async def delete_item(
-    item_id: int, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    item_id: ItemId, user_id: CurrentUserId, session: Session, cache: ResponseCache
 ) -> None:
     await items.delete_item(session, await _owned(session, item_id, user_id))
     await _invalidate(cache, item_id)

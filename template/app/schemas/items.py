@@ -9,8 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.db.models import ItemStatus
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+# PostgreSQL text cannot hold NUL characters: refuse them here (422), not in the database.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=NO_NUL, description="No NUL characters.")
+]
+Description = Annotated[
+    str, Field(max_length=10_000, pattern=NO_NUL, description="No NUL characters.")
+]
 PriceCents = Annotated[int, Field(ge=0, le=2**31 - 1, description="Price in cents.")]
 
 
