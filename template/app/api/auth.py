@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
@@ -13,27 +12,25 @@ from app.auth.passwords import hash_password, verify_password
 from app.auth.session_store import UNAVAILABLE, session_store
 from app.db.session import Session
 from app.repositories import users
-from app.schemas.auth import Credentials, RefreshRequest, TokenPair
+from app.schemas.auth import Credentials, LoginRequest, RefreshRequest, TokenPair
+from app.schemas.errors import error_responses
 from app.schemas.users import UserOut
 from app.state import Resources, resources_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"description": "Wrong or unusable credentials"}
-}
-TOO_MANY: dict[int | str, dict[str, Any]] = {
-    status.HTTP_429_TOO_MANY_REQUESTS: {
-        "description": "Too many login attempts for this email or from this address; "
-        "retry after Retry-After seconds."
-    }
-}
+UNAUTHORIZED = error_responses(401, _401="Wrong email or password, or an unusable token")
+TOO_MANY = error_responses(
+    429,
+    _429="Too many login attempts for this email or from this address; retry after "
+    "Retry-After seconds",
+)
 
 
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_409_CONFLICT: {"description": "The email is already registered"}},
+    responses=error_responses(409, _409="The email is already registered"),
 )
 async def register(body: Credentials, session: Session) -> UserOut:
     try:
@@ -46,7 +43,7 @@ async def register(body: Credentials, session: Session) -> UserOut:
 
 
 @router.post("/login", responses={**UNAUTHORIZED, **TOO_MANY, **UNAVAILABLE})
-async def login(body: Credentials, request: Request, session: Session) -> TokenPair:
+async def login(body: LoginRequest, request: Request, session: Session) -> TokenPair:
     resources = resources_of(request)
     settings = resources.settings
     # Checked before the password, so refused attempts cost no hashing either.

@@ -9,30 +9,56 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
-from app.auth.dependencies import CurrentUserId, OptionalUserId
+from app.auth.dependencies import OPTIONAL_AUTH_OPENAPI, CurrentUserId, OptionalUserId
 from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
 from app.db.session import ReadSession, Session
 from app.db.types import MAX_BIGINT, MAX_INTEGER
-from app.fieldsets import FieldSet, FieldsQuery, parse_fields
+from app.fieldsets import (
+    FIELDS_DESCRIPTION,
+    FieldSet,
+    fields_pattern,
+    parse_fields,
+    query_error,
+)
 from app.http_cache import public_cache_control
 from app.pagination import PageParams, PageRequest, next_cursor
 from app.repositories import items
-from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
+from app.schemas.errors import error_responses
+from app.schemas.items import (
+    ItemCreate,
+    ItemFields,
+    ItemFieldsPage,
+    ItemOut,
+    ItemPage,
+    ItemUpdate,
+)
 
 router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
+MISSING = error_responses(404, _404=NOT_FOUND)
+UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
 PublicCacheControl = Depends(public_cache_control)
+FieldsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description=f"{FIELDS_DESCRIPTION} Allowed: {', '.join(ItemOut.model_fields)}.",
+        examples=["name,price_cents"],
+        json_schema_extra=fields_pattern(ItemOut),
+    ),
+]
 Cents = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
 # Ids beyond the id column's range can name no item: 422, never a database overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
-@router.get("/items", response_model=ItemPage, dependencies=[PublicCacheControl])
+# With ?fields= the answer holds only the chosen fields: both shapes are documented.
+@router.get("/items", response_model=ItemPage | ItemFieldsPage, dependencies=[PublicCacheControl])
 async def list_catalog(
     session: ReadSession,
     cache: ResponseCache,
@@ -50,8 +76,9 @@ async def list_catalog(
         and max_price_cents is not None
         and (min_price_cents > max_price_cents)
     ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise query_error(
+            "max_price_cents",
+            max_price_cents,
             "min_price_cents must not be greater than max_price_cents",
         )
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
@@ -69,7 +96,7 @@ async def list_catalog(
     return ItemPage.model_validate(await cache.get_or_load(key, load, cache="catalog"))
 
 
-@router.get("/me/items", response_model=ItemPage)
+@router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
 async def list_mine(
     user_id: CurrentUserId,
     session: ReadSession,
@@ -85,9 +112,10 @@ async def list_mine(
 
 @router.get(
     "/items/{item_id}",
-    response_model=ItemOut,
-    responses={404: {"description": NOT_FOUND}},
+    response_model=ItemOut | ItemFields,
+    responses={**MISSING, **UNAUTHENTICATED},
     dependencies=[PublicCacheControl],
+    openapi_extra=OPTIONAL_AUTH_OPENAPI,
 )
 async def get_item(
     item_id: ItemId,
@@ -117,7 +145,7 @@ async def get_item(
     return ItemOut.model_validate(item)
 
 
-@router.post("/items", status_code=status.HTTP_201_CREATED)
+@router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNAUTHENTICATED)
 async def create_item(
     body: ItemCreate,
     user_id: CurrentUserId,
@@ -132,7 +160,7 @@ async def create_item(
     return ItemOut.model_validate(item)
 
 
-@router.patch("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
+@router.patch("/items/{item_id}", responses={**MISSING, **UNAUTHENTICATED})
 async def update_item(
     item_id: ItemId,
     body: ItemUpdate,
@@ -149,7 +177,7 @@ async def update_item(
 @router.delete(
     "/items/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": NOT_FOUND}},
+    responses={**MISSING, **UNAUTHENTICATED},
 )
 async def delete_item(
     item_id: ItemId, user_id: CurrentUserId, session: Session, cache: ResponseCache

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from fastapi import HTTPException, status
 from prometheus_client import Counter
 from redis.exceptions import RedisError
+
+from app.schemas.errors import error_responses
 
 RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger(__name__)
@@ -26,11 +27,9 @@ SESSION_STORE_ERRORS = Counter(
     "Login, refresh or logout requests answered 503 because the session store failed.",
     ["operation"],
 )
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    status.HTTP_503_SERVICE_UNAVAILABLE: {
-        "description": "The session store is unreachable; retry after Retry-After seconds."
-    }
-}
+UNAVAILABLE = error_responses(
+    503, _503="The session store is unreachable; retry after Retry-After seconds"
+)
 
 
 @contextmanager

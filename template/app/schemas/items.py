@@ -29,10 +29,19 @@ class ItemCreate(BaseModel):
     price_cents: PriceCents = 0
 
 
+def _omit_null_from_schema(schema: dict[str, Any]) -> None:
+    """Document the fields as optional but never null, which is what _reject_nulls enforces."""
+    for prop in schema.get("properties", {}).values():
+        choices = prop.pop("anyOf", None)
+        if choices is not None:
+            prop.update(next(choice for choice in choices if choice.get("type") != "null"))
+        prop.pop("default", None)
+
+
 class ItemUpdate(BaseModel):
     """A partial update: only the fields sent change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_omit_null_from_schema)
 
     name: Name | None = None
     description: Description | None = None
@@ -65,6 +74,30 @@ class ItemOut(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[ItemOut]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class ItemFields(BaseModel):
+    """An item with only the fields named in ``?fields=`` (``id`` always); app/fieldsets.py."""
+
+    model_config = ConfigDict(json_schema_extra=_omit_null_from_schema)
+
+    id: int
+    owner_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    status: ItemStatus | None = None
+    price_cents: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ItemFieldsPage(BaseModel):
+    """A page of sparse items: what list endpoints answer when ``?fields=`` is given."""
+
+    items: list[ItemFields]
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null at the end."
     )
