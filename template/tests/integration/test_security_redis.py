@@ -2,7 +2,8 @@
 
 The rate-limit tests use TEST_REDIS_URL with keys unique to each run (nothing is
 flushed). The outage tests start their own redis-server on port 16390 (with a pid
-file), stop it and start it again, and only ever kill that server, by its PID.
+file), stop it and start it again, and only ever kill that server, by its PID; they
+run when TEST_REDIS_URL is set, like every test that needs Redis.
 """
 
 from __future__ import annotations
@@ -114,11 +115,14 @@ class OwnRedis:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            if subprocess.run(  # noqa: S603
-                [shutil.which("redis-cli") or "redis-cli", "-p", str(OWN_REDIS_PORT), "ping"],
-                capture_output=True,
-                check=False,
-            ).stdout.strip() == b"PONG":
+            if (
+                subprocess.run(  # noqa: S603
+                    [shutil.which("redis-cli") or "redis-cli", "-p", str(OWN_REDIS_PORT), "ping"],
+                    capture_output=True,
+                    check=False,
+                ).stdout.strip()
+                == b"PONG"
+            ):
                 return
             time.sleep(0.05)
         pytest.fail(f"redis-server did not start on port {OWN_REDIS_PORT}")
@@ -143,6 +147,8 @@ class OwnRedis:
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    # Only in integration runs (which never run two at once): the port is fixed.
+    require_server("TEST_REDIS_URL")
     server = OwnRedis(tmp_path)
     server.start()
     try:
