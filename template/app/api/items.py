@@ -53,6 +53,9 @@ FieldsQuery = Annotated[
     ),
 ]
 Cents = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
+MaxCents = Annotated[
+    int | None, Query(ge=0, le=MAX_INTEGER, description="Not below min_price_cents (else 422).")
+]
 # Ids beyond the id column's range can name no item: 422, never a database overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
@@ -67,7 +70,7 @@ async def list_catalog(
         int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
     ] = None,
     min_price_cents: Cents = None,
-    max_price_cents: Cents = None,
+    max_price_cents: MaxCents = None,
     fields: FieldsQuery = None,
 ) -> ItemPage | Response:
     """Published items, newest first."""
