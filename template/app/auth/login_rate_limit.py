@@ -62,7 +62,7 @@ class LoginRateLimiter:
         if not self.enabled:
             return Verdict(allowed=True)
         email_digest = hashlib.sha256(email.encode()).hexdigest()
-        retry_after = 0.0
+        limited, retry_after = False, 0.0
         for name, key in (("ip", f"ip:{client_ip}"), ("email", f"email:{email_digest}")):
             try:
                 count, resets_in = await self._store.hit(KEY_PREFIX + key, self.window_seconds)
@@ -74,8 +74,8 @@ class LoginRateLimiter:
                 return Verdict(allowed=True)
             if count > self.attempts:
                 LIMITED.labels(name).inc()
-                retry_after = max(retry_after, resets_in)
-        if retry_after:
+                limited, retry_after = True, max(retry_after, resets_in)
+        if limited:
             return Verdict(allowed=False, retry_after_seconds=max(1, math.ceil(retry_after)))
         return Verdict(allowed=True)
 
