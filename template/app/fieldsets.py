@@ -7,10 +7,12 @@ field is serialized exactly as in the full response.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, create_model
 
 
@@ -23,6 +25,13 @@ class FieldSet:
 
     def partial_model(self) -> type[BaseModel]:
         return _partial_model(self.model, self.names)
+
+
+def query_error(name: str, value: object, message: str) -> RequestValidationError:
+    """A 422 for query parameter ``name`` shaped like FastAPI's own validation errors."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": value}]
+    )
 
 
 @lru_cache(maxsize=256)
@@ -39,19 +48,33 @@ def parse_fields(model: type[BaseModel], raw: str | None) -> FieldSet | None:
     names = {name.strip() for name in raw.split(",") if name.strip()}
     unknown = sorted(names - allowed)
     if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        # The same 422 body as any other invalid parameter, so clients parse one shape.
+        raise query_error(
+            "fields",
+            raw,
             f"Unknown field(s) in fields=: {', '.join(unknown)}; "
             f"allowed fields: {', '.join(allowed)}",
         )
     return FieldSet(model, frozenset(names | {"id"}))
 
 
-FieldsQuery = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        description="Comma-separated fields to return (id is always included); omit for all.",
-        examples=["name,price_cents"],
-    ),
-]
+def fields_pattern(model: type[BaseModel]) -> Callable[[dict[str, Any]], None]:
+    """Documents the ``fields`` grammar for ``model`` as a pattern (json_schema_extra).
+
+    The pattern is only documented (clients and schema-based testers see exactly which
+    values are accepted); parse_fields checks the value and names the allowed fields in
+    its error, which a pattern mismatch could not.
+    """
+    names = "|".join(re.escape(name) for name in model.model_fields)
+    item = rf"\s*(?:(?:{names})\s*)?"
+    pattern = f"^{item}(?:,{item})*$"
+
+    def document_pattern(schema: dict[str, Any]) -> None:
+        for choice in schema.get("anyOf", [schema]):  # the string branch of str | None
+            if choice.get("type") == "string":
+                choice["pattern"] = pattern
+
+    return document_pattern
+
+
+FIELDS_DESCRIPTION = "Comma-separated fields to return (id is always included); omit for all."

@@ -18,6 +18,8 @@ from fastapi import Depends, HTTPException, Query, status
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.db.types import MAX_BIGINT
+
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -47,7 +49,8 @@ class Cursor:
             cursor = cls(datetime.fromisoformat(created_at), int(row_id))
         except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as error:
             raise InvalidCursorError(token) from error
-        if cursor.created_at.tzinfo is None:
+        # Only cursors this API could have issued: an aware time and an id the column holds.
+        if cursor.created_at.tzinfo is None or not 0 < cursor.id <= MAX_BIGINT:
             raise InvalidCursorError(token)
         return cursor
 

@@ -1,9 +1,11 @@
 """The production TTL store: the same methods as ``MemoryTTLStore``, on Redis (or Valkey).
 
-Every call is one Redis command, so each is atomic across all instances of the service.
-Socket timeouts are short and only a dropped connection is retried, once (a pooled
-connection may have died with a restarted server): a slow or dead Redis fails fast,
-and the caller (app/cache.py) decides to bypass it.
+Every call is one Redis command (or one MULTI/EXEC), so each is atomic across all
+instances of the service. Socket timeouts are short; a dropped connection or a timeout
+is retried with exponential backoff for about two seconds in all, which bridges a
+Redis restart or failover without an error, and bounds how long a dead Redis can hold
+a request. Then the caller decides: app/cache.py bypasses the cache, the session
+endpoints answer 503 (app/auth/session_store.py).
 """
 
 from __future__ import annotations
@@ -12,11 +14,21 @@ from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.settings import Settings
 from app.ttl_store import MemoryTTLStore, TTLStore
+
+# Waits of 0.1, 0.2, 0.4, 0.4, 0.4, 0.4 s between attempts: 1.9 s of retrying in all.
+RETRY_BACKOFF = ExponentialBackoff(cap=0.4, base=0.05)
+RETRIES = 6
+
+
+def retry_policy() -> Retry:
+    """Retry what a restarting server causes: refused/dropped connections and timeouts."""
+    return Retry(RETRY_BACKOFF, RETRIES, supported_errors=(RedisConnectionError, RedisTimeoutError))
 
 
 class RedisTTLStore:
@@ -29,7 +41,7 @@ class RedisTTLStore:
             url,
             socket_timeout=socket_timeout_seconds,
             socket_connect_timeout=socket_timeout_seconds,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            retry=retry_policy(),
         )
         return cls(client)
 
@@ -54,6 +66,15 @@ class RedisTTLStore:
 
     async def expire(self, key: str, ttl_seconds: int) -> bool:
         return bool(await self.client.expire(key, ttl_seconds))
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+        # One MULTI/EXEC: create the counter with its TTL if absent, count, read the TTL.
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window_seconds, nx=True)
+            pipe.incr(key)
+            pipe.pttl(key)
+            _, count, ttl_ms = await pipe.execute()
+        return int(count), max(int(ttl_ms), 0) / 1000
 
     async def ping(self) -> None:
         await self.client.ping()

@@ -9,6 +9,7 @@ their URLs here so the rest of the code only ever sees complete URLs.
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import ip_network
 from typing import Annotated, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Public on purpose: production refuses it (see _refuse_development_defaults_in_production).
 DEVELOPMENT_JWT_SECRET_KEY = "development-only-jwt-secret-key-do-not-use-in-production"  # noqa: S105
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+CORS_SCHEMES = ("http", "https")
 
 
 class Environment(StrEnum):
@@ -36,6 +38,37 @@ def with_password(url: str, password: str | None) -> str:
     host = parts.netloc.rpartition("@")[2]
     netloc = f"{user}:{quote(password, safe='')}@{host}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_cors_origins(origins: list[str]) -> list[str]:
+    """Each origin is exactly scheme://host[:port], as browsers send it; '*' only alone."""
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ValueError(
+                "CORS_ALLOW_ORIGINS: '*' allows every origin and must stand alone "
+                f"(got {origins}); list explicit origins instead to allow only some"
+            )
+        return origins
+    for origin in origins:
+        parts = urlsplit(origin)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if (
+            parts.scheme not in CORS_SCHEMES
+            or not parts.hostname
+            or not port_ok
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+        ):
+            raise ValueError(
+                f"CORS_ALLOW_ORIGINS entry {origin!r} is not an origin: write "
+                "scheme://host[:port] with http or https and no path, e.g. https://app.example.com"
+            )
+    return origins
 
 
 class Settings(BaseSettings):
@@ -299,6 +332,30 @@ class Settings(BaseSettings):
         description="Cache-Control s-maxage of public GET responses (the CDN); "
         "the CDN serves them this long without asking the service.",
     )
+    # --- Security (README: Security settings) ---
+    login_attempts_per_window: int = Field(
+        10,
+        ge=0,
+        description="Login attempts allowed per client IP and, separately, per account email "
+        "in each window; more answer 429 with Retry-After (0: no limit).",
+    )
+    login_window_seconds: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description="Length of the login rate-limit window; longer slows brute force more "
+        "but locks out a mistyping user for longer.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is "
+        "believed (e.g. 10.0.0.0/8); empty: the TCP peer is the client.",
+    )
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins (scheme://host[:port]) allowed to call the "
+        "API cross-origin, or '*' alone for any (then without credentials); empty: no CORS.",
+    )
     otel_traces_sample_ratio: float = Field(
         1.0,
         ge=0,
@@ -313,6 +370,31 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
+
+    @field_validator("trusted_proxies", "cors_allow_origins", mode="before")
+    @classmethod
+    def _split_security_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES entry {entry!r} is not an IP address or CIDR "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        return check_cors_origins(value)
 
     @field_validator("database_url", "database_read_urls")
     @classmethod

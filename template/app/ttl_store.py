@@ -30,6 +30,13 @@ class TTLStore(Protocol):
         """Restart ``key``'s TTL; False when it no longer exists."""
         ...
 
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+        """Count one event in ``key``'s fixed window, which starts at its first event.
+
+        Returns the count so far and the seconds until the window ends, atomically.
+        """
+        ...
+
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -91,6 +98,15 @@ class MemoryTTLStore:
             return False
         await self.set(key, value, ttl_seconds)
         return True
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            entry = (now + window_seconds, b"0")
+        count = int(entry[1]) + 1
+        self._entries[key] = (entry[0], str(count).encode())
+        return count, entry[0] - now
 
     def ttl_of(self, key: str) -> float | None:
         """Seconds until ``key`` expires (None when absent); for tests and debugging."""

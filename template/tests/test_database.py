@@ -122,7 +122,9 @@ async def test_unknown_fields_are_rejected_naming_the_allowed_ones(
     tokens = await login("ada@example.com")
     response = await client.get(url, params={"fields": "name,secret"}, headers=bearer(tokens))
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    [error] = response.json()["detail"]  # shaped like every other validation error
+    assert error["loc"] == ["query", "fields"]
+    detail = error["msg"]
     assert "secret" in detail
     assert "allowed fields: id, owner_id, name, description, status" in detail
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api import auth, items, users
+from app.schemas.errors import error_responses
 
-api_router = APIRouter(prefix="/api/v1")
+# Any route may get a malformed body (400) or one over the size limit (413).
+api_router = APIRouter(prefix="/api/v1", responses=error_responses(400, 413))
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(items.router)

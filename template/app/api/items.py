@@ -7,36 +7,70 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
-from app.auth.dependencies import CurrentUserId, OptionalUserId
+from app.auth.dependencies import OPTIONAL_AUTH_OPENAPI, CurrentUserId, OptionalUserId
 from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
 from app.db.session import ReadSession, Session
-from app.fieldsets import FieldSet, FieldsQuery, parse_fields
+from app.db.types import MAX_BIGINT, MAX_INTEGER
+from app.fieldsets import (
+    FIELDS_DESCRIPTION,
+    FieldSet,
+    fields_pattern,
+    parse_fields,
+    query_error,
+)
 from app.http_cache import public_cache_control
 from app.pagination import PageParams, PageRequest, next_cursor
 from app.repositories import items
-from app.schemas.items import ItemCreate, ItemOut, ItemPage, ItemUpdate
+from app.schemas.errors import error_responses
+from app.schemas.items import (
+    ItemCreate,
+    ItemFields,
+    ItemFieldsPage,
+    ItemOut,
+    ItemPage,
+    ItemUpdate,
+)
 
 router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
+MISSING = error_responses(404, _404=NOT_FOUND)
+UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
 PublicCacheControl = Depends(public_cache_control)
-Cents = Annotated[int | None, Query(ge=0)]
+FieldsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description=f"{FIELDS_DESCRIPTION} Allowed: {', '.join(ItemOut.model_fields)}.",
+        examples=["name,price_cents"],
+        json_schema_extra=fields_pattern(ItemOut),
+    ),
+]
+Cents = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
+MaxCents = Annotated[
+    int | None, Query(ge=0, le=MAX_INTEGER, description="Not below min_price_cents (else 422).")
+]
+# Ids beyond the id column's range can name no item: 422, never a database overflow.
+ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
-@router.get("/items", response_model=ItemPage, dependencies=[PublicCacheControl])
+# With ?fields= the answer holds only the chosen fields: both shapes are documented.
+@router.get("/items", response_model=ItemPage | ItemFieldsPage, dependencies=[PublicCacheControl])
 async def list_catalog(
     session: ReadSession,
     cache: ResponseCache,
     page: PageParams,
-    owner_id: Annotated[int | None, Query(ge=1, description="Only this owner's items.")] = None,
+    owner_id: Annotated[
+        int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
+    ] = None,
     min_price_cents: Cents = None,
-    max_price_cents: Cents = None,
+    max_price_cents: MaxCents = None,
     fields: FieldsQuery = None,
 ) -> ItemPage | Response:
     """Published items, newest first."""
@@ -45,8 +79,9 @@ async def list_catalog(
         and max_price_cents is not None
         and (min_price_cents > max_price_cents)
     ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise query_error(
+            "max_price_cents",
+            max_price_cents,
             "min_price_cents must not be greater than max_price_cents",
         )
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
@@ -64,7 +99,7 @@ async def list_catalog(
     return ItemPage.model_validate(await cache.get_or_load(key, load, cache="catalog"))
 
 
-@router.get("/me/items", response_model=ItemPage)
+@router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
 async def list_mine(
     user_id: CurrentUserId,
     session: ReadSession,
@@ -80,12 +115,13 @@ async def list_mine(
 
 @router.get(
     "/items/{item_id}",
-    response_model=ItemOut,
-    responses={404: {"description": NOT_FOUND}},
+    response_model=ItemOut | ItemFields,
+    responses={**MISSING, **UNAUTHENTICATED},
     dependencies=[PublicCacheControl],
+    openapi_extra=OPTIONAL_AUTH_OPENAPI,
 )
 async def get_item(
-    item_id: int,
+    item_id: ItemId,
     viewer_id: OptionalUserId,
     session: ReadSession,
     cache: ResponseCache,
@@ -112,7 +148,7 @@ async def get_item(
     return ItemOut.model_validate(item)
 
 
-@router.post("/items", status_code=status.HTTP_201_CREATED)
+@router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNAUTHENTICATED)
 async def create_item(
     body: ItemCreate,
     user_id: CurrentUserId,
@@ -127,9 +163,13 @@ async def create_item(
     return ItemOut.model_validate(item)
 
 
-@router.patch("/items/{item_id}", responses={404: {"description": NOT_FOUND}})
+@router.patch("/items/{item_id}", responses={**MISSING, **UNAUTHENTICATED})
 async def update_item(
-    item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    item_id: ItemId,
+    body: ItemUpdate,
+    user_id: CurrentUserId,
+    session: Session,
+    cache: ResponseCache,
 ) -> ItemOut:
     item = await _owned(session, item_id, user_id)
     updated = await items.update_item(session, item, body.changes())
@@ -140,10 +180,10 @@ async def update_item(
 @router.delete(
     "/items/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": NOT_FOUND}},
+    responses={**MISSING, **UNAUTHENTICATED},
 )
 async def delete_item(
-    item_id: int, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    item_id: ItemId, user_id: CurrentUserId, session: Session, cache: ResponseCache
 ) -> None:
     await items.delete_item(session, await _owned(session, item_id, user_id))
     await _invalidate(cache, item_id)

@@ -7,12 +7,13 @@ from fastapi import APIRouter, HTTPException, status
 from app.auth.dependencies import CurrentUserId
 from app.db.session import Session
 from app.repositories import users
+from app.schemas.errors import error_responses
 from app.schemas.users import UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(401))
 async def me(user_id: CurrentUserId, session: Session) -> UserOut:
     user = await users.get_user(session, user_id)
     if user is None:

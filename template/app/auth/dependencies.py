@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,3 +41,8 @@ def current_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -
 
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 OptionalUserId = Annotated[int | None, Depends(optional_user_id)]
+
+# For routes that take OptionalUserId: the token is optional ({} is "no security"),
+# so the document does not promise a 401 to anonymous callers. FastAPI appends this
+# list to the bearer requirement it derives from the dependency.
+OPTIONAL_AUTH_OPENAPI: dict[str, Any] = {"security": [{}]}

@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
+# The largest values the id (BIGINT) and price (INTEGER) columns hold on both databases:
+# a bigger integer in a query is an OverflowError or DataError, so the API refuses it first.
+MAX_BIGINT = 2**63 - 1
+MAX_INTEGER = 2**31 - 1
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigIntPrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
 

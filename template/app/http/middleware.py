@@ -7,6 +7,7 @@ from starlette.middleware import Middleware
 
 from app.http.body_limit import BodyLimitMiddleware
 from app.http.compression import compression
+from app.http.cors import cors
 from app.http.etag import ETagMiddleware
 from app.http.observed import ObservedRequestsMiddleware
 from app.http.request_id import RequestIdMiddleware
@@ -22,6 +23,10 @@ def http_middleware(settings: Settings) -> list[Middleware]:
         Middleware(RequestIdMiddleware),
         Middleware(ObservedRequestsMiddleware, observers=(RequestMetrics(), AccessLog())),
     ]
+    cors_middleware = cors(settings)
+    if cors_middleware is not None:
+        # Before the body limit, so even a refused request carries the CORS headers.
+        stack.append(cors_middleware)
     if settings.profiling_enabled and settings.admin_token is not None:
         stack.append(
             Middleware(ProfilingMiddleware, admin_token=settings.admin_token.get_secret_value())

@@ -9,8 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.db.models import ItemStatus
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+# PostgreSQL text cannot hold NUL characters: refuse them here (422), not in the database.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=NO_NUL, description="No NUL characters.")
+]
+Description = Annotated[
+    str, Field(max_length=10_000, pattern=NO_NUL, description="No NUL characters.")
+]
 PriceCents = Annotated[int, Field(ge=0, le=2**31 - 1, description="Price in cents.")]
 
 
@@ -23,10 +29,19 @@ class ItemCreate(BaseModel):
     price_cents: PriceCents = 0
 
 
+def _omit_null_from_schema(schema: dict[str, Any]) -> None:
+    """Document the fields as optional but never null, which is what _reject_nulls enforces."""
+    for prop in schema.get("properties", {}).values():
+        choices = prop.pop("anyOf", None)
+        if choices is not None:
+            prop.update(next(choice for choice in choices if choice.get("type") != "null"))
+        prop.pop("default", None)
+
+
 class ItemUpdate(BaseModel):
     """A partial update: only the fields sent change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_omit_null_from_schema)
 
     name: Name | None = None
     description: Description | None = None
@@ -59,6 +74,30 @@ class ItemOut(BaseModel):
 
 class ItemPage(BaseModel):
     items: list[ItemOut]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class ItemFields(BaseModel):
+    """An item with only the fields named in ``?fields=`` (``id`` always); app/fieldsets.py."""
+
+    model_config = ConfigDict(json_schema_extra=_omit_null_from_schema)
+
+    id: int
+    owner_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    status: ItemStatus | None = None
+    price_cents: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ItemFieldsPage(BaseModel):
+    """A page of sparse items: what list endpoints answer when ``?fields=`` is given."""
+
+    items: list[ItemFields]
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null at the end."
     )

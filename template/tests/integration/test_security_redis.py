@@ -1,0 +1,226 @@
+"""Login rate limit and session endpoints on a real Redis, including one that goes away.
+
+The rate-limit tests use TEST_REDIS_URL with keys unique to each run (nothing is
+flushed). The outage tests start their own redis-server on port 16390 (with a pid
+file), stop it and start it again, and only ever kill that server, by its PID; they
+run when TEST_REDIS_URL is set, like every test that needs Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
+
+from app.auth.login_rate_limit import KEY_PREFIX, LoginRateLimiter
+from app.main import create_app
+from app.redis_store import RedisTTLStore
+from app.settings import Settings
+from tests.conftest import PASSWORD
+from tests.integration.conftest import require_server
+
+LOGIN = "/api/v1/auth/login"
+REGISTER = "/api/v1/auth/register"
+OWN_REDIS_PORT = 16390
+
+
+@asynccontextmanager
+async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+# --- the limiter on TEST_REDIS_URL ----------------------------------------------------------
+
+
+async def test_the_window_is_shared_by_every_instance_and_expires_in_redis() -> None:
+    url = require_server("TEST_REDIS_URL")
+    stores = [RedisTTLStore.from_url(url, socket_timeout_seconds=2) for _ in range(2)]
+    try:
+        # Two instances of the service, one Redis: attempts add up across them.
+        limiters = [LoginRateLimiter(s, attempts=4, window_seconds=30) for s in stores]
+        email = f"{uuid.uuid4().hex}@example.com"
+        ip = f"203.0.113.{uuid.uuid4().int % 250}"
+        verdicts = [await limiters[n % 2].attempt(ip, email) for n in range(5)]
+        assert [v.allowed for v in verdicts] == [True, True, True, True, False]
+        assert 1 <= verdicts[-1].retry_after_seconds <= 30
+        # The counters carry the window as their TTL: Redis forgets them on its own.
+        keys = [key async for key in stores[0].client.scan_iter(f"{KEY_PREFIX}ip:{ip}")]
+        assert keys
+        ttl_ms = await stores[0].client.pttl(keys[0])
+        assert 0 < ttl_ms <= 30_000
+        # 50 concurrent attempts are counted exactly: INCR is atomic.
+        burst_email = f"{uuid.uuid4().hex}@example.com"
+        results = await asyncio.gather(
+            *(limiters[n % 2].attempt(f"198.51.100.{n}", burst_email) for n in range(50))
+        )
+        assert sum(v.allowed for v in results) == 4
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_login_answers_429_from_redis_counters(settings: Settings) -> None:
+    url = require_server("TEST_REDIS_URL")
+    limited = settings.model_copy(
+        update={"redis_url": url, "login_attempts_per_window": 2, "login_window_seconds": 30}
+    )
+    email = f"{uuid.uuid4().hex}@example.com"
+    async with _client(limited) as client:
+        assert (await client.post(REGISTER, json={"email": email, "password": PASSWORD})).is_success
+        wrong = {"email": email, "password": "not the password"}
+        assert (await client.post(LOGIN, json=wrong)).status_code == 401
+        assert (await client.post(LOGIN, json=wrong)).status_code == 401
+        refused = await client.post(LOGIN, json={"email": email, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 30
+
+
+# --- a Redis that stops and starts -----------------------------------------------------------
+
+
+class OwnRedis:
+    """redis-server on OWN_REDIS_PORT, daemonized with a pid file; stopped only by that PID."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            reason = "redis-server is not on PATH: the Redis outage tests start their own"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        self.binary = binary
+        self.pidfile = directory / "redis.pid"
+        self.url = f"redis://127.0.0.1:{OWN_REDIS_PORT}/0"
+
+    def start(self) -> None:
+        command = [self.binary, "--port", str(OWN_REDIS_PORT), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "yes"]
+        command += ["--pidfile", str(self.pidfile), "--dir", str(self.pidfile.parent)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if (
+                subprocess.run(  # noqa: S603
+                    [shutil.which("redis-cli") or "redis-cli", "-p", str(OWN_REDIS_PORT), "ping"],
+                    capture_output=True,
+                    check=False,
+                ).stdout.strip()
+                == b"PONG"
+            ):
+                return
+            time.sleep(0.05)
+        pytest.fail(f"redis-server did not start on port {OWN_REDIS_PORT}")
+
+    def stop(self) -> None:
+        if not self.pidfile.exists():
+            return
+        pid = int(self.pidfile.read_text().strip())
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        self.pidfile.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    # Only in integration runs (which never run two at once): the port is fixed.
+    require_server("TEST_REDIS_URL")
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_stopped_redis_gives_503_on_login_and_cached_reads_keep_working(
+    settings: Settings, own_redis: OwnRedis
+) -> None:
+    app_settings = settings.model_copy(
+        update={"redis_url": own_redis.url, "cache_circuit_open_seconds": 0.2}
+    )
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    async with _client(app_settings) as client:
+        assert (await client.post(REGISTER, json=body)).status_code == 201
+        tokens = (await client.post(LOGIN, json=body)).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        item = await client.post(
+            "/api/v1/items", json={"name": "Desk", "status": "published"}, headers=headers
+        )
+        detail = f"/api/v1/items/{item.json()['id']}"
+        assert (await client.get(detail)).status_code == 200  # now cached in Redis
+
+        own_redis.stop()
+        errors = _sample("session_store_errors_total", {"operation": "login"})
+        started = time.monotonic()
+        refused = await client.post(LOGIN, json=body)
+        elapsed = time.monotonic() - started
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "5"
+        assert "temporarily unavailable" in refused.json()["detail"]
+        assert elapsed < 10, "a dead Redis must cost bounded time, not hang the request"
+        assert _sample("session_store_errors_total", {"operation": "login"}) == errors + 1
+        refresh = {"refresh_token": tokens["refresh_token"]}
+        assert (await client.post("/api/v1/auth/refresh", json=refresh)).status_code == 503
+        # Reads fall back to the database; access tokens need no store.
+        assert (await client.get(detail)).status_code == 200
+        assert (await client.get("/api/v1/items")).status_code == 200
+        assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+
+        own_redis.start()
+        again = await client.post(LOGIN, json=body)
+        assert again.status_code == 200, again.text
+        # The old session was in the Redis that died: it is gone, the new one works.
+        new_refresh = {"refresh_token": again.json()["refresh_token"]}
+        assert (await client.post("/api/v1/auth/refresh", json=new_refresh)).status_code == 200
+
+
+async def test_a_one_second_redis_restart_is_bridged_without_errors(
+    settings: Settings, own_redis: OwnRedis
+) -> None:
+    async with _client(settings.model_copy(update={"redis_url": own_redis.url})) as client:
+        body = {"email": "ada@example.com", "password": PASSWORD}
+        assert (await client.post(REGISTER, json=body)).status_code == 201
+        assert (await client.post(LOGIN, json=body)).status_code == 200
+
+        errors = _sample("session_store_errors_total", {"operation": "login"})
+        own_redis.stop()
+        restart = asyncio.get_running_loop().run_in_executor(None, _restart_after, own_redis, 1.0)
+        # Sent while Redis is down: the client's retries carry it over the restart.
+        responses = [await client.post(LOGIN, json=body) for _ in range(3)]
+        await restart
+    assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+    assert _sample("session_store_errors_total", {"operation": "login"}) == errors
+
+
+def _restart_after(server: OwnRedis, seconds: float) -> None:
+    time.sleep(seconds)
+    server.start()

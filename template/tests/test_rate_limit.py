@@ -1,0 +1,185 @@
+"""Login rate limit on the in-process store: per IP, per email, Retry-After, fail-open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from ipaddress import ip_network
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from starlette.requests import Request
+
+from app.auth.client_ip import client_ip
+from app.auth.login_rate_limit import LoginRateLimiter
+from app.main import create_app
+from app.settings import Settings
+from app.ttl_store import MemoryTTLStore
+from tests.conftest import PASSWORD
+
+LOGIN = "/api/v1/auth/login"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_each_key_allows_its_attempts_per_window_then_refuses_until_it_ends() -> None:
+    clock = Clock()
+    limiter = LoginRateLimiter(MemoryTTLStore(clock=clock), attempts=3, window_seconds=60)
+    for _ in range(3):
+        assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
+    clock.now += 20
+    refused = await limiter.attempt("10.0.0.1", "ada@example.com")
+    assert not refused.allowed
+    assert refused.retry_after_seconds == 40  # the window started at the first attempt
+    clock.now += 40
+    assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
+
+
+async def test_one_address_cannot_try_many_accounts() -> None:
+    limiter = LoginRateLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
+    verdicts = [await limiter.attempt("10.0.0.1", f"user{n}@example.com") for n in range(4)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+
+
+async def test_many_addresses_cannot_brute_force_one_account() -> None:
+    limiter = LoginRateLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
+    verdicts = [await limiter.attempt(f"10.0.0.{n}", "ada@example.com") for n in range(4)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    # Another account from a fresh address is not affected.
+    assert (await limiter.attempt("10.0.1.1", "bob@example.com")).allowed
+
+
+async def test_zero_attempts_disables_the_limit() -> None:
+    store = MemoryTTLStore()
+    limiter = LoginRateLimiter(store, attempts=0, window_seconds=60)
+    for _ in range(50):
+        assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
+    assert len(store) == 0
+
+
+class FailingStore(MemoryTTLStore):
+    """An in-process store whose counter fails like an unreachable Redis."""
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+        raise RedisConnectionError("Connection refused")
+
+
+async def test_a_failing_store_lets_logins_through_and_counts_it() -> None:
+    limiter = LoginRateLimiter(FailingStore(), attempts=1, window_seconds=60)
+    before = REGISTRY.get_sample_value("login_rate_limit_store_errors_total") or 0.0
+    for _ in range(3):
+        assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
+    assert REGISTRY.get_sample_value("login_rate_limit_store_errors_total") == before + 3
+
+
+@pytest.fixture
+async def limited_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(
+        settings.model_copy(update={"login_attempts_per_window": 3, "login_window_seconds": 60})
+    )
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def test_login_over_the_limit_answers_429_with_retry_after(
+    limited_client: httpx.AsyncClient,
+) -> None:
+    credentials = {"email": "ada@example.com", "password": PASSWORD}
+    assert (await limited_client.post("/api/v1/auth/register", json=credentials)).is_success
+    wrong = {"email": "ada@example.com", "password": "not the password"}
+    statuses = [(await limited_client.post(LOGIN, json=wrong)).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    refused = await limited_client.post(LOGIN, json=credentials)  # even the right password
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert f"retry in {retry_after} seconds" in refused.json()["detail"]
+
+
+async def test_the_limit_is_configured_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGIN_ATTEMPTS_PER_WINDOW", "5")
+    monkeypatch.setenv("LOGIN_WINDOW_SECONDS", "300")
+    settings = Settings(_env_file=None)
+    assert (settings.login_attempts_per_window, settings.login_window_seconds) == (5, 300)
+    assert Settings(_env_file=None, login_attempts_per_window=0).login_attempts_per_window == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("login_attempts_per_window", -1),
+        ("login_window_seconds", 0),
+        ("login_window_seconds", 86401),
+        ("trusted_proxies", "10.0.0.0/8,not-an-ip"),
+    ],
+)
+def test_bad_limit_settings_are_refused_with_the_field_named(field: str, value: object) -> None:
+    values: dict[str, Any] = {field: value}
+    with pytest.raises(ValidationError, match=field):
+        Settings(_env_file=None, **values)
+
+
+def _request(peer: str, forwarded_for: str | None = None) -> Request:
+    headers = [] if forwarded_for is None else [(b"x-forwarded-for", forwarded_for.encode())]
+    return Request({"type": "http", "client": (peer, 1234), "headers": headers})
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "trusted", "expected"),
+    [
+        # No trusted proxies: the header is anyone's to forge, so it is ignored.
+        ("203.0.113.7", "198.51.100.1", [], "203.0.113.7"),
+        # From a trusted balancer: the address it appended.
+        ("10.0.0.5", "198.51.100.1", ["10.0.0.0/8"], "198.51.100.1"),
+        # A client-forged entry further left is skipped.
+        ("10.0.0.5", "1.2.3.4, 198.51.100.1", ["10.0.0.0/8"], "198.51.100.1"),
+        # Two trusted hops: the first untrusted address from the right.
+        ("10.0.0.5", "198.51.100.1, 10.0.0.9", ["10.0.0.0/8"], "198.51.100.1"),
+        # A peer that is not trusted cannot choose its address.
+        ("203.0.113.7", "198.51.100.1", ["10.0.0.0/8"], "203.0.113.7"),
+        # Garbage from the balancer falls back to the peer.
+        ("10.0.0.5", "' OR 1=1--", ["10.0.0.0/8"], "10.0.0.5"),
+        ("10.0.0.5", None, ["10.0.0.0/8"], "10.0.0.5"),
+    ],
+)
+def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
+    peer: str, forwarded_for: str | None, trusted: list[str], expected: str
+) -> None:
+    networks = [ip_network(entry) for entry in trusted]
+    assert client_ip(_request(peer, forwarded_for), networks) == expected
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    settings: Settings,
+) -> None:
+    application = create_app(
+        settings.model_copy(
+            update={"login_attempts_per_window": 2, "trusted_proxies": ["127.0.0.0/8"]}
+        )
+    )
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def attempt(address: str, email: str) -> int:
+                body = {"email": email, "password": "not the password"}
+                headers = {"X-Forwarded-For": address}
+                return (await client.post(LOGIN, json=body, headers=headers)).status_code
+
+            first = [await attempt("198.51.100.1", f"u{n}@example.com") for n in range(3)]
+            assert first == [401, 401, 429]
+            assert await attempt("198.51.100.2", "other@example.com") == 401
