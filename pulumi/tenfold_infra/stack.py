@@ -173,6 +173,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 "REDIS_URL": cache.url(CACHE_DB),
                 "BROKER_URL": broker_url,
                 "STATIC_URL": pulumi.Output.concat(cdn.url, "/static") if cdn else "/static",
+                # The load balancer's nodes live in the VPC: believe their X-Forwarded-For,
+                # so the login rate limit keys on the client, not on the balancer.
+                "TRUSTED_PROXIES": network.cidr_block,
             },
             secrets={
                 # The RDS-managed secret is JSON {"username", "password"}: ECS extracts one key.

@@ -90,6 +90,8 @@ def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str)
     assert len(readers) == (service.answers["read_replicas"] if stack == "prod" else 0)
     assert settings["REDIS_URL"] == f"rediss://{outputs['cache_primary_endpoint']}:6379/0"
     assert settings["ENVIRONMENT"] == "production"
+    (vpc,) = service.resources(stack, "aws:ec2/vpc:Vpc")
+    assert settings["TRUSTED_PROXIES"] == vpc["inputs"]["cidrBlock"]
     secrets = {s["name"]: s["valueFrom"] for s in container(service, stack, "app")["secrets"]}
     assert secrets["DATABASE_PASSWORD"] == f"{outputs['database_secret_arn']}:password::"
     assert set(secrets) == {
