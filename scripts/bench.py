@@ -294,6 +294,9 @@ def bench(profile: Profile, *, publish: bool) -> int:
                     sys.exit("bench: redis-server exited at start; see build/bench/redis.log")
                 service_env = env | service_settings(database, run_id)
                 uv_run = ["uv", "run", "--locked", "--no-sync"]
+                # The service's interpreter itself (not `uv run`, which would stay as the
+                # parent): its PID is the server's, for SIGTERM and CPU time per request.
+                python = SERVICE / ".venv" / "bin" / "python"
                 run([*uv_run, "alembic", "upgrade", "head"], cwd=SERVICE, env=service_env)
                 seeded = run(
                     [*uv_run, "python", "-m", "bench.seed", "--items", str(profile.items)],
@@ -314,14 +317,14 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 )
                 server = processes.start(
                     "server (python -m app.server)",
-                    [*uv_run, "python", "-m", "app.server"],
+                    [str(python), "-m", "app.server"],
                     cwd=SERVICE,
                     env=service_env,
                     log_file=BUILD / "server.log",
                 )
                 processes.start(
                     "worker (python -m app.jobs.worker)",
-                    [*uv_run, "python", "-m", "app.jobs.worker"],
+                    [str(python), "-m", "app.jobs.worker"],
                     cwd=SERVICE,
                     env=service_env,
                     log_file=BUILD / "worker.log",
@@ -358,6 +361,8 @@ def bench(profile: Profile, *, publish: bool) -> int:
                         "wrk",
                         "--output",
                         str(raw),
+                        "--server-pid",
+                        str(server.pid),
                     ],
                     cwd=SERVICE,
                     env=service_env,

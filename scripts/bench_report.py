@@ -61,13 +61,16 @@ def rows(data: Mapping[str, Any]) -> list[list[str]]:
                 f"{result['p99_ms']:.2f}",
                 str(result["errors"]),
                 f"{result['bytes_per_request']:,.0f}",
+                "" if result.get("server_cpu_ms") is None else f"{result['server_cpu_ms']:.3f}",
                 versus(result, twin) if twin else "",
             ]
         )
     return table
 
 
-HEADER = ["scenario", "req/s", "p50 ms", "p99 ms", "errors", "bytes/resp", "vs twin"]
+HEADER = [
+    "scenario", "req/s", "p50 ms", "p99 ms", "errors", "bytes/resp", "server CPU ms/req", "vs twin",
+]  # fmt: skip
 
 
 def context_line(data: Mapping[str, Any]) -> str:
@@ -108,6 +111,11 @@ def markdown(data: Mapping[str, Any]) -> str:
 
     lines = [
         f"_{context_line(data)}._",
+        "",
+        "Reproduce with `make bench` in the template repository (wrk, h2load, redis-server and "
+        "PostgreSQL on the machine). Ratios compare each row with its untuned twin in the same "
+        "run; server CPU ms/req is the server process's CPU time per request, which other load "
+        "on the machine barely moves.",
         "",
         line(HEADER),
         line(["---", *(["---:"] * (len(HEADER) - 2)), "---"]),

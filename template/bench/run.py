@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import shutil
@@ -24,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,6 +55,14 @@ class Result:
     errors: int
     bytes_per_request: float
     twin: str | None = None
+    # Server CPU time per request (--server-pid): unlike req/s, barely moved by other load.
+    server_cpu_ms: float | None = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def check_local(base_url: str) -> str:
@@ -347,7 +356,7 @@ def table(results: list[Result], skipped: dict[str, str]) -> str:
     by_name = {result.name: result for result in results}
     header = (
         f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-        f"{'bytes/req':>11}  vs twin"
+        f"{'bytes/req':>11}{'cpu ms':>8}  vs twin"
     )
     lines = [header, "-" * len(header)]
     for result in results:
@@ -355,7 +364,8 @@ def table(results: list[Result], skipped: dict[str, str]) -> str:
         versus = f"{versus_twin(result, twin)} ({twin.name})" if twin is not None else ""
         lines.append(
             f"{result.name:<24}{result.requests_per_second:>10.1f}{result.p50_ms:>10.2f}"
-            f"{result.p99_ms:>10.2f}{result.errors:>8}{result.bytes_per_request:>11.0f}  {versus}"
+            f"{result.p99_ms:>10.2f}{result.errors:>8}{result.bytes_per_request:>11.0f}"
+            f"{'' if result.server_cpu_ms is None else f'{result.server_cpu_ms:.3f}':>8}  {versus}"
         )
     lines.extend(f"{name:<24}skipped: {reason}" for name, reason in skipped.items())
     return "\n".join(lines)
@@ -425,7 +435,12 @@ async def run(args: argparse.Namespace) -> tuple[list[Result], dict[str, str]]:
             continue
         if args.warmup:  # fills caches and pools; not measured
             await measure(scenario, args.warmup)
-        results.append(await measure(scenario, args.duration))
+        cpu_before = process_cpu_seconds(args.server_pid) if args.server_pid else 0.0
+        result = await measure(scenario, args.duration)
+        if args.server_pid and result.requests:
+            cpu = process_cpu_seconds(args.server_pid) - cpu_before
+            result = replace(result, server_cpu_ms=round(cpu * 1000 / result.requests, 3))
+        results.append(result)
     return results, skipped
 
 
@@ -469,6 +484,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-requests", type=int, default=500_000, help="per scenario")
     parser.add_argument("--depth", type=int, default=90_000, help="items before the deep page")
     parser.add_argument("--engine", choices=["auto", "wrk", "builtin"], default="auto")
+    parser.add_argument(
+        "--server-pid", type=int, help="measure this server process's CPU time per request"
+    )
     parser.add_argument(
         "--browsers", type=int, default=4, help="simulated browsers of the page scenarios"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -72,7 +73,7 @@ async def test_the_builtin_generator_runs_every_http_scenario_against_the_app(
         assert result.p99_ms >= result.p50_ms > 0
     assert set(dataclasses.asdict(results[0])) == {
         "name", "engine", "requests", "seconds", "requests_per_second",
-        "p50_ms", "p99_ms", "errors", "bytes_per_request", "twin",
+        "p50_ms", "p99_ms", "errors", "bytes_per_request", "twin", "server_cpu_ms",
     }  # fmt: skip
     text = run.table(results, {"page-http2": "needs h2load"})
     assert "list-offset-deep" in text
@@ -147,6 +148,12 @@ def test_production_refuses_the_bench_twins() -> None:
             jwt_secret_key=SecretStr(TEST_JWT_SECRET_KEY),
             bench_twins=True,
         )
+
+
+def test_server_cpu_time_is_read_from_proc() -> None:
+    before = run.process_cpu_seconds(os.getpid())
+    sum(number * number for number in range(300_000))  # burn a little CPU
+    assert run.process_cpu_seconds(os.getpid()) > before
 
 
 def test_the_runner_skips_twins_the_server_lacks_and_says_why() -> None:
