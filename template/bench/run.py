@@ -249,7 +249,7 @@ def wrk_script(
     if paths:
         listed = ", ".join(_lua(path) for path in paths)
         lines.append(
-            f"local paths, turn = {{{listed}}}, 0\n"
+            "local paths, turn = {" + listed + "}, 0\n"
             "request = function() turn = turn % #paths + 1 "
             "return wrk.format(nil, paths[turn]) end"
         )
