@@ -376,8 +376,8 @@ def versus_twin(result: Result, twin: Result) -> str:
     parts = []
     if twin.requests_per_second:
         parts.append(f"{result.requests_per_second / twin.requests_per_second:.2f}x req/s")
-    if result.p50_ms:
-        parts.append(f"p50 {twin.p50_ms / result.p50_ms:.2f}x lower")
+    if twin.p50_ms:
+        parts.append(f"{result.p50_ms / twin.p50_ms:.2f}x p50")
     if (
         result.bytes_per_request
         and abs(twin.bytes_per_request / result.bytes_per_request - 1) > 0.05
