@@ -8,7 +8,7 @@ Steps, each bounded in time:
 1. render the template with the default answers into build/bench/service and install it;
 2. start PostgreSQL primary + streaming replica (template/scripts/pg-pair, in
    /tmp/tenfold-bench-pg on ports 57432/57433) and a private redis-server on 16381;
-   RabbitMQ is the machine's (5672), under a queue name of this run's own;
+   RabbitMQ is the machine's (5672), with queues named tenfold-bench (deleted after);
 3. migrate, seed the items (bench/seed.py), ANALYZE;
 4. start the service as in production (`python -m app.server`: Hypercorn on uvloop, JSON
    logs) with BENCH_TWINS=true, plus the job worker;
@@ -61,6 +61,18 @@ PG_ENV = {
 REDIS_PORT = 16381
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SERVICE_PORT = 18481
+# One run at a time (the ports above are checked), so one queue name; deleted afterwards.
+QUEUE = "tenfold-bench"
+DELETE_QUEUES = """
+import asyncio, sys, aio_pika
+async def main():
+    connection = await aio_pika.connect(sys.argv[1], timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for name in sys.argv[2:]:
+            await channel.queue_delete(name)
+asyncio.run(main())
+"""
 # One server process: `python -m app.server` is one process per container (ECS scales by
 # tasks). On this 2-core machine the other core runs wrk, PostgreSQL, Redis and the worker.
 SERVER_PROCESSES = 1
@@ -220,7 +232,7 @@ def render_service() -> dict[str, str]:
     return env
 
 
-def service_settings(database: Mapping[str, str], run_id: str) -> dict[str, str]:
+def service_settings(database: Mapping[str, str]) -> dict[str, str]:
     """Production-like settings; ENVIRONMENT stays development because production refuses
     BENCH_TWINS (the untuned twins must never reach a real deployment)."""
     return {
@@ -230,13 +242,31 @@ def service_settings(database: Mapping[str, str], run_id: str) -> dict[str, str]
         "PORT": str(SERVICE_PORT),
         "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
         "BROKER_URL": BROKER_URL,
-        "JOBS_QUEUE_NAME": f"tenfold-bench-{run_id}",
+        "JOBS_QUEUE_NAME": QUEUE,
         "JWT_SECRET_KEY": secrets.token_hex(32),
         "LOG_JSON": "true",
         "LOG_LEVEL": "INFO",
         "DRAIN_DELAY_SECONDS": "0",
         "DRAIN_TIMEOUT_SECONDS": "5",
     }
+
+
+def delete_queues(env: Mapping[str, str]) -> None:
+    """Remove this run's queues from the shared RabbitMQ (best effort: it may be down)."""
+    python = SERVICE / ".venv" / "bin" / "python"
+    names = [QUEUE, f"{QUEUE}.dead-letter"]
+    result = subprocess.run(
+        [str(python), "-c", DELETE_QUEUES, BROKER_URL, *names],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode == 0:
+        log(f"deleted the RabbitMQ queues {', '.join(names)}")
+    else:
+        log(f"could not delete the RabbitMQ queues {names}: {result.stderr.strip()[-300:]}")
 
 
 def machine_facts() -> dict[str, object]:
@@ -263,7 +293,6 @@ def bench(profile: Profile, *, publish: bool) -> int:
             sys.exit(f"bench: port {port} is taken (another `make bench`?); stop that first")
     BUILD.mkdir(parents=True, exist_ok=True)
     env = render_service()
-    run_id = f"{os.getpid()}-{secrets.token_hex(3)}"
     processes = Processes()
     before = machine_facts()
     log(
@@ -292,7 +321,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
             try:
                 if redis.poll() is not None:
                     sys.exit("bench: redis-server exited at start; see build/bench/redis.log")
-                service_env = env | service_settings(database, run_id)
+                service_env = env | service_settings(database)
                 uv_run = ["uv", "run", "--locked", "--no-sync"]
                 # The service's interpreter itself (not `uv run`, which would stay as the
                 # parent): its PID is the server's, for SIGTERM and CPU time per request.
@@ -379,6 +408,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 load_seconds = time.monotonic() - load_started
             finally:
                 processes.stop_all()  # the server and worker before their database
+                delete_queues(env)
     finally:
         processes.stop_all()
     data = json.loads(raw.read_text())
