@@ -9,7 +9,7 @@ export UV_PYTHON ?= python3
 DEMO_DIR := build/demo
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: help install demo test lint format lock clean
+.PHONY: help install demo test lint format lock clean bench
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ docs: .venv/.installed ## Build the documentation site (mkdocs --strict) into bu
 
 docs-serve: .venv/.installed ## Serve the documentation with live reload on http://127.0.0.1:8001
 	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve --strict -a 127.0.0.1:8001
+
+# Benchmarks: renders a service into build/bench, runs it on PostgreSQL (primary + replica),
+# Redis and RabbitMQ, loads it with wrk and h2load, tears it all down. A full run writes
+# docs/assets/benchmarks.{json,png} and benchmarks-table.md; BENCH_SMOKE=1 (CI) writes build/ only.
+bench: .venv/.installed ## Benchmark a rendered service (BENCH_SMOKE=1: CI's short run, build/ only)
+	$(UV) run python scripts/bench.py $(if $(filter 1 true yes,$(BENCH_SMOKE)),--smoke)
 
 clean: ## Remove environments and build output
 	rm -rf .venv .venv-tools node_modules build

@@ -203,7 +203,7 @@ class Cache:
             return default
 
 
-def cache_of(request: Request) -> Cache:
+async def cache_of(request: Request) -> Cache:
     return resources_of(request).cache
 
 

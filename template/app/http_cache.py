@@ -19,7 +19,7 @@ PRIVATE = "private, no-store"
 PRIVATE_PATH_PREFIXES = ("/api/v1/auth", "/api/v1/me", "/api/v1/users")
 
 
-def public_cache_control(request: Request, response: Response) -> None:
+async def public_cache_control(request: Request, response: Response) -> None:
     """Mark a successful response as cacheable by browsers and the CDN."""
     settings = resources_of(request).settings
     response.headers["Cache-Control"] = (

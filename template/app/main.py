@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import about, metrics, static_files
-from app.api import api_router, health, landing
+from app.api import api_router, bench_twins, health, landing
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.cache import Cache
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(landing.router)
     app.include_router(static_files.router)
+    if settings.bench_twins:  # the untuned twins `make bench` compares with (never production)
+        app.include_router(bench_twins.router)
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     # Cache-Control first, so the stack added next (ETag, compression...) wraps it.

@@ -61,7 +61,7 @@ class PageRequest:
     after: Cursor | None
 
 
-def page_request(
+async def page_request(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
     ] = DEFAULT_PAGE_SIZE,

@@ -364,6 +364,14 @@ class Settings(BaseSettings):
         "own); lower it under heavy traffic to cut exporter CPU and collector cost.",
     )
 
+    # --- Benchmarks (bench/) ---
+    bench_twins: bool = Field(
+        False,
+        description="Mount the untuned twins under /bench (offset paging, inline job work, "
+        "a 20-asset page) that `make bench` compares the tuned routes with; refused in "
+        "production.",
+    )
+
     @field_validator("database_read_urls", mode="before")
     @classmethod
     def _split_read_urls(cls, value: object) -> object:
@@ -428,6 +436,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ENVIRONMENT=production refuses an SQLite DATABASE_URL: "
                 "use postgresql+asyncpg://user@host:5432/db"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_bench_twins_in_production(self) -> Self:
+        if self.bench_twins and self.environment is Environment.PRODUCTION:
+            raise ValueError(
+                "BENCH_TWINS=true is refused with ENVIRONMENT=production: the /bench twins "
+                "are untuned on purpose (unbounded OFFSET scans, job work inside requests); "
+                "unset BENCH_TWINS, or benchmark with ENVIRONMENT=development"
             )
         return self
 

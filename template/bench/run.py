@@ -1,12 +1,14 @@
 """Run the scenarios against a running service on this machine: ``make bench``.
 
-    python -m bench.run --base-url http://127.0.0.1:8000 --duration 10 [--json]
+    python -m bench.run --base-url http://127.0.0.1:8000 --duration 10 [--json] [--output F]
 
 Each scenario runs for a bounded time and request count, with wrk when it is installed
 (Debian: ``apt-get install wrk``) and otherwise with a small asyncio + httpx load
 generator (a few thousand req/s at most: fine for ratios, not for absolute ceilings).
+The HTTP/2 page scenario needs h2load (Debian: ``nghttp2-client``).
 Only 127.0.0.1/localhost is accepted as a target. Start and seed the server first
-(``python -m bench.seed``); this module starts nothing.
+(``python -m bench.seed``), with ``BENCH_TWINS=true`` for the untuned twins; this module
+starts nothing. The targets of ``bench.targets`` are checked and printed after the table.
 """
 
 from __future__ import annotations
@@ -14,24 +16,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from bench.scenarios import Scenario, by_name
+from bench import targets
+from bench.scenarios import PAGE, TWIN_PREFIX, Scenario, by_name
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_DURATION_SECONDS = 120.0
 MAX_CONNECTIONS = 256
 PAGE_WALK_LIMIT = 100
+# HTTP/1.1 browsers open up to six connections per host; HTTP/2 multiplexes on one.
+HTTP1_CONNECTIONS_PER_BROWSER = 6
+ASSET_LINK = re.compile(r'href="([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,14 @@ class Result:
     errors: int
     bytes_per_request: float
     twin: str | None = None
+    # Server CPU time per request (--server-pid): unlike req/s, barely moved by other load.
+    server_cpu_ms: float | None = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def check_local(base_url: str) -> str:
@@ -71,6 +88,7 @@ async def prepare(client: httpx.AsyncClient, depth: int) -> dict[str, str]:
     if not first:
         raise RuntimeError("the catalog is empty: seed it first (python -m bench.seed)")
     newest = int(first[0]["id"])
+    first_cursor = (await client.get("/api/v1/items", params={"limit": 1})).json()["next_cursor"]
     cursor, walked = "", 0
     while walked < depth:  # bounded: depth / PAGE_WALK_LIMIT requests
         params: dict[str, str | int] = {"limit": min(PAGE_WALK_LIMIT, depth - walked)}
@@ -83,12 +101,26 @@ async def prepare(client: httpx.AsyncClient, depth: int) -> dict[str, str]:
         cursor = page["next_cursor"]
     return {
         "item_id": str(newest),
+        "first_cursor": first_cursor or "",
         "random_low": str(max(1, newest - max(walked, 1))),
         "random_high": str(newest),
         "deep_cursor": cursor,
         "deep_offset": str(walked),
         "token": login.json()["access_token"],
     }
+
+
+async def twins_offered(client: httpx.AsyncClient) -> bool:
+    """Whether the server mounts the /bench twins (it runs with BENCH_TWINS=true)."""
+    response = await client.get(TWIN_PREFIX + "items", params={"limit": 1})
+    return response.status_code == httpx.codes.OK
+
+
+async def page_urls(client: httpx.AsyncClient) -> list[str]:
+    """The bench page and every asset it references, in the order a browser finds them."""
+    response = await client.get(PAGE)
+    response.raise_for_status()
+    return [PAGE, *ASSET_LINK.findall(response.text)]
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -197,7 +229,10 @@ end
 """
 
 
-def wrk_script(scenario: Scenario, values: dict[str, str], max_per_thread: int) -> str:
+def wrk_script(
+    scenario: Scenario, values: dict[str, str], max_per_thread: int, paths: Sequence[str] = ()
+) -> str:
+    """The Lua script of one scenario; ``paths`` are requested in turn (a page's assets)."""
     lines = [f"wrk.method = {_lua(scenario.method)}"]
     if scenario.body is not None:
         lines.append(f"wrk.body = {_lua(fill(scenario.body, values))}")
@@ -210,6 +245,13 @@ def wrk_script(scenario: Scenario, values: dict[str, str], max_per_thread: int) 
         lines.append(
             "request = function() return wrk.format(nil, "
             f"{_lua(head)} .. math.random({low}, {high}) .. {_lua(tail)}) end"
+        )
+    if paths:
+        listed = ", ".join(_lua(path) for path in paths)
+        lines.append(
+            "local paths, turn = {" + listed + "}, 0\n"
+            "request = function() turn = turn % #paths + 1 "
+            "return wrk.format(nil, paths[turn]) end"
         )
     # The count bound: each thread stops after its share of max_requests.
     lines.append(
@@ -228,11 +270,13 @@ def run_wrk(
     connections: int,
     max_requests: int,
     threads: int = 2,
+    paths: Sequence[str] = (),
 ) -> Result:
     threads = max(1, min(threads, connections))
     with tempfile.TemporaryDirectory() as workdir:
         script = Path(workdir) / "scenario.lua"
-        script.write_text(wrk_script(scenario, values, max(1, max_requests // threads)))
+        per_thread = max(1, max_requests // threads)
+        script.write_text(wrk_script(scenario, values, per_thread, paths))
         url = base_url + fill(scenario.path, values).replace("{random_item_id}", "0")
         command = [
             "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_seconds))}s",
@@ -259,50 +303,177 @@ def run_wrk(
     )
 
 
-def table(results: list[Result], skipped: list[Scenario]) -> str:
+def h2load_command(
+    base_url: str, urls: list[str], *, duration_seconds: float, browsers: int
+) -> list[str]:
+    """h2load loading ``urls`` over HTTP/2 (h2c) like ``browsers`` browsers, for a bounded time:
+    one connection per browser, every request of the page in flight at once."""
+    return [
+        "h2load", "-t1", f"-c{browsers}", f"-m{len(urls)}",
+        f"-D{max(1, round(duration_seconds))}", *(base_url + url for url in urls),
+    ]  # fmt: skip
+
+
+def run_h2load(
+    scenario: Scenario,
+    base_url: str,
+    urls: list[str],
+    *,
+    duration_seconds: float,
+    browsers: int,
+) -> Result:
+    command = h2load_command(base_url, urls, duration_seconds=duration_seconds, browsers=browsers)
+    with tempfile.TemporaryDirectory() as workdir:
+        log = Path(workdir) / "requests.tsv"
+        started = time.perf_counter()
+        output = subprocess.run(  # noqa: S603 - fixed program, arguments built here
+            [*command, f"--log-file={log}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration_seconds + 30,
+        ).stdout
+        seconds = time.perf_counter() - started
+        rows = [line.split("\t") for line in log.read_text().splitlines() if line]
+    latencies = [int(row[2]) / 1e6 for row in rows if 0 < int(row[1]) < 400]
+    errors = sum(1 for row in rows if not 0 < int(row[1]) < 400)
+    traffic = re.search(r"^traffic: .*?\((\d+)\) total", output, re.MULTILINE)
+    finished = re.search(r"^finished in ([\d.]+)(m?s)", output, re.MULTILINE)
+    if finished is not None:
+        seconds = float(finished[1]) / (1000 if finished[2] == "ms" else 1)
+    return _result(
+        scenario,
+        "h2load",
+        latencies=latencies,
+        errors=errors,
+        received=int(traffic[1]) if traffic else 0,
+        seconds=seconds,
+    )
+
+
+def table(results: list[Result], skipped: dict[str, str]) -> str:
+    """A text table; "vs twin" divides this row by its twin's (req/s, p50, bytes)."""
     by_name = {result.name: result for result in results}
     header = (
         f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-        f"{'bytes/req':>11}  vs twin"
+        f"{'bytes/req':>11}{'cpu ms':>8}  vs twin"
     )
     lines = [header, "-" * len(header)]
     for result in results:
         twin = by_name.get(result.twin or "")
-        versus = ""
-        if twin is not None and twin.requests_per_second and result.bytes_per_request:
-            versus = (
-                f"{result.requests_per_second / twin.requests_per_second:.2f}x req/s, "
-                f"{twin.bytes_per_request / result.bytes_per_request:.1f}x smaller "
-                f"({twin.name})"
-            )
+        versus = f"{versus_twin(result, twin)} ({twin.name})" if twin is not None else ""
         lines.append(
             f"{result.name:<24}{result.requests_per_second:>10.1f}{result.p50_ms:>10.2f}"
-            f"{result.p99_ms:>10.2f}{result.errors:>8}{result.bytes_per_request:>11.0f}  {versus}"
+            f"{result.p99_ms:>10.2f}{result.errors:>8}{result.bytes_per_request:>11.0f}"
+            f"{'' if result.server_cpu_ms is None else f'{result.server_cpu_ms:.3f}':>8}  {versus}"
         )
-    lines.extend(f"{s.name:<24}skipped: {s.missing}" for s in skipped)
+    lines.extend(f"{name:<24}skipped: {reason}" for name, reason in skipped.items())
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> tuple[list[Result], list[Scenario]]:
+def versus_twin(result: Result, twin: Result) -> str:
+    """This scenario against its twin: req/s and p50 ratios, and the size ratio if it differs."""
+    parts = []
+    if twin.requests_per_second:
+        parts.append(f"{result.requests_per_second / twin.requests_per_second:.2f}x req/s")
+    if twin.p50_ms:
+        parts.append(f"{result.p50_ms / twin.p50_ms:.2f}x p50")
+    if (
+        result.bytes_per_request
+        and abs(twin.bytes_per_request / result.bytes_per_request - 1) > 0.05
+    ):
+        parts.append(f"{twin.bytes_per_request / result.bytes_per_request:.1f}x smaller")
+    return ", ".join(parts)
+
+
+def verdicts_text(verdicts: list[targets.Verdict]) -> str:
+    lines = ["", "targets:"]
+    for verdict in verdicts:
+        lines.append(f"  {verdict.status:<7} {verdict.goal}: {verdict.measured or '-'}")
+        if verdict.note:
+            lines.append(f"          why and what would fix it: {verdict.note}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> tuple[list[Result], dict[str, str]]:
+    """Every scenario in declaration order, twins side by side; the skipped ones with why."""
     base_url = check_local(args.base_url)
     scenarios = by_name(args.only)
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
         values = await prepare(client, args.depth)
+        twins = await twins_offered(client)
+        urls = await page_urls(client) if twins else []
     use_wrk = args.engine == "wrk" or (args.engine == "auto" and shutil.which("wrk"))
-    bounds = {
-        "duration_seconds": args.duration,
-        "connections": args.connections,
-        "max_requests": args.max_requests,
-    }
-    results = []
-    for scenario in scenarios:
-        if scenario.missing:
-            continue
+
+    async def measure(scenario: Scenario, seconds: float) -> Result:
+        if scenario.kind == "page-h1":
+            # wrk, not h2load --h1: h2load rejects a status line without a reason phrase
+            # ("HTTP/1.1 200 "), which Hypercorn sends. One request at a time per connection.
+            return await asyncio.to_thread(
+                run_wrk, scenario, base_url, values, duration_seconds=seconds,
+                connections=args.browsers * HTTP1_CONNECTIONS_PER_BROWSER,
+                max_requests=args.max_requests, paths=urls,
+            )  # fmt: skip
+        if scenario.kind == "page-h2":
+            return await asyncio.to_thread(
+                run_h2load, scenario, base_url, urls,
+                duration_seconds=seconds, browsers=args.browsers,
+            )  # fmt: skip
+        bounds = {"connections": args.connections, "max_requests": args.max_requests}
         if use_wrk:
-            results.append(await asyncio.to_thread(run_wrk, scenario, base_url, values, **bounds))
-        else:
-            results.append(await run_builtin(scenario, base_url, values, **bounds))
-    return results, [scenario for scenario in scenarios if scenario.missing]
+            return await asyncio.to_thread(
+                run_wrk, scenario, base_url, values, duration_seconds=seconds, **bounds
+            )
+        return await run_builtin(scenario, base_url, values, duration_seconds=seconds, **bounds)
+
+    results: list[Result] = []
+    skipped: dict[str, str] = {}
+    for scenario in scenarios:
+        reason = skip_reason(scenario, twins=twins)
+        if reason:
+            skipped[scenario.name] = reason
+            continue
+        if args.warmup:  # fills caches and pools; not measured
+            await measure(scenario, args.warmup)
+        cpu_before = process_cpu_seconds(args.server_pid) if args.server_pid else 0.0
+        result = await measure(scenario, args.duration)
+        if args.server_pid and result.requests:
+            cpu = process_cpu_seconds(args.server_pid) - cpu_before
+            result = replace(result, server_cpu_ms=round(cpu * 1000 / result.requests, 3))
+        results.append(result)
+    return results, skipped
+
+
+def skip_reason(scenario: Scenario, *, twins: bool) -> str | None:
+    """Why ``scenario`` cannot run here, or None."""
+    if scenario.missing:
+        return scenario.missing
+    if scenario.needs_twins and not twins:
+        return "the server does not offer the /bench twins: start it with BENCH_TWINS=true"
+    if scenario.kind == "page-h2" and not shutil.which("h2load"):
+        return "needs h2load (Debian: apt-get install nghttp2-client)"
+    return None
+
+
+def report(
+    args: argparse.Namespace, results: list[Result], skipped: dict[str, str]
+) -> dict[str, object]:
+    """The run as JSON-ready data: bounds, results, skipped scenarios and target verdicts."""
+    verdicts = targets.check({result.name: result for result in results})
+    return {
+        "base_url": args.base_url,
+        "bounds": {
+            "duration_seconds": args.duration,
+            "warmup_seconds": args.warmup,
+            "connections": args.connections,
+            "browsers": args.browsers,
+            "max_requests": args.max_requests,
+            "depth": args.depth,
+        },
+        "results": [asdict(result) for result in results],
+        "skipped": skipped,
+        "targets": [asdict(verdict) for verdict in verdicts],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -313,8 +484,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-requests", type=int, default=500_000, help="per scenario")
     parser.add_argument("--depth", type=int, default=90_000, help="items before the deep page")
     parser.add_argument("--engine", choices=["auto", "wrk", "builtin"], default="auto")
+    parser.add_argument(
+        "--server-pid", type=int, help="measure this server process's CPU time per request"
+    )
+    parser.add_argument(
+        "--browsers", type=int, default=4, help="simulated browsers of the page scenarios"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=0.0, help="unmeasured seconds before each scenario"
+    )
     parser.add_argument("--only", nargs="*", help="scenario names (default: all)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--output", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION_SECONDS:
         parser.error(f"--duration must be in (0, {MAX_DURATION_SECONDS:g}] seconds")
@@ -322,19 +503,23 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--connections must be in 1..{MAX_CONNECTIONS}")
     if args.max_requests < 1 or args.depth < 0:
         parser.error("--max-requests must be positive and --depth not negative")
+    if not 0 < args.browsers <= MAX_CONNECTIONS // HTTP1_CONNECTIONS_PER_BROWSER:
+        parser.error(f"--browsers must be in 1..{MAX_CONNECTIONS // HTTP1_CONNECTIONS_PER_BROWSER}")
+    if not 0 <= args.warmup <= MAX_DURATION_SECONDS:
+        parser.error(f"--warmup must be in [0, {MAX_DURATION_SECONDS:g}] seconds")
     try:
         results, skipped = asyncio.run(run(args))
     except ValueError as error:
         parser.error(str(error))
+    data = report(args, results, skipped)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(data, indent=2) + "\n")
     if args.json:
-        report = {
-            "base_url": args.base_url,
-            "results": [asdict(result) for result in results],
-            "skipped": {scenario.name: scenario.missing for scenario in skipped},
-        }
-        print(json.dumps(report, indent=2))  # noqa: T201
+        print(json.dumps(data, indent=2))  # noqa: T201
     else:
-        print(table(results, skipped))  # noqa: T201
+        verdicts = targets.check({result.name: result for result in results})
+        print(table(results, skipped) + "\n" + verdicts_text(verdicts))  # noqa: T201
 
 
 if __name__ == "__main__":

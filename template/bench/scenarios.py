@@ -5,9 +5,19 @@ seeded data on the target server:
 
 - ``{item_id}``: the newest published item (one hot key: the cache serves it);
 - ``{random_item_id}``: a different published item per request (mostly cache misses);
+- ``{first_cursor}``: the keyset cursor right after the newest item (an uncached page
+  through the same cursor code path as the deep one);
 - ``{deep_cursor}``: the keyset cursor at ``--depth`` items into the catalog;
 - ``{deep_offset}``: that same depth as a row offset;
 - ``{token}``: an access token of a user that ``bench.run`` registers.
+
+Paths under ``/bench/`` are the untuned twins of ``app/api/bench_twins.py``: the server
+offers them only with ``BENCH_TWINS=true`` (never in production), and the runner skips
+them, saying so, when it does not. ``kind`` says how a scenario is loaded: ``http`` is
+one URL per request (wrk, or the built-in generator); ``page-h2`` and ``page-h1`` load
+``/bench/page`` plus every asset it references, as browsers do: over HTTP/2 with h2load
+(one connection per simulated browser, all requests in flight), or over HTTP/1.1 with wrk
+(six connections per browser, one request each at a time).
 
 A scenario whose endpoint the service does not offer names the reason in ``missing``;
 the runner lists it and skips it instead of inventing a route.
@@ -16,9 +26,16 @@ the runner lists it and skips it instead of inventing a route.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 LIST_PAGE = "/api/v1/items?limit=20"
 LIST_PAYLOAD = "/api/v1/items?limit=100"
+TWIN_PREFIX = "/bench/"
+PAGE = "/bench/page"
+WRITE_HEADERS = {"Authorization": "Bearer {token}", "Content-Type": "application/json"}
+WRITE_BODY = '{"name": "bench write", "status": "published", "price_cents": 1250}'
+
+Kind = Literal["http", "page-h2", "page-h1"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +48,12 @@ class Scenario:
     body: str | None = None
     twin: str | None = None  # the untuned variant this one is compared with
     missing: str | None = None  # why it cannot run against this service yet
+    kind: Kind = "http"
+
+    @property
+    def needs_twins(self) -> bool:
+        """Served only by a server started with BENCH_TWINS=true."""
+        return self.path.startswith(TWIN_PREFIX)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -48,6 +71,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario("list-first-page", LIST_PAGE, "the first catalog page (cached)"),
     Scenario(
+        "list-keyset-first",
+        LIST_PAGE + "&cursor={first_cursor}",
+        "the first page through the uncached keyset path (cursor after the newest item)",
+    ),
+    Scenario(
         "list-keyset-deep",
         LIST_PAGE + "&cursor={deep_cursor}",
         "a keyset page --depth items deep: an index seek, as cheap as the first page",
@@ -55,10 +83,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "list-offset-deep",
-        LIST_PAGE + "&offset={deep_offset}",
+        "/bench/items?limit=20&offset={deep_offset}",
         "the same depth with OFFSET: the database walks and discards every earlier row",
-        missing="the API offers keyset pagination only; an offset twin needs a bench-only "
-        "route or a setting, which the benchmark issue adds if it wants this comparison",
     ),
     Scenario(
         "list-payload-brotli",
@@ -85,19 +111,30 @@ SCENARIOS: tuple[Scenario, ...] = (
         "/api/v1/items",
         "create an item; its job is enqueued through the outbox in the same transaction",
         method="POST",
-        headers={"Authorization": "Bearer {token}", "Content-Type": "application/json"},
-        body='{"name": "bench write", "status": "published", "price_cents": 1250}',
+        headers=WRITE_HEADERS,
+        body=WRITE_BODY,
         twin="write-inline",
     ),
     Scenario(
         "write-inline",
-        "/api/v1/items",
+        "/bench/items",
         "create an item and do the job's work inside the request",
         method="POST",
-        headers={"Authorization": "Bearer {token}", "Content-Type": "application/json"},
-        body='{"name": "bench write", "status": "published", "price_cents": 1250}',
-        missing="no endpoint does the job's work inline; the benchmark issue needs a "
-        "setting that runs the item job in the request to measure this twin",
+        headers=WRITE_HEADERS,
+        body=WRITE_BODY,
+    ),
+    Scenario(
+        "page-http2",
+        PAGE,
+        "a page and the 20 assets it loads over HTTP/2 (h2c): one connection per browser",
+        twin="page-http1",
+        kind="page-h2",
+    ),
+    Scenario(
+        "page-http1",
+        PAGE,
+        "the same page over HTTP/1.1: six connections per browser, one request at a time",
+        kind="page-h1",
     ),
 )
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from app.auth.dependencies import OPTIONAL_AUTH_OPENAPI, CurrentUserId, OptionalUserId
 from app.cache import Cache, ResponseCache
 from app.db.models import Item, ItemStatus
-from app.db.session import ReadSession, Session
+from app.db.session import LazyReadSession, ReadSession, Session
 from app.db.types import MAX_BIGINT, MAX_INTEGER
 from app.fieldsets import (
     FIELDS_DESCRIPTION,
@@ -63,7 +63,7 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 # With ?fields= the answer holds only the chosen fields: both shapes are documented.
 @router.get("/items", response_model=ItemPage | ItemFieldsPage, dependencies=[PublicCacheControl])
 async def list_catalog(
-    session: ReadSession,
+    reads: LazyReadSession,
     cache: ResponseCache,
     page: PageParams,
     owner_id: Annotated[
@@ -89,10 +89,11 @@ async def list_catalog(
     if page.after is not None or fieldset is not None:
         # Deeper pages are rarely shared and sparse pages are cheap: only first pages are cached.
         columns = fieldset.names if fieldset else None
-        return _page(await items.list_published(session, page, filters, columns), page, fieldset)
+        rows = await items.list_published(await reads(), page, filters, columns)
+        return _page(rows, page, fieldset)
 
-    async def load() -> dict[str, object]:
-        rows = await items.list_published(session, page, filters)
+    async def load() -> dict[str, object]:  # a cache hit opens no database session
+        rows = await items.list_published(await reads(), page, filters)
         return _full_page(rows, page).model_dump(mode="json")
 
     key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
@@ -123,26 +124,26 @@ async def list_mine(
 async def get_item(
     item_id: ItemId,
     viewer_id: OptionalUserId,
-    session: ReadSession,
+    reads: LazyReadSession,
     cache: ResponseCache,
     fields: FieldsQuery = None,
 ) -> ItemOut | Response:
     """A published item, or one of the caller's own in any status."""
     fieldset = parse_fields(ItemOut, fields)
     if fieldset is not None:
-        item = await items.get_visible_item(session, item_id, viewer_id, fieldset.names)
+        item = await items.get_visible_item(await reads(), item_id, viewer_id, fieldset.names)
         if item is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
         return _json(fieldset.partial_model().model_validate(item).model_dump_json())
 
-    async def load_published() -> dict[str, object] | None:
-        item = await items.get_visible_item(session, item_id, None)
+    async def load_published() -> dict[str, object] | None:  # a cache hit opens no session
+        item = await items.get_visible_item(await reads(), item_id, None)
         return None if item is None else ItemOut.model_validate(item).model_dump(mode="json")
 
     published = await cache.get_or_load(f"{ITEM_CACHE}:{item_id}", load_published, cache="item")
     if published is not None:
         return ItemOut.model_validate(published)
-    item = await items.get_visible_item(session, item_id, viewer_id) if viewer_id else None
+    item = await items.get_visible_item(await reads(), item_id, viewer_id) if viewer_id else None
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return ItemOut.model_validate(item)

@@ -20,7 +20,7 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
 
 
-def optional_user_id(request: Request, credentials: Credentials) -> int | None:
+async def optional_user_id(request: Request, credentials: Credentials) -> int | None:
     """The caller's user id, None when anonymous; a bad token is still a 401."""
     if credentials is None:
         return None
@@ -33,7 +33,7 @@ def optional_user_id(request: Request, credentials: Credentials) -> int | None:
     return claims.user_id
 
 
-def current_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:
+async def current_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:
     if user_id is None:
         raise _unauthorized("Not authenticated: send 'Authorization: Bearer <access token>'")
     return user_id

@@ -9,6 +9,7 @@ Endpoints that change data, or read and then write, take a ``WriteSession``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -82,7 +83,36 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+class ReadSessionOnDemand:
+    """A read session opened on the first ``await reads()``, closed with the request.
+
+    For endpoints that answer from the cache first: a hit never checks out (and
+    pre-pings) a database connection, which costs more than the cached answer itself.
+    """
+
+    def __init__(self, request: Request, exit_stack: AsyncExitStack) -> None:
+        self._request = request
+        self._exit_stack = exit_stack
+        self._session: AsyncSession | None = None
+
+    async def __call__(self) -> AsyncSession:
+        if self._session is None:
+            min_lsn = read_lsn_token(
+                self._request.headers.get(READ_AFTER_LSN_HEADER),
+                self._request.cookies.get(READ_AFTER_LSN_COOKIE),
+            )
+            router = resources_of(self._request).read_router
+            self._session = await self._exit_stack.enter_async_context(router.session(min_lsn))
+        return self._session
+
+
+async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSessionOnDemand]:
+    async with AsyncExitStack() as exit_stack:
+        yield ReadSessionOnDemand(request, exit_stack)
+
+
 WriteSession = Annotated[AsyncSession, Depends(get_session)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+LazyReadSession = Annotated[ReadSessionOnDemand, Depends(get_read_session_on_demand)]
 # The primary session under its original name, for code that predates the split.
 Session = WriteSession

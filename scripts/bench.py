@@ -1,0 +1,477 @@
+"""`make bench`: render a service, run it on real servers, load it, report, tear down.
+
+    uv run python scripts/bench.py            # the full run: 100,000 items, 10 s per scenario
+    uv run python scripts/bench.py --smoke    # CI's short run: 2,000 items, 1 s per scenario
+
+Steps, each bounded in time:
+
+1. render the template with the default answers into build/bench/service and install it;
+2. start PostgreSQL primary + streaming replica (template/scripts/pg-pair, in
+   /tmp/tenfold-bench-pg on ports 57432/57433) and a private redis-server on 16381;
+   RabbitMQ is the machine's (5672), with queues named tenfold-bench (deleted after);
+3. migrate, seed the items (bench/seed.py), ANALYZE;
+4. start the service as in production (`python -m app.server`: Hypercorn on uvloop, JSON
+   logs) with BENCH_TWINS=true, plus the job worker;
+5. run every scenario of bench/scenarios.py (wrk, and h2load for the HTTP/2 page), each
+   beside its untuned twin in the same run against the same server;
+6. write build/bench/results.json, the markdown table and the PNG chart (and, for a full
+   run, copy them to docs/assets/), print the table and the targets' PASS/MISS.
+
+Everything started here is stopped here, by PID, also on failure, Ctrl-C or SIGTERM.
+A missed target does not fail the run: benchmarks are not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import copier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_report
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "bench"
+SERVICE = BUILD / "service"
+DOCS_ASSETS = ROOT / "docs" / "assets"
+PG_PAIR = ROOT / "template" / "scripts" / "pg-pair"
+PG_ENV = {
+    "PG_PAIR_DIR": "/tmp/tenfold-bench-pg",  # noqa: S108 - a private, fixed cluster directory
+    "PG_PAIR_PRIMARY_PORT": "57432",
+    "PG_PAIR_REPLICA_PORT": "57433",
+    "PG_PAIR_DATABASE": "app",
+}
+REDIS_PORT = 16381
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+SERVICE_PORT = 18481
+# One run at a time (the ports above are checked), so one queue name; deleted afterwards.
+QUEUE = "tenfold-bench"
+DELETE_QUEUES = """
+import asyncio, sys, aio_pika
+async def main():
+    connection = await aio_pika.connect(sys.argv[1], timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for name in sys.argv[2:]:
+            await channel.queue_delete(name)
+asyncio.run(main())
+"""
+# One server process: `python -m app.server` is one process per container (ECS scales by
+# tasks). On this 2-core machine the other core runs wrk, PostgreSQL, Redis and the worker.
+SERVER_PROCESSES = 1
+REQUIRED_TOOLS = {
+    "wrk": "apt-get install wrk",
+    "h2load": "apt-get install nghttp2-client",
+    "redis-server": "apt-get install redis-server",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    items: int
+    depth: int
+    duration: float
+    warmup: float
+    connections: int
+    browsers: int
+    max_requests: int
+
+
+FULL = Profile("full", 100_000, 90_000, 10.0, 2.0, 32, 4, 500_000)
+SMOKE = Profile("smoke", 2_000, 1_500, 1.0, 0.0, 8, 2, 50_000)
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: unwind so every started process is stopped."""
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def check_tools() -> None:
+    missing = [
+        f"{tool} ({hint})" for tool, hint in REQUIRED_TOOLS.items() if not shutil.which(tool)
+    ]
+    if missing:
+        sys.exit(f"bench: missing tools: {', '.join(missing)}")
+    if not shutil.which("uv"):
+        sys.exit("bench: uv is not on PATH; run it through `make bench` (uv run)")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run(
+    command: list[str],
+    *,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> str:
+    """Run to completion; on failure exit with the command's output."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=dict(env) if env else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(
+            f"bench: `{' '.join(command)}` exited {result.returncode}:\n"
+            f"{(result.stdout + result.stderr)[-4000:]}"
+        )
+    return result.stdout
+
+
+class Processes:
+    """The long-running processes of this run, each in its own session (Ctrl-C reaches
+    only this script, which then stops them in reverse order of starting)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(
+        self, name: str, command: list[str], *, cwd: Path, env: Mapping[str, str], log_file: Path
+    ) -> subprocess.Popen[bytes]:
+        with log_file.open("wb") as output:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started.append((name, process))
+        log(f"started {name} (pid {process.pid}), log: {log_file.relative_to(ROOT)}")
+        return process
+
+    def stop_all(self) -> None:
+        for name, process in reversed(self.started):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+            log(f"stopped {name} (pid {process.pid}, exit {process.returncode})")
+        self.started.clear()
+
+
+def wait_until(url: str, process: subprocess.Popen[bytes], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"bench: {what} exited with {process.returncode} while starting; see its log")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback URL
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.3)
+    sys.exit(f"bench: {what} did not answer {url} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def postgres_pair() -> Iterator[dict[str, str]]:
+    env = os.environ | PG_ENV
+    try:
+        run([str(PG_PAIR), "down"], env=env, timeout=120)  # a cluster left by a killed run
+        lines = run([str(PG_PAIR), "up"], env=env, timeout=300).split()
+        urls = dict(line.split("=", 1) for line in lines if "=" in line)
+        log(
+            f"PostgreSQL primary :{PG_ENV['PG_PAIR_PRIMARY_PORT']}, replica :{PG_ENV['PG_PAIR_REPLICA_PORT']}"
+        )
+        yield {
+            "DATABASE_URL": urls["TEST_DATABASE_URL"],
+            "DATABASE_READ_URLS": urls["TEST_DATABASE_READ_URLS"],
+        }
+    finally:
+        subprocess.run(
+            [str(PG_PAIR), "down"], env=env, capture_output=True, timeout=120, check=False
+        )
+        log("PostgreSQL pair stopped and deleted")
+
+
+def render_service() -> dict[str, str]:
+    """Render with the default answers and install; returns the environment to run it in."""
+    shutil.rmtree(SERVICE, ignore_errors=True)
+    SERVICE.parent.mkdir(parents=True, exist_ok=True)
+    log(f"rendering the template with the default answers into {SERVICE.relative_to(ROOT)}")
+    copier.run_copy(str(ROOT), SERVICE, defaults=True, unsafe=True, quiet=True)
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.setdefault("UV_PYTHON", "python3")
+    run(["uv", "sync", "--locked", "--quiet"], cwd=SERVICE, env=env, timeout=600)
+    return env
+
+
+def service_settings(database: Mapping[str, str]) -> dict[str, str]:
+    """Production-like settings; ENVIRONMENT stays development because production refuses
+    BENCH_TWINS (the untuned twins must never reach a real deployment)."""
+    return {
+        **database,
+        "ENVIRONMENT": "development",
+        "BENCH_TWINS": "true",
+        "PORT": str(SERVICE_PORT),
+        "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        "BROKER_URL": BROKER_URL,
+        "JOBS_QUEUE_NAME": QUEUE,
+        "JWT_SECRET_KEY": secrets.token_hex(32),
+        "LOG_JSON": "true",
+        "LOG_LEVEL": "INFO",
+        "DRAIN_DELAY_SECONDS": "0",
+        "DRAIN_TIMEOUT_SECONDS": "5",
+    }
+
+
+def delete_queues(env: Mapping[str, str]) -> None:
+    """Remove this run's queues from the shared RabbitMQ (best effort: it may be down)."""
+    python = SERVICE / ".venv" / "bin" / "python"
+    names = [QUEUE, f"{QUEUE}.dead-letter"]
+    result = subprocess.run(
+        [str(python), "-c", DELETE_QUEUES, BROKER_URL, *names],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode == 0:
+        log(f"deleted the RabbitMQ queues {', '.join(names)}")
+    else:
+        log(f"could not delete the RabbitMQ queues {names}: {result.stderr.strip()[-300:]}")
+
+
+def machine_facts() -> dict[str, object]:
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "load_average_1m_5m_15m": [round(value, 2) for value in load],
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def tool_version(command: list[str]) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    text = (result.stdout + result.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def bench(profile: Profile, *, publish: bool) -> int:
+    started = time.monotonic()
+    check_tools()
+    for port in (SERVICE_PORT, REDIS_PORT):
+        if not port_is_free(port):
+            sys.exit(f"bench: port {port} is taken (another `make bench`?); stop that first")
+    BUILD.mkdir(parents=True, exist_ok=True)
+    env = render_service()
+    processes = Processes()
+    before = machine_facts()
+    log(
+        f"profile {profile.name}: {profile.items:,} items, {profile.duration:g} s per scenario, "
+        f"{profile.connections} connections; load average before: {before['load_average_1m_5m_15m']}"
+    )
+    try:
+        redis = processes.start(
+            "redis-server",
+            [
+                "redis-server",
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=BUILD,
+            env=env,
+            log_file=BUILD / "redis.log",
+        )
+        with postgres_pair() as database:
+            try:
+                if redis.poll() is not None:
+                    sys.exit("bench: redis-server exited at start; see build/bench/redis.log")
+                service_env = env | service_settings(database)
+                uv_run = ["uv", "run", "--locked", "--no-sync"]
+                # The service's interpreter itself (not `uv run`, which would stay as the
+                # parent): its PID is the server's, for SIGTERM and CPU time per request.
+                python = SERVICE / ".venv" / "bin" / "python"
+                run([*uv_run, "alembic", "upgrade", "head"], cwd=SERVICE, env=service_env)
+                seeded = run(
+                    [*uv_run, "python", "-m", "bench.seed", "--items", str(profile.items)],
+                    cwd=SERVICE,
+                    env=service_env,
+                    timeout=900,
+                )
+                log(seeded.strip())
+                # Fresh statistics, as autovacuum would give a table that grew this much.
+                run(
+                    [
+                        "psql",
+                        f"postgresql://postgres@127.0.0.1:{PG_ENV['PG_PAIR_PRIMARY_PORT']}/app",
+                        "-XAtq",
+                        "-c",
+                        "ANALYZE",
+                    ]
+                )
+                server = processes.start(
+                    "server (python -m app.server)",
+                    [str(python), "-m", "app.server"],
+                    cwd=SERVICE,
+                    env=service_env,
+                    log_file=BUILD / "server.log",
+                )
+                processes.start(
+                    "worker (python -m app.jobs.worker)",
+                    [str(python), "-m", "app.jobs.worker"],
+                    cwd=SERVICE,
+                    env=service_env,
+                    log_file=BUILD / "worker.log",
+                )
+                base_url = f"http://127.0.0.1:{SERVICE_PORT}"
+                wait_until(base_url + "/readyz", server, timeout=60, what="the server")
+                log(
+                    f"server ready at {base_url}: {SERVER_PROCESSES} Hypercorn process on uvloop "
+                    f"({os.cpu_count()} cores: one for the app, the rest for wrk, PostgreSQL, Redis, worker)"
+                )
+                raw = BUILD / "run.json"
+                load_started = time.monotonic()
+                bench_run = subprocess.run(
+                    [
+                        *uv_run,
+                        "python",
+                        "-m",
+                        "bench.run",
+                        "--base-url",
+                        base_url,
+                        "--duration",
+                        str(profile.duration),
+                        "--warmup",
+                        str(profile.warmup),
+                        "--connections",
+                        str(profile.connections),
+                        "--browsers",
+                        str(profile.browsers),
+                        "--max-requests",
+                        str(profile.max_requests),
+                        "--depth",
+                        str(profile.depth),
+                        "--engine",
+                        "wrk",
+                        "--output",
+                        str(raw),
+                        "--server-pid",
+                        str(server.pid),
+                    ],
+                    cwd=SERVICE,
+                    env=service_env,
+                    timeout=1800,
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                )
+                if bench_run.returncode != 0:
+                    sys.exit(
+                        f"bench: bench.run exited {bench_run.returncode}:\n"
+                        f"{(bench_run.stdout + bench_run.stderr)[-4000:]}"
+                    )
+                load_seconds = time.monotonic() - load_started
+            finally:
+                processes.stop_all()  # the server and worker before their database
+                delete_queues(env)
+    finally:
+        processes.stop_all()
+    data = json.loads(raw.read_text())
+    data["run"] = {
+        "profile": profile.name,
+        "items": profile.items,
+        "server_processes": SERVER_PROCESSES,
+        "server": "python -m app.server (Hypercorn, uvloop, HTTP/1.1 + h2c)",
+        "database": "PostgreSQL primary + streaming replica (pg-pair: fsync off)",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine_before": before,
+        "machine_after": machine_facts(),
+        "load_seconds": round(load_seconds, 1),
+        "total_seconds": round(time.monotonic() - started, 1),
+        "tools": {
+            "wrk": tool_version(["wrk", "-v"]),
+            "h2load": tool_version(["h2load", "--version"]),
+        },
+    }
+    outputs = bench_report.write_all(data, BUILD)
+    if publish:
+        DOCS_ASSETS.mkdir(parents=True, exist_ok=True)
+        for source, name in (
+            (outputs.json, "benchmarks.json"),
+            (outputs.png, "benchmarks.png"),
+            (outputs.markdown, "benchmarks-table.md"),
+        ):
+            shutil.copyfile(source, DOCS_ASSETS / name)
+        log(
+            f"published to {DOCS_ASSETS.relative_to(ROOT)}/benchmarks.{{json,png}} and benchmarks-table.md"
+        )
+    print(bench_report.text_report(data))
+    log(
+        f"done in {data['run']['total_seconds']:.0f} s (load {load_seconds:.0f} s); "
+        f"results: {outputs.json.relative_to(ROOT)}, chart: {outputs.png.relative_to(ROOT)}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--smoke", action="store_true", help="CI's short run; writes build/ only")
+    parser.add_argument(
+        "--no-publish", action="store_true", help="full run without updating docs/assets"
+    )
+    args = parser.parse_args(argv)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    profile = SMOKE if args.smoke else FULL
+    try:
+        return bench(profile, publish=not (args.smoke or args.no_publish))
+    except Stopped as stopped:
+        log(f"stopped by {stopped}; everything it started is stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
