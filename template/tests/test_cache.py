@@ -118,6 +118,24 @@ async def test_item_reads_hit_the_cache_and_count_hits_and_misses(
     assert cache_requests("item", "hit") == hits + 2
 
 
+async def test_a_hit_is_the_stored_body_as_is_with_the_misses_headers(
+    app: FastAPI, client: httpx.AsyncClient, login: Login
+) -> None:
+    item = await _create(client, await login("ada@example.com"))
+    miss, hit = [await client.get(f"{ITEMS}/{item['id']}") for _ in range(2)]
+    stored = await app.state.resources.cache.get_or_load_json(
+        f"items:item:{item['id']}", _fail_if_called
+    )
+    assert hit.content == miss.content == stored
+    assert hit.json() == item
+    for header in ("content-type", "etag", "cache-control"):
+        assert hit.headers[header] == miss.headers[header], header
+
+
+async def _fail_if_called() -> bytes:
+    pytest.fail("the value was not cached")
+
+
 async def test_first_catalog_page_is_cached_per_filter_and_deeper_pages_are_not(
     client: httpx.AsyncClient, login: Login, item_queries: ItemQueries
 ) -> None:

@@ -65,6 +65,7 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 async def list_catalog(
     reads: LazyReadSession,
     cache: ResponseCache,
+    response: Response,
     page: PageParams,
     owner_id: Annotated[
         int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
@@ -90,20 +91,21 @@ async def list_catalog(
         # Deeper pages are rarely shared and sparse pages are cheap: only first pages are cached.
         columns = fieldset.names if fieldset else None
         rows = await items.list_published(await reads(), page, filters, columns)
-        return _page(rows, page, fieldset)
+        return _page(rows, page, fieldset, response)
 
-    async def load() -> dict[str, object]:  # a cache hit opens no database session
+    async def load() -> bytes:  # a cache hit opens no database session
         rows = await items.list_published(await reads(), page, filters)
-        return _full_page(rows, page).model_dump(mode="json")
+        return _full_page(rows, page).model_dump_json().encode()
 
     key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
-    return ItemPage.model_validate(await cache.get_or_load(key, load, cache="catalog"))
+    return _json(await cache.get_or_load_json(key, load, cache="catalog"), response)
 
 
 @router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
 async def list_mine(
     user_id: CurrentUserId,
     session: ReadSession,
+    response: Response,
     page: PageParams,
     status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
     fields: FieldsQuery = None,
@@ -111,7 +113,8 @@ async def list_mine(
     """The caller's items in every status, newest first."""
     fieldset = parse_fields(ItemOut, fields)
     columns = fieldset.names if fieldset else None
-    return _page(await items.list_owned(session, user_id, page, status_, columns), page, fieldset)
+    rows = await items.list_owned(session, user_id, page, status_, columns)
+    return _page(rows, page, fieldset, response)
 
 
 @router.get(
@@ -126,6 +129,7 @@ async def get_item(
     viewer_id: OptionalUserId,
     reads: LazyReadSession,
     cache: ResponseCache,
+    response: Response,
     fields: FieldsQuery = None,
 ) -> ItemOut | Response:
     """A published item, or one of the caller's own in any status."""
@@ -134,15 +138,17 @@ async def get_item(
         item = await items.get_visible_item(await reads(), item_id, viewer_id, fieldset.names)
         if item is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-        return _json(fieldset.partial_model().model_validate(item).model_dump_json())
+        return _json(fieldset.partial_model().model_validate(item).model_dump_json(), response)
 
-    async def load_published() -> dict[str, object] | None:  # a cache hit opens no session
+    async def load_published() -> bytes | None:  # a cache hit opens no session
         item = await items.get_visible_item(await reads(), item_id, None)
-        return None if item is None else ItemOut.model_validate(item).model_dump(mode="json")
+        return None if item is None else ItemOut.model_validate(item).model_dump_json().encode()
 
-    published = await cache.get_or_load(f"{ITEM_CACHE}:{item_id}", load_published, cache="item")
+    # The cached body is served as stored: validated once, when it was loaded.
+    key = f"{ITEM_CACHE}:{item_id}"
+    published = await cache.get_or_load_json(key, load_published, cache="item")
     if published is not None:
-        return ItemOut.model_validate(published)
+        return _json(published, response)
     item = await items.get_visible_item(await reads(), item_id, viewer_id) if viewer_id else None
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -205,14 +211,14 @@ async def _owned(session: Session, item_id: int, user_id: int) -> Item:
 
 
 def _page(
-    rows: Sequence[Item], page: PageRequest, fieldset: FieldSet | None
+    rows: Sequence[Item], page: PageRequest, fieldset: FieldSet | None, response: Response
 ) -> ItemPage | Response:
     if fieldset is not None:
         # Only the chosen attributes are loaded: serialize just those.
         partial = fieldset.partial_model()
         body = ",".join(partial.model_validate(row).model_dump_json() for row in rows[: page.limit])
         cursor = orjson.dumps(next_cursor(rows, page)).decode()
-        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}')
+        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}', response)
     return _full_page(rows, page)
 
 
@@ -223,5 +229,14 @@ def _full_page(rows: Sequence[Item], page: PageRequest) -> ItemPage:
     )
 
 
-def _json(body: str) -> Response:
-    return Response(body, media_type="application/json")
+def _json(body: str | bytes, headers_from: Response) -> Response:
+    """An already serialized body, sent without FastAPI's second validation and encoding.
+
+    FastAPI merges the headers dependencies set (Cache-Control) only into responses it
+    builds itself, so they are carried over here.
+    """
+    sent = Response(body, media_type="application/json")
+    sent.raw_headers.extend(
+        header for header in headers_from.raw_headers if header[0] != b"content-length"
+    )
+    return sent
