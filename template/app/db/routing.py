@@ -60,16 +60,28 @@ READ_AFTER_LSN_HEADER = "X-Read-After-LSN"
 SkipReason = Literal["down", "lagging", "behind_client"]
 
 # One round trip: where replay is, and how far behind the primary it is. Lag is 0 when
-# everything received is replayed (an idle primary is not lag); on a primary (a URL
-# that is not a standby) the current insert position stands in for the replay one.
+# everything received is replayed (an idle primary is not lag). After a restart the
+# receive position restarts at a segment boundary, below the replay one: nothing is
+# pending then either. Without a WAL receiver (NULL) the lag is the age of the last
+# replayed transaction. On a primary (a URL that is not a standby) the current insert
+# position stands in for the replay one.
 _REPLICA_STATUS_SQL = text(
     "SELECT CASE WHEN pg_is_in_recovery() "
     "THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END::text, "
     "CASE WHEN NOT pg_is_in_recovery() "
-    "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 "
     "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
 )
-COMMIT_LSN_SQL = text("SELECT pg_current_wal_insert_lsn()::text")
+# The position a replica must replay to show a just-committed write. A synchronous commit
+# is flushed before it returns, so the flush position covers it, and replicas can reach
+# it at once (WAL is streamed as it is flushed). The insert position would also count WAL
+# still in the primary's buffers, which reaches replicas only after the WAL writer's next
+# flush (up to wal_writer_delay later): reads would go to the primary meanwhile. With
+# synchronous_commit=off the commit may not be flushed yet, so the insert position it is.
+COMMIT_LSN_SQL = text(
+    "SELECT CASE WHEN current_setting('synchronous_commit') = 'off' "
+    "THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END::text"
+)
 
 
 def parse_lsn(value: str) -> int:

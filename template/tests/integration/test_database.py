@@ -344,7 +344,8 @@ async def _pg_pair(command: str) -> None:
 
 
 async def test_reads_survive_the_replica_stopping(pair: tuple[str, str]) -> None:
-    async with _client(_settings(pair)) as (application, client):
+    settings = _settings(pair, database_replica_max_lag_seconds=1.0)
+    async with _client(settings) as (application, client):
         router = _router(application)
         for _ in range(3):  # warm the replica's pool: its connections die with it
             assert (await client.get(ITEMS)).status_code == 200
@@ -371,3 +372,12 @@ async def test_reads_survive_the_replica_stopping(pair: tuple[str, str]) -> None
         else:
             raise AssertionError("reads never returned to the restarted replica")
         assert (await client.get(ITEMS)).status_code == 200
+        # With no writes, the restarted replica has nothing to replay: it is not lagging,
+        # however long the primary stays idle (here: past the lag limit and the status TTL).
+        await asyncio.sleep(
+            settings.database_replica_max_lag_seconds
+            + settings.database_replica_status_ttl_seconds
+            + 0.5
+        )
+        route = await router.route()
+        assert (route.target, route.reason) == ("replica", "healthy")
