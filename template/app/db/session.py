@@ -74,12 +74,16 @@ async def get_session(request: Request, response: Response) -> AsyncIterator[Asy
         yield session
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session on a replica that has seen the client's writes, else on the primary."""
-    min_lsn = read_lsn_token(
+def _client_lsn(request: Request) -> int | None:
+    """The WAL position of the client's last write, if it sent one back."""
+    return read_lsn_token(
         request.headers.get(READ_AFTER_LSN_HEADER), request.cookies.get(READ_AFTER_LSN_COOKIE)
     )
-    async with resources_of(request).read_router.session(min_lsn) as session:
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on a replica that has seen the client's writes, else on the primary."""
+    async with resources_of(request).read_router.session(_client_lsn(request)) as session:
         yield session
 
 
@@ -97,12 +101,9 @@ class ReadSessionOnDemand:
 
     async def __call__(self) -> AsyncSession:
         if self._session is None:
-            min_lsn = read_lsn_token(
-                self._request.headers.get(READ_AFTER_LSN_HEADER),
-                self._request.cookies.get(READ_AFTER_LSN_COOKIE),
-            )
             router = resources_of(self._request).read_router
-            self._session = await self._exit_stack.enter_async_context(router.session(min_lsn))
+            reads = router.session(_client_lsn(self._request))
+            self._session = await self._exit_stack.enter_async_context(reads)
         return self._session
 
 
