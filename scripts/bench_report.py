@@ -283,14 +283,23 @@ def write_all(data: Mapping[str, Any], directory: Path) -> Outputs:
     return outputs
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Redraw the outputs from a results.json: `python scripts/bench_report.py FILE [DIR]`."""
-    import sys
+    import argparse
 
-    source = Path(sys.argv[1])
-    outputs = write_all(
-        json.loads(source.read_text()), Path(sys.argv[2]) if len(sys.argv) > 2 else source.parent
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench_report.py", description="Redraw a benchmark run's table and chart."
     )
+    parser.add_argument("results", type=Path, help="a results.json written by `make bench`")
+    parser.add_argument(
+        "directory", type=Path, nargs="?", help="where to write (default: beside the results)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        data = json.loads(args.results.read_text())
+    except (OSError, ValueError) as error:
+        parser.error(f"cannot read {args.results} as a results.json from `make bench`: {error}")
+    outputs = write_all(data, args.directory or args.results.parent)
     print(f"wrote {outputs.json}, {outputs.markdown}, {outputs.png}")
 
 
