@@ -17,9 +17,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.db.models import ItemStatus
@@ -31,39 +29,13 @@ from app.settings import Settings
 from tests.conftest import (
     PASSWORD,
     SERVICE_ROOT,
-    TEST_JWT_SECRET_KEY,
-    migrate,
     recorded_statements,
 )
-from tests.integration.conftest import require_server
+from tests.integration.postgres_app import fresh_pair, pair_settings
 
 DATABASE = "app_it_db"
 SEEDED_ITEMS = 20_000
 ITEMS = "/api/v1/items"
-
-
-def _on(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
-async def _recreate_database(primary_url: str, replica_url: str) -> None:
-    admin = create_async_engine(_on(primary_url, "postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    await admin.dispose()
-    # The CREATE DATABASE streams to the replica; wait until it can be opened there.
-    replica = create_async_engine(_on(replica_url, DATABASE))
-    try:
-        for _ in range(100):
-            try:
-                async with replica.connect():
-                    return
-            except Exception:  # noqa: BLE001 - not replayed yet
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"{DATABASE} never appeared on the replica")
-    finally:
-        await replica.dispose()
 
 
 async def _seed(url: str) -> None:
@@ -98,27 +70,18 @@ async def _seed(url: str) -> None:
 @pytest.fixture(scope="module")
 def pair() -> tuple[str, str]:
     """(primary URL, replica URL) of a fresh, migrated, seeded app_it_db."""
-    primary = require_server("TEST_DATABASE_URL")
-    replicas = require_server("TEST_DATABASE_READ_URLS")
-    replica = replicas.split(",")[0].strip()
-    asyncio.run(_recreate_database(primary, replica))
-    primary_db = _on(primary, DATABASE)
-    migrate(primary_db)
-    asyncio.run(_seed(primary_db))
-    return primary_db, _on(replica, DATABASE)
+    primary, replica = fresh_pair(DATABASE)
+    asyncio.run(_seed(primary))
+    return primary, replica
 
 
 def _settings(pair: tuple[str, str], **overrides: Any) -> Settings:
-    primary, replica = pair
-    values: dict[str, Any] = {
-        "database_url": primary,
-        "database_read_urls": [replica],
-        "jwt_secret_key": SecretStr(TEST_JWT_SECRET_KEY),
+    """Fast replica checks, so fail-over and recovery show within a test."""
+    fast = {
         "database_replica_down_backoff_seconds": 0.5,
         "database_replica_status_ttl_seconds": 0.2,
-        "database_replica_max_lag_seconds": 30.0,
     }
-    return Settings(_env_file=None, **(values | overrides))
+    return pair_settings(pair, **(fast | overrides))
 
 
 @asynccontextmanager
