@@ -104,3 +104,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         testable = [a for a in ANSWER_SETS if a.runs_tests]
         params = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in testable]
         metafunc.parametrize("testable_answer_set", params)
+
+
+@pytest.fixture
+def report_figures(record_property: Any) -> Any:
+    """Call with lines of measured figures; `make test` prints them after the results.
+
+    Recorded as a test property, so the figures reach the summary from xdist workers too
+    (their output is not shown), and CI's log carries them without -rP's noise.
+    """
+
+    def report(*lines: str) -> None:
+        record_property("figures", "\n".join(lines))
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    sections = [
+        (report.nodeid, value)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "figures"
+    ]
+    if sections:
+        terminalreporter.section("figures")
+        for nodeid, text in sections:
+            terminalreporter.write_line(f"{nodeid}:")
+            for line in text.splitlines():
+                terminalreporter.write_line(f"  {line}")

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def scenario_names() -> set[str]:
 
 
 @pytest.mark.xdist_group("servers")
-def test_bench_smoke_runs_every_scenario_without_errors() -> None:
+def test_bench_smoke_runs_every_scenario_without_errors(report_figures: Any) -> None:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         reason = f"{', '.join(missing)} not installed (apt-get install wrk nghttp2-client redis-server postgresql)"
@@ -78,4 +79,10 @@ def test_bench_smoke_runs_every_scenario_without_errors() -> None:
     assert {path: path.stat().st_mtime_ns for path in PUBLISHED if path.exists()} == (
         published_before
     )
-    print(f"bench smoke took {elapsed:.0f} s")  # shown with -rP
+    report_figures(
+        f"bench smoke took {elapsed:.0f} s",
+        *(
+            f"{name}: {row['requests']} requests, {row['errors']} errors"
+            for name, row in results.items()
+        ),
+    )

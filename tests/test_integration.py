@@ -7,6 +7,7 @@ skips with the reason; with CI=true it fails instead, so CI can never pass by sk
 
 import os
 import re
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,9 @@ from tests.conftest import IN_CI, run, service_env
 SERVERS = ("TEST_DATABASE_URL", "TEST_DATABASE_READ_URLS", "TEST_REDIS_URL", "TEST_BROKER_URL")
 
 
-def test_generated_integration_suite_passes_on_real_servers(render_answer_set) -> None:
+def test_generated_integration_suite_passes_on_real_servers(
+    render_answer_set: Any, report_figures: Any
+) -> None:
     missing = [name for name in SERVERS if not os.environ.get(name)]
     if missing:
         reason = (
@@ -35,3 +38,9 @@ def test_generated_integration_suite_passes_on_real_servers(render_answer_set) -
     assert re.search(r"\b\d+ passed\b", summary), summary
     assert "skipped" not in summary, summary
     assert "failed" not in summary, summary
+    fuzzing = [
+        line[line.index("schemathesis:") :]
+        for line in output.splitlines()
+        if "schemathesis:" in line
+    ]
+    report_figures(f"generated integration suite: {summary}", *fuzzing)

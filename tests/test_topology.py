@@ -13,6 +13,7 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ def _assert_passed(output: str) -> str:
 
 
 @pytest.mark.xdist_group("servers")
-def test_topology_passes_host_checks_and_the_fault_run() -> None:
+def test_topology_passes_host_checks_and_the_fault_run(report_figures: Any) -> None:
     missing = _missing_binaries()
     python = next((path for path in PYTHONS if _world_runnable(path)), None)
     if python is None:
@@ -97,10 +98,10 @@ def test_topology_passes_host_checks_and_the_fault_run() -> None:
     assert down.returncode == 0, down.stdout + down.stderr
     assert not (base / "topology").exists()
 
-    print(f"host checks: {_assert_passed(host)}")
-    print(f"fault run: {_assert_passed(faults)}")
     figures = [line for line in faults.splitlines() if line.startswith("fault-run:")]
-    print("\n".join(figures))
+    report_figures(
+        f"host checks: {_assert_passed(host)}", f"fault run: {_assert_passed(faults)}", *figures
+    )
     totals = next(line for line in figures if "requests sent=" in line)
     jobs = next(line for line in figures if "jobs enqueued=" in line)
     assert int(re.search(r"requests sent=(\d+)", totals)[1]) > 0, totals  # type: ignore[index]
