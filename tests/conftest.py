@@ -69,8 +69,25 @@ def run(
     )
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        pytest.fail(f"`{' '.join(cmd)}` in {cwd} exited {result.returncode}:\n{output[-8000:]}")
+        pytest.fail(
+            f"`{' '.join(cmd)}` in {cwd} exited {result.returncode}:\n"
+            f"{failure_excerpt(result.stdout)}\n--- stderr (end) ---\n{result.stderr[-2000:]}"
+        )
     return output
+
+
+def failure_excerpt(stdout: str, limit: int = 12_000) -> str:
+    """A failed pytest run's FAILURES section (the tracebacks), else the end of stdout.
+
+    Install noise goes to stderr and would otherwise be all a reader sees.
+    """
+    start = stdout.find("= FAILURES =")
+    if start == -1:
+        start = stdout.find("= ERRORS =")
+    if start == -1:
+        return stdout[-8000:]
+    start = stdout.rfind("\n", 0, start) + 1
+    return stdout[start : start + limit]
 
 
 @pytest.fixture(scope="session")
