@@ -41,9 +41,11 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # The busy timeout comes first: switching to WAL takes a lock, and without it a connection
+    # opened while another one writes fails at once with "database is locked".
     # SQLite leaves foreign keys off by default; WAL lets readers run beside a writer.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
