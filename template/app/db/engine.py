@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -41,11 +42,17 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # The busy timeout comes first: switching to WAL takes a lock, and without it a connection
-    # opened while another one writes fails at once with "database is locked".
     # SQLite leaves foreign keys off by default; WAL lets readers run beside a writer.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as error:
+        # The switch needs the file to itself, and waits for no busy timeout. WAL is kept in
+        # the file, and every connection made here asks for it, so a file busy with other
+        # connections is in WAL already: this one goes on without the switch.
+        if "locked" not in str(error):
+            raise
+    finally:
+        cursor.close()
