@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,17 @@ def settings(migrated_database: Path, tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{database}",
         jwt_secret_key=SecretStr(TEST_JWT_SECRET_KEY),
     )
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app built from ``settings``, started, and a client that calls it in-process:
+    for tests that need settings other than the ``app`` fixture's."""
+    application = create_app(settings)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield application, client
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from app.auth.login_rate_limit import LoginRateLimiter
 from app.main import create_app
 from app.settings import Settings
 from app.ttl_store import MemoryTTLStore
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, serve
 
 LOGIN = "/api/v1/auth/login"
 
@@ -84,13 +84,11 @@ async def test_a_failing_store_lets_logins_through_and_counts_it() -> None:
 
 @pytest.fixture
 async def limited_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(
-        settings.model_copy(update={"login_attempts_per_window": 3, "login_window_seconds": 60})
+    limited = settings.model_copy(
+        update={"login_attempts_per_window": 3, "login_window_seconds": 60}
     )
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serve(limited) as (_, client):
+        yield client
 
 
 async def test_login_over_the_limit_answers_429_with_retry_after(

@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import PASSWORD, Login
+from tests.conftest import PASSWORD, Login, serve
 
 ITEMS = "/api/v1/items"
 ALLOWED = "https://app.example.com"
@@ -45,11 +45,8 @@ async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     configured = settings.model_copy(
         update={"cors_allow_origins": [ALLOWED, "http://localhost:5173"]}
     )
-    application = create_app(configured)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serve(configured) as (_, client):
+        yield client
 
 
 async def test_a_configured_origin_is_echoed_and_may_send_credentials(

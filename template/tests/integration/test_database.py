@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import event, text
@@ -22,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.db.models import ItemStatus
 from app.db.routing import READ_AFTER_LSN_HEADER, ReadRouter
-from app.main import create_app
 from app.pagination import Cursor, PageRequest
 from app.repositories import items
 from app.settings import Settings
@@ -30,6 +28,7 @@ from tests.conftest import (
     PASSWORD,
     SERVICE_ROOT,
     recorded_statements,
+    serve,
 )
 from tests.integration.postgres_app import fresh_pair, pair_settings
 
@@ -82,15 +81,6 @@ def _settings(pair: tuple[str, str], **overrides: Any) -> Settings:
         "database_replica_status_ttl_seconds": 0.2,
     }
     return pair_settings(pair, **(fast | overrides))
-
-
-@asynccontextmanager
-async def _client(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    application = create_app(settings)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield application, client
 
 
 def _router(application: FastAPI) -> ReadRouter:
@@ -194,7 +184,7 @@ UNCACHED = {"fields": "name,status"}
 
 
 async def test_reads_use_the_replica_and_writes_the_primary(pair: tuple[str, str]) -> None:
-    async with _client(_settings(pair)) as (application, client):
+    async with serve(_settings(pair)) as (application, client):
         router = _router(application)
         async with router.session() as session:
             assert await session.scalar(text("SELECT pg_is_in_recovery()")) is True
@@ -222,7 +212,7 @@ async def test_reads_use_the_replica_and_writes_the_primary(pair: tuple[str, str
 
 
 async def test_a_client_always_reads_its_own_writes(pair: tuple[str, str]) -> None:
-    async with _client(_settings(pair)) as (_application, client):
+    async with serve(_settings(pair)) as (_application, client):
         headers = await _login(client, "ryw@example.com")
         created = await client.post(
             ITEMS, json={"name": "v0", "status": "published"}, headers=headers
@@ -238,7 +228,7 @@ async def test_a_client_always_reads_its_own_writes(pair: tuple[str, str]) -> No
 
 async def test_a_replica_behind_the_clients_write_is_not_used(pair: tuple[str, str]) -> None:
     _, replica = pair
-    async with _client(_settings(pair)) as (_application, client):
+    async with serve(_settings(pair)) as (_application, client):
         headers = await _login(client, "behind@example.com")
         created = await client.post(
             ITEMS, json={"name": "old", "status": "published"}, headers=headers
@@ -276,7 +266,7 @@ async def _wait_until_replica_sees(client: httpx.AsyncClient, url: str, name: st
 async def test_a_lagging_replica_is_skipped(pair: tuple[str, str]) -> None:
     _, replica = pair
     settings = _settings(pair, database_replica_max_lag_seconds=0.001)
-    async with _client(settings) as (application, client):
+    async with serve(settings) as (application, client):
         headers = await _login(client, "lag@example.com")
         async with replay_paused(replica):
             created = await client.post(
@@ -308,7 +298,7 @@ async def _pg_pair(command: str) -> None:
 
 async def test_reads_survive_the_replica_stopping(pair: tuple[str, str]) -> None:
     settings = _settings(pair, database_replica_max_lag_seconds=1.0)
-    async with _client(settings) as (application, client):
+    async with serve(settings) as (application, client):
         router = _router(application)
         for _ in range(3):  # warm the replica's pool: its connections die with it
             assert (await client.get(ITEMS)).status_code == 200

@@ -25,7 +25,7 @@ from app.cache import Cache
 from app.main import create_app
 from app.redis_store import RedisTTLStore
 from app.settings import Settings
-from tests.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, bearer, serve
 from tests.integration.conftest import require_server
 
 ITEMS = "/api/v1/items"
@@ -50,11 +50,8 @@ async def store(redis_url: str) -> AsyncIterator[RedisTTLStore]:
 
 @pytest.fixture
 async def client(settings: Settings, store: RedisTTLStore, redis_url: str) -> AsyncIterator[Any]:
-    application = create_app(settings.model_copy(update={"redis_url": redis_url}))
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serve(settings.model_copy(update={"redis_url": redis_url})) as (_, client):
+        yield client
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:

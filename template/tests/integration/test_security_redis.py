@@ -21,14 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 
 from app.auth.login_rate_limit import KEY_PREFIX, LoginRateLimiter
-from app.main import create_app
 from app.redis_store import RedisTTLStore
 from app.settings import Settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, serve
 from tests.integration.conftest import require_server
 
 LOGIN = "/api/v1/auth/login"
@@ -38,11 +36,8 @@ OWN_REDIS_PORT = 16390
 
 @asynccontextmanager
 async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serve(settings) as (_, client):
+        yield client
 
 
 # --- the limiter on TEST_REDIS_URL ----------------------------------------------------------
