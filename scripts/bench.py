@@ -366,7 +366,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 )
                 raw = BUILD / "run.json"
                 load_started = time.monotonic()
-                bench_run = subprocess.run(
+                run(
                     [
                         *uv_run,
                         "python",
@@ -396,15 +396,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
                     cwd=SERVICE,
                     env=service_env,
                     timeout=1800,
-                    check=False,
-                    capture_output=True,
-                    text=True,
                 )
-                if bench_run.returncode != 0:
-                    sys.exit(
-                        f"bench: bench.run exited {bench_run.returncode}:\n"
-                        f"{(bench_run.stdout + bench_run.stderr)[-4000:]}"
-                    )
                 load_seconds = time.monotonic() - load_started
             finally:
                 processes.stop_all()  # the server and worker before their database
