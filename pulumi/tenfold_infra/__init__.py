@@ -2,7 +2,7 @@
 
 One concern a module (network, security, load_balancer, service, database, cache,
 broker, cdn, monitoring); `stack.py` wires them from the validated `config.py`.
-`policies.py` is dependency-free so the pulumi-policy pack can import it alone.
+`policies/` is dependency-free so the pulumi-policy pack can import it alone.
 """
 
 __all__ = ["__version__"]

@@ -1,88 +1,49 @@
-"""Checks over the resources a stack would create, shared by the offline preview and the policy pack.
-
-Standard library only, so the pulumi-policy pack imports this module without pulumi_aws.
-Resources are plain dicts of Pulumi wire (camelCase) properties, as both the SDK mocks and
-the policy engine see them. Prod-only rules read the `Tier` tag every tenfold resource carries.
-"""
+"""The baseline checks: encryption, exposure, least privilege, resilience, TLS, CDN, logs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-RDS_INSTANCE = "aws:rds/instance:Instance"
-RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
-CACHE_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-MQ_BROKER = "aws:mq/broker:Broker"
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-LEGACY_SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
-ECS_SERVICE = "aws:ecs/service:Service"
-BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-
-# Ports the internet (or CloudFront) may reach; everything stateful is reached by SG reference only.
-PUBLIC_PORTS = {80, 443}
-STATEFUL_PORTS = {5432, 6379, 5671, 5672}
-ALB_TLS_POLICIES = (
-    "ELBSecurityPolicy-TLS13-1-2",
-    "ELBSecurityPolicy-TLS-1-2",
-    "ELBSecurityPolicy-FS-1-2",
+from .model import (
+    ALB_TLS_POLICIES,
+    BUCKET_PUBLIC_ACCESS_BLOCK,
+    CACHE_GROUP,
+    DISTRIBUTION,
+    ECS_SERVICE,
+    LEGACY_SG_RULE,
+    LISTENERS,
+    LOAD_BALANCERS,
+    LOG_GROUP,
+    MQ_BROKER,
+    PUBLIC_PORTS,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+    SG,
+    SG_INGRESS_RULE,
+    STATEFUL_PORTS,
+    WORLD,
+    Policy,
+    Resource,
+    is_primary,
+    of_types,
 )
-WORLD = {"0.0.0.0/0", "::/0"}
-
-
-@dataclass(frozen=True)
-class Resource:
-    type: str
-    name: str
-    props: Mapping[str, Any]
-
-    @property
-    def prod(self) -> bool:
-        return (self.props.get("tags") or {}).get("Tier") == "prod"
-
-
-@dataclass(frozen=True)
-class Policy:
-    name: str
-    description: str
-    check: Callable[[list[Resource]], list[str]]
-
-
-@dataclass(frozen=True)
-class Finding:
-    name: str
-    passed: bool
-    message: str
-
-
-def _of(resources: Iterable[Resource], *types: str) -> list[Resource]:
-    return [r for r in resources if r.type in types]
-
-
-def _primary(r: Resource) -> bool:
-    return not r.props.get("replicateSourceDb")
 
 
 def encryption_at_rest(resources: list[Resource]) -> list[str]:
     problems = [
         f"{r.name}: storageEncrypted must be true"
-        for r in _of(resources, RDS_INSTANCE)
-        if _primary(r) and r.props.get("storageEncrypted") is not True
+        for r in of_types(resources, RDS_INSTANCE)
+        if is_primary(r) and r.props.get("storageEncrypted") is not True
     ]
     problems += [
         f"{r.name}: atRestEncryptionEnabled must be true"
-        for r in _of(resources, CACHE_GROUP)
+        for r in of_types(resources, CACHE_GROUP)
         if r.props.get("atRestEncryptionEnabled") is not True
     ]
     problems += [
         f"{r.name}: encryptionOptions must not be turned off"
-        for r in _of(resources, MQ_BROKER)
+        for r in of_types(resources, MQ_BROKER)
         if (r.props.get("encryptionOptions") or {}).get("useAwsOwnedKey") is False
         and not (r.props.get("encryptionOptions") or {}).get("kmsKeyId")
     ]
@@ -92,11 +53,11 @@ def encryption_at_rest(resources: list[Resource]) -> list[str]:
 def encryption_in_transit(resources: list[Resource]) -> list[str]:
     problems = [
         f"{r.name}: transitEncryptionEnabled must be true and transitEncryptionMode 'required'"
-        for r in _of(resources, CACHE_GROUP)
+        for r in of_types(resources, CACHE_GROUP)
         if r.props.get("transitEncryptionEnabled") is not True
         or r.props.get("transitEncryptionMode", "required") != "required"
     ]
-    for group in _of(resources, RDS_PARAMETER_GROUP):
+    for group in of_types(resources, RDS_PARAMETER_GROUP):
         if str(group.props.get("family", "")).startswith("postgres"):
             values = {
                 p.get("name"): str(p.get("value")) for p in group.props.get("parameters") or []
@@ -107,12 +68,12 @@ def encryption_in_transit(resources: list[Resource]) -> list[str]:
                 )
     problems += [
         f"{r.name}: uses the default parameter group, which does not force TLS"
-        for r in _of(resources, RDS_INSTANCE)
-        if _primary(r) and not r.props.get("parameterGroupName")
+        for r in of_types(resources, RDS_INSTANCE)
+        if is_primary(r) and not r.props.get("parameterGroupName")
     ]
     problems += [
         f"{r.name}: engineType must be RabbitMQ (TLS-only amqps)"
-        for r in _of(resources, MQ_BROKER)
+        for r in of_types(resources, MQ_BROKER)
         if str(r.props.get("engineType", "")).lower() != "rabbitmq"
     ]
     return problems
@@ -121,18 +82,18 @@ def encryption_in_transit(resources: list[Resource]) -> list[str]:
 def no_public_stateful(resources: list[Resource]) -> list[str]:
     problems = [
         f"{r.name}: publiclyAccessible must be false"
-        for r in _of(resources, RDS_INSTANCE, MQ_BROKER)
+        for r in of_types(resources, RDS_INSTANCE, MQ_BROKER)
         if r.props.get("publiclyAccessible") is True
     ]
     problems += [
         f"{r.name}: tasks must not get public IPs"
-        for r in _of(resources, ECS_SERVICE)
+        for r in of_types(resources, ECS_SERVICE)
         if (r.props.get("networkConfiguration") or {}).get("assignPublicIp") is True
     ]
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     problems += [
         f"{r.name}: every public access block flag must be true"
-        for r in _of(resources, BUCKET_PUBLIC_ACCESS_BLOCK)
+        for r in of_types(resources, BUCKET_PUBLIC_ACCESS_BLOCK)
         if not all(r.props.get(f) is True for f in flags)
     ]
     return problems
@@ -162,18 +123,18 @@ def _ingress_problem(where: str, rule: Mapping[str, Any], sources: set[str]) -> 
 
 def security_group_least_privilege(resources: list[Resource]) -> list[str]:
     problems: list[str] = []
-    for r in _of(resources, SG_INGRESS_RULE):
+    for r in of_types(resources, SG_INGRESS_RULE):
         sources = {s for s in (r.props.get("cidrIpv4"), r.props.get("cidrIpv6")) if s}
         if (problem := _ingress_problem(r.name, r.props, sources)) is not None:
             problems.append(problem)
-    for r in _of(resources, LEGACY_SG_RULE):
+    for r in of_types(resources, LEGACY_SG_RULE):
         if r.props.get("type") == "ingress":
             sources = set(r.props.get("cidrBlocks") or []) | set(
                 r.props.get("ipv6CidrBlocks") or []
             )
             if (problem := _ingress_problem(r.name, r.props, sources)) is not None:
                 problems.append(problem)
-    for r in _of(resources, SG):
+    for r in of_types(resources, SG):
         for rule in r.props.get("ingress") or []:
             sources = set(rule.get("cidrBlocks") or []) | set(rule.get("ipv6CidrBlocks") or [])
             if (problem := _ingress_problem(r.name, rule, sources & WORLD)) is not None:
@@ -183,8 +144,8 @@ def security_group_least_privilege(resources: list[Resource]) -> list[str]:
 
 def production_resilience(resources: list[Resource]) -> list[str]:
     problems: list[str] = []
-    for r in _of(resources, RDS_INSTANCE):
-        if not _primary(r):
+    for r in of_types(resources, RDS_INSTANCE):
+        if not is_primary(r):
             continue
         retention = int(r.props.get("backupRetentionPeriod") or 0)
         if retention < 1:
@@ -198,7 +159,7 @@ def production_resilience(resources: list[Resource]) -> list[str]:
                 )
             if r.props.get("multiAz") is not True:
                 problems.append(f"{r.name}: multiAz must be true in prod")
-    for r in _of(resources, CACHE_GROUP):
+    for r in of_types(resources, CACHE_GROUP):
         if r.prod and not (
             int(r.props.get("numCacheClusters") or 1) >= 2
             and r.props.get("automaticFailoverEnabled")
@@ -207,10 +168,10 @@ def production_resilience(resources: list[Resource]) -> list[str]:
             problems.append(
                 f"{r.name}: prod needs 2+ nodes with automaticFailoverEnabled and multiAzEnabled"
             )
-    for r in _of(resources, MQ_BROKER):
+    for r in of_types(resources, MQ_BROKER):
         if r.prod and r.props.get("deploymentMode") != "CLUSTER_MULTI_AZ":
             problems.append(f"{r.name}: deploymentMode must be CLUSTER_MULTI_AZ in prod")
-    for r in _of(resources, *LOAD_BALANCERS):
+    for r in of_types(resources, *LOAD_BALANCERS):
         if r.prod and r.props.get("enableDeletionProtection") is not True:
             problems.append(f"{r.name}: enableDeletionProtection must be true in prod")
     return problems
@@ -219,11 +180,11 @@ def production_resilience(resources: list[Resource]) -> list[str]:
 def tls_1_2_or_newer(resources: list[Resource]) -> list[str]:
     problems = [
         f"{r.name}: sslPolicy {r.props.get('sslPolicy')!r} allows TLS older than 1.2"
-        for r in _of(resources, *LISTENERS)
+        for r in of_types(resources, *LISTENERS)
         if r.props.get("protocol") == "HTTPS"
         and not str(r.props.get("sslPolicy", "")).startswith(ALB_TLS_POLICIES)
     ]
-    for r in _of(resources, DISTRIBUTION):
+    for r in of_types(resources, DISTRIBUTION):
         version = str((r.props.get("viewerCertificate") or {}).get("minimumProtocolVersion", ""))
         if not version.startswith(("TLSv1.2", "TLSv1.3")):
             problems.append(
@@ -240,7 +201,7 @@ def tls_1_2_or_newer(resources: list[Resource]) -> list[str]:
 
 def cdn_compression_and_http2(resources: list[Resource]) -> list[str]:
     problems: list[str] = []
-    for r in _of(resources, DISTRIBUTION):
+    for r in of_types(resources, DISTRIBUTION):
         if r.props.get("httpVersion") not in ("http2", "http2and3", "http3"):
             problems.append(
                 f"{r.name}: httpVersion must be http2, http2and3 or http3, got {r.props.get('httpVersion')!r}"
@@ -260,7 +221,7 @@ def cdn_compression_and_http2(resources: list[Resource]) -> list[str]:
 def alb_drops_invalid_headers(resources: list[Resource]) -> list[str]:
     return [
         f"{r.name}: dropInvalidHeaderFields must be true (request smuggling defence)"
-        for r in _of(resources, *LOAD_BALANCERS)
+        for r in of_types(resources, *LOAD_BALANCERS)
         if r.props.get("loadBalancerType", "application") == "application"
         and r.props.get("dropInvalidHeaderFields") is not True
     ]
@@ -269,12 +230,12 @@ def alb_drops_invalid_headers(resources: list[Resource]) -> list[str]:
 def log_retention(resources: list[Resource]) -> list[str]:
     return [
         f"{r.name}: retentionInDays must be set (logs kept forever cost more every month)"
-        for r in _of(resources, LOG_GROUP)
+        for r in of_types(resources, LOG_GROUP)
         if not int(r.props.get("retentionInDays") or 0)
     ]
 
 
-POLICIES: tuple[Policy, ...] = (
+BASELINE: tuple[Policy, ...] = (
     Policy(
         "encryption-at-rest", "Database, cache and broker encrypt their storage", encryption_at_rest
     ),
@@ -313,16 +274,3 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy("log-retention", "Every log group has a retention period", log_retention),
 )
-
-
-def evaluate(resources: list[Resource]) -> list[Finding]:
-    """Run every policy; a passing policy says what it checked, a failing one lists each violation."""
-    findings = []
-    for policy in POLICIES:
-        problems = policy.check(resources)
-        findings.append(
-            Finding(
-                policy.name, not problems, "; ".join(problems) if problems else policy.description
-            )
-        )
-    return findings
