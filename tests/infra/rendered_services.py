@@ -31,6 +31,19 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "read_replicas": 3,
         "aws_region": "us-east-1",
     },
+    # The longest slug copier accepts (40): every length-limited AWS name must still fit.
+    "long-slug-redis-3-replicas": {
+        "project_slug": "order-fulfilment-and-settlement-platform",
+        "read_replicas": 3,
+        "broker": "redis",
+    },
+    # The edge at its fullest: a domain on the CDN and the ALB, and the most replicas.
+    "domain-cdn-5-replicas": {
+        "domain_name": "shop.example.org",
+        "hosted_zone_id": "Z0ABCDEFGHIJKLMNOPQRS",
+        "read_replicas": 5,
+        "aws_region": "eu-central-1",
+    },
 }
 
 
