@@ -3,7 +3,10 @@ slow-query log and replica routing decisions (with fake replica health, no serve
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +14,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from app.db.engine import create_engine
 from app.db.models import Item, ItemStatus
 from app.db.routing import (
     READ_AFTER_LSN_HEADER,
@@ -313,3 +318,28 @@ async def test_a_read_after_a_write_waits_for_a_replica_that_replayed_it() -> No
 
     fake.health[0] = ReplicaStatus(replay_lsn=200, lag_seconds=0.0)
     assert (await router.route(min_lsn=150)).target == "replica"
+
+
+async def _fail_to_open_sqlite(settings: Settings) -> None:
+    engine = create_engine("sqlite+aiosqlite:////nonexistent-directory/app.db", settings)
+    with pytest.raises(OperationalError):
+        async with engine.connect():
+            pass
+    await engine.dispose()
+
+
+def test_a_failed_sqlite_open_leaves_no_thread_reporting_to_a_closed_loop(
+    settings: Settings,
+) -> None:
+    """aiosqlite's worker thread outlived a failed open and then raised "Event loop is
+    closed" in whatever test ran next; the engine now waits for it."""
+    thread_errors: list[BaseException | None] = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: thread_errors.append(args.exc_value)
+    try:
+        for _ in range(30):  # the race lost about one time in two before the fix
+            asyncio.run(_fail_to_open_sqlite(settings))
+        time.sleep(0.2)  # any straggler thread reports by now
+    finally:
+        threading.excepthook = previous_hook
+    assert thread_errors == []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -16,7 +20,8 @@ from app.settings import Settings
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     """Create an engine for ``url`` with the pool and timeouts from ``settings``."""
-    backend = make_url(url).get_backend_name()
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
     options: dict[str, Any] = {
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_max_overflow,
@@ -34,11 +39,37 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
             "timeout": settings.database_connect_timeout_seconds,
             "server_settings": server_settings,
         }
+    if backend == "sqlite":
+        options["async_creator"] = sqlite_connector(parsed)
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
     log_slow_queries(engine, settings.database_slow_query_threshold_ms)
     return engine
+
+
+def sqlite_connector(url: URL) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """Open aiosqlite connections for ``url`` and, when opening fails, wait for the worker thread.
+
+    aiosqlite runs each connection on a thread of its own. When the file cannot be opened it
+    queues that thread's stop without waiting for it, and the thread later reports to the
+    event loop, which may be closed by then: "RuntimeError: Event loop is closed" in a thread
+    nobody owns (omnilib/aiosqlite#389). Waiting here keeps the failure inside the request
+    that caused it.
+    """
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
+
+    async def connect() -> aiosqlite.Connection:
+        connection = aiosqlite.connect(*args, **kwargs)
+        # Like SQLAlchemy's own connector: a forgotten connection never holds up exit.
+        connection._thread.daemon = True
+        try:
+            return await connection
+        except BaseException:
+            await asyncio.to_thread(connection._thread.join, 5.0)
+            raise
+
+    return connect
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
