@@ -46,6 +46,8 @@ lint: .venv/.installed ## Lint the template's own code
 	$(UV) run ruff check tests pulumi scripts
 	$(UV) run ruff format --check tests pulumi scripts
 	$(UV) run mypy --strict pulumi/tenfold_infra
+	$(UV) run shellcheck --severity=warning .ci/run template/scripts/system-deps template/scripts/deploy \
+		template/scripts/pg-pair template/scripts/topology
 
 format: .venv/.installed ## Format the template's own code
 	$(UV) run ruff format tests pulumi scripts
