@@ -125,20 +125,20 @@ class Architecture:
         """A stable, readable text of the picture (the PNG bytes depend on Graphviz's version)."""
         groups = {g.id: g for g in self.groups}
 
-        def path(group: str | None) -> str:
+        def where(group: str | None) -> str:
             names = []
             while group:
                 names.append(groups[group].label)
                 group = groups[group].parent
-            return " / ".join(reversed(names)) or "outside AWS"
+            return "in " + " / ".join(reversed(names)) if names else "outside AWS"
 
         def flat(label: str) -> str:
             return label.replace("\n", ", ")
 
-        lines = [f"{self.title}", ""]
-        lines += [f"- {flat(n.label)} (in {path(n.group)})" for n in self.nodes]
-        lines.append("")
         names = {n.id: flat(n.label).split(",")[0] for n in self.nodes}
+        lines = [self.title, "", "Boxes:", ""]
+        lines += [f"- {flat(n.label)} ({where(n.group)})" for n in self.nodes]
+        lines += ["", "Arrows (⇢ dashed: configuration, telemetry, replication):", ""]
         lines += [
             f"- {names[e.source]} {'⇢' if e.dashed else '→'} {names[e.target]}"
             + (f": {e.label}" if e.label else "")
