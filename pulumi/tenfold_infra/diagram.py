@@ -311,11 +311,13 @@ def architecture(resources: Sequence[CapturedResource], title: str) -> Architect
         )
         for writer in writers:
             arch.edge(writer, "db", "schema" if writer == "migrate" else "writes")
+    # Every replica gets its arrows; only the first carries the labels, so five stay legible.
     for number, _replica in enumerate(replicas, 1):
+        first = number == 1
         arch.node(f"replica-{number}", "postgres", f"Read replica {number}", private)
-        arch.edge("db", f"replica-{number}", "replication", dashed=True)
+        arch.edge("db", f"replica-{number}", "replication" if first else "", dashed=True)
         if arch.has("app"):
-            arch.edge("app", f"replica-{number}", "reads")
+            arch.edge("app", f"replica-{number}", "reads" if first else "")
     groups = find(resources, "aws:elasticache/replicationGroup:ReplicationGroup")
     if groups:
         cache = groups[0].inputs

@@ -40,6 +40,10 @@ def test_the_picture_follows_the_stack(service: Rendered, stack: str) -> None:
     assert [n.id for n in arch.nodes if n.id.startswith("replica-")] == [
         f"replica-{i}" for i in range(1, replicas + 1)
     ]
+    pairs = {(e.source, e.target) for e in arch.edges}
+    for number in range(1, replicas + 1):
+        assert ("db", f"replica-{number}") in pairs
+        assert ("app", f"replica-{number}") in pairs
     assert arch.has("cdn") is bool(service.answers["cdn"])
     assert arch.has("static") is bool(service.answers["cdn"])
     assert arch.has("mq") is (service.answers["broker"] == "rabbitmq")
@@ -114,3 +118,60 @@ def test_without_graphviz_the_preview_succeeds_and_says_how_to_get_the_picture(
     assert (tmp_path / "plan.txt").is_file()
     assert (tmp_path / "architecture.mmd").is_file()
     assert not (tmp_path / "architecture.png").exists()
+
+
+def test_the_picture_shows_the_deploy_path_when_the_stack_has_it() -> None:
+    """WAF, VPC origin, ECR + image build, the migrate container and the alarm email."""
+    task = {
+        "containerDefinitions": json.dumps(
+            [{"name": "migrate"}, {"name": "app", "dependsOn": [{"containerName": "migrate"}]}]
+        ),
+        "family": "svc-app",
+    }
+    resources = [
+        JsonResource("aws:ec2/vpc:Vpc", "svc-vpc", {"cidrBlock": "10.0.0.0/16"}),
+        JsonResource("aws:ec2/subnet:Subnet", "svc-public-1", {"availabilityZone": "eu-west-1a"}),
+        JsonResource("aws:ec2/subnet:Subnet", "svc-private-1", {"availabilityZone": "eu-west-1a"}),
+        JsonResource("aws:cloudfront/distribution:Distribution", "svc-cdn", {}),
+        JsonResource("aws:cloudfront/vpcOrigin:VpcOrigin", "svc-origin", {}),
+        JsonResource("aws:wafv2/webAcl:WebAcl", "svc-waf", {"scope": "CLOUDFRONT"}),
+        JsonResource("aws:lb/loadBalancer:LoadBalancer", "svc-alb", {"internal": True}),
+        JsonResource("aws:ecs/taskDefinition:TaskDefinition", "svc-app", task),
+        JsonResource(
+            "aws:ecs/service:Service",
+            "svc-app",
+            {"loadBalancers": [{"containerName": "app"}], "taskDefinition": "arn:svc-app"},
+        ),
+        JsonResource("aws:rds/instance:Instance", "svc-primary", {"multiAz": True}),
+        JsonResource(
+            "aws:ecr/repository:Repository",
+            "svc-images",
+            {
+                "imageTagMutability": "IMMUTABLE",
+                "imageScanningConfiguration": {"scanOnPush": True},
+            },
+        ),
+        JsonResource("docker-build:index:Image", "svc-image", {}),
+        JsonResource("aws:s3/bucket:Bucket", "svc-static", {}),
+        JsonResource("aws:s3/bucketObjectv2:BucketObjectv2", "svc-static-app.css", {}),
+        JsonResource("aws:sns/topic:Topic", "svc-alarms", {}),
+        JsonResource(
+            "aws:sns/topicSubscription:TopicSubscription", "svc-oncall", {"protocol": "email"}
+        ),
+    ]
+    arch = architecture(resources, "svc prod")
+    edges = {(e.source, e.target): e.label for e in arch.edges}
+    groups = {n.id: n.group for n in arch.nodes}
+    assert groups["waf"] == "edge"
+    assert groups["alb"] == "private"  # internal, reached through the VPC origin
+    assert edges[("cdn", "alb")] == "API via VPC origin (private)"
+    assert ("waf", "cdn") in edges
+    assert edges[("migrate", "app")].startswith("SUCCESS")
+    assert edges[("migrate", "db")] == "schema"
+    assert edges[("build", "ecr")] == "push"
+    assert ("ecr", "app") in edges
+    assert arch.label_of("ecr") == "ECR repository\nimmutable tags, scan on push"
+    assert arch.label_of("static") == "S3 static assets\n1 file uploaded"
+    assert edges[("alarms", "on-call")] == "email"
+    assert not arch.has("mq")
+    assert not arch.has("worker")
