@@ -360,7 +360,13 @@ def architecture(resources: Sequence[CapturedResource], title: str) -> Architect
             "aws:s3/bucketObjectv2:BucketObjectv2",
             "aws:s3/bucketObject:BucketObject",
         )
-        detail = f"\n{_plural(len(objects), 'file')} uploaded" if objects else ""
+        # Uploaded file by file, or synced by a command on each deploy.
+        synced = [r for r in resources if r.type.startswith("command:") and "static" in r.name]
+        detail = (
+            f"\n{_plural(len(objects), 'file')} uploaded"
+            if objects
+            else ("\nsynced on deploy" if synced else "")
+        )
         arch.node("static", "bucket", f"S3 static assets{detail}", region_group)
         if arch.has("cdn"):
             arch.edge("cdn", "static", "/static/* (OAC)")
