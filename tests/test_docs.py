@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import TEMPLATE_ROOT
 
 DOCS = TEMPLATE_ROOT / "docs"
+sys.path.insert(0, str(TEMPLATE_ROOT / "pulumi"))  # tenfold_infra.policies: standard library only
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_page_in_the_nav_is_built(site: Path) -> None:
     pages = [p.relative_to(DOCS) for p in DOCS.rglob("*.md")]
-    fragments = {Path("architecture/diagram.md"), Path("assets/benchmarks-table.md")}
+    fragments = {
+        Path("architecture/diagram.md"),
+        Path("assets/benchmarks-table.md"),
+        Path("assets/policies-table.md"),
+    }
     # use_directory_urls: practices/caching.md -> practices/caching/index.html,
     # practices/index.md -> practices/index.html.
     built = {
@@ -46,10 +51,22 @@ def test_every_page_in_the_nav_is_built(site: Path) -> None:
     assert not missing, f"pages not built: {missing}"
 
 
-def test_the_architecture_page_renders_the_generated_diagram(site: Path) -> None:
+def test_the_architecture_page_shows_the_pictures_without_javascript(site: Path) -> None:
     html = (site / "architecture" / "index.html").read_text()
-    assert '<pre class="mermaid"><code>flowchart LR' in html
-    assert "RDS PostgreSQL primary" in html
+    for stack in ("prod", "dev"):
+        assert f'src="../assets/architecture-{stack}.png"' in html
+        assert (site / "assets" / f"architecture-{stack}.png").read_bytes()[:4] == b"\x89PNG"
+    # The picture's text alternative, and no diagram that needs a script from a CDN to show.
+    assert "RDS PostgreSQL" in html
+    assert 'class="mermaid"' not in html
+
+
+def test_the_deploy_page_lists_every_policy(site: Path) -> None:
+    from tenfold_infra.policies import POLICIES
+
+    html = (site / "deploy" / "index.html").read_text()
+    missing = [p.name for p in POLICIES if f"<code>{p.name}</code>" not in html]
+    assert not missing, f"policies missing from docs/deploy.md: {missing}; run scripts/docs-diagram"
 
 
 def test_practice_pages_embed_the_code_they_describe(site: Path) -> None:

@@ -1,4 +1,4 @@
-"""`python -m tenfold_infra preview --stack prod [--json]`: the offline preview from infra/."""
+"""`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/."""
 
 from __future__ import annotations
 
@@ -25,9 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument(
         "--dir", type=Path, default=Path("."), help="directory with Pulumi.yaml (default: .)"
     )
+    preview.add_argument(
+        "--out",
+        type=Path,
+        help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
+    )
     args = parser.parse_args(argv)
 
-    from .preview import render_text, run_preview
+    from .preview import render_text, run_preview, write_out
 
     try:
         result = run_preview(args.dir, args.stack)
@@ -35,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid stack config: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result.to_json(), indent=2) if args.json else render_text(result))
+    if args.out:
+        for line in write_out(result, args.out):
+            print(
+                line if line.startswith("architecture picture skipped") else f"wrote {line}",
+                file=sys.stderr,
+            )
     if not result.passed:
         failed = ", ".join(f.name for f in result.findings if not f.passed)
         print(f"error: policy check failed: {failed}", file=sys.stderr)

@@ -428,3 +428,29 @@ def render_text(result: PreviewResult) -> str:
     lines += [f"  {k}: {json.dumps(v)}" for k, v in sorted(result.outputs.items())]
     lines += ["", "Diagram (Mermaid)", "```mermaid", result.diagram, "```"]
     return "\n".join(lines)
+
+
+def write_out(result: PreviewResult, directory: Path) -> list[str]:
+    """`--out DIR`: the plan, the JSON, the Mermaid source and the picture, as files.
+
+    Returns what was written, or why the picture was skipped (no Graphviz): the preview
+    itself never fails for want of a picture.
+    """
+    from .diagram import PictureUnavailable, architecture, render
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "plan.txt": render_text(result) + "\n",
+        "preview.json": json.dumps(result.to_json(), indent=2) + "\n",
+        "architecture.mmd": result.diagram + "\n",
+    }
+    picture = architecture(result.resources, f"{result.config.project} {result.config.stack}")
+    files["architecture.txt"] = picture.summary() + "\n"
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    written = [str(directory / name) for name in files]
+    try:
+        written += [str(path) for path in render(picture, directory)]
+    except PictureUnavailable as reason:
+        return [*written, f"architecture picture skipped: {reason}"]
+    return written
