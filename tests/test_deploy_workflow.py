@@ -34,6 +34,16 @@ if [ "$1" = up ] && [ -e "$FAKE_OUTPUTS/up-fails" ]; then exit 255; fi
 exit 0
 """
 
+FAKE_AWS = """#!/usr/bin/env bash
+# ECS as seen after the update: the app runs $FAKE_OUTPUTS/running-image if that file exists
+# (a circuit-breaker rollback), else the image the stack config was last set to.
+echo "aws $*" >> "$FAKE_PULUMI_LOG"
+case "$2" in
+  describe-services) echo "arn:aws:ecs:eu-west-1:123456789012:task-definition/demo-app:7" ;;
+  describe-task-definition) cat "$FAKE_OUTPUTS/running-image" 2>/dev/null || cat "$FAKE_OUTPUTS/image" ;;
+esac
+"""
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -68,14 +78,25 @@ def site() -> Iterator[tuple[str, type[Readiness]]]:
 
 
 def deploy(
-    service: Path, tmp_path: Path, url: str, image: str, *, previous: str | None
+    service: Path,
+    tmp_path: Path,
+    url: str,
+    image: str,
+    *,
+    previous: str | None,
+    ecs_runs: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     bin_dir, outputs = tmp_path / "bin", tmp_path / "outputs"
     bin_dir.mkdir(exist_ok=True)
     outputs.mkdir(exist_ok=True)
-    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
-    (bin_dir / "pulumi").chmod(0o755)
+    for name, script in (("pulumi", FAKE_PULUMI), ("aws", FAKE_AWS)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
     (outputs / "url").write_text(url)
+    (outputs / "cluster_name").write_text("demo-dev")
+    (outputs / "service_name").write_text("demo-dev-app")
+    if ecs_runs:
+        (outputs / "running-image").write_text(ecs_runs)
     if previous:
         (outputs / "image").write_text(previous)
     log = tmp_path / "pulumi.log"
@@ -107,12 +128,15 @@ def test_a_healthy_deploy_runs_the_new_image_and_keeps_it(
     url, _ = site
     done, calls = deploy(service, tmp_path, url, NEW, previous=PREVIOUS)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert calls == [
+    assert [c for c in calls if not c.startswith("aws ")] == [
         "stack output image --stack dev",
         f"config set image {NEW} --stack dev",
         "up --yes --skip-preview --stack dev",
         "stack output url --stack dev",
+        "stack output cluster_name --stack dev",
+        "stack output service_name --stack dev",
     ]
+    assert any("describe-services --cluster demo-dev --services demo-dev-app" in c for c in calls)
     outputs = (tmp_path / "github-output").read_text()
     assert f"deployed={NEW}" in outputs
     assert "rolled_back_to" not in outputs
@@ -132,7 +156,22 @@ def test_a_failed_smoke_check_puts_back_exactly_the_previous_image(
     ]
     assert f"config set image {NEW} --stack dev" in calls
     assert f"rolled_back_to={PREVIOUS}" in (tmp_path / "github-output").read_text()
-    assert "smoke check FAILED" in (tmp_path / "summary.md").read_text()
+    assert "FAILED (smoke check failed on" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_deploy_the_circuit_breaker_rolled_back_fails_and_resyncs_the_stack(
+    service: Path, tmp_path: Path, site: tuple[str, type[Readiness]]
+) -> None:
+    """ECS is steady again on the old task definition and `pulumi up` said success: the
+    running image gives it away, and the stack is put back on the previous image."""
+    url, _ = site
+    done, calls = deploy(service, tmp_path, url, NEW, previous=PREVIOUS, ecs_runs=PREVIOUS)
+    assert done.returncode == 1
+    assert f"does not run {NEW}: rolled back to {PREVIOUS}" in done.stderr
+    assert calls[-2:] == [
+        f"config set image {PREVIOUS} --stack dev",
+        "up --yes --skip-preview --stack dev",
+    ]
 
 
 def test_a_first_deploy_that_fails_says_there_is_nothing_to_roll_back_to(
