@@ -107,7 +107,9 @@ async def test_readyz_is_503_while_the_schema_is_behind_then_ready_once_migrated
         assert "behind" in schema["detail"]
         assert response.json()["checks"]["database"]["status"] == "ok"
 
-        await anyio.to_thread.run_sync(migrate, url)  # a "behind" result is never cached: the next poll sees head
+        await anyio.to_thread.run_sync(
+            migrate, url
+        )  # a "behind" result is never cached: the next poll sees head
         assert (await client.get("/readyz")).status_code == 200
 
 

@@ -87,20 +87,26 @@ class DownBroker(MemoryBroker):
         raise ConnectionError("broker unreachable")
 
 
+@pytest.mark.parametrize(
+    ("broker", "beats"),
+    [
+        pytest.param(MemoryBroker(), True, id="consuming"),
+        pytest.param(DownBroker(), False, id="down"),
+    ],
+)
 async def test_the_worker_beats_only_while_it_can_consume(
-    sessions: Sessions, tmp_path: Path
+    sessions: Sessions, tmp_path: Path, broker: MemoryBroker, beats: bool
 ) -> None:
-    for broker, expect_beat in ((MemoryBroker(), True), (DownBroker(), False)):
-        worker = Worker(broker, sessions, JobRegistry(), poll_timeout_seconds=0.05)
-        path = tmp_path / f"heartbeat-{expect_beat}"
-        heartbeat = Heartbeat(path, alive=lambda w=worker: w.consuming, interval_seconds=0.05)
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(heartbeat.run(stop))]
-        await asyncio.sleep(0.5)
-        stop.set()
-        await asyncio.gather(*tasks)
-        assert path.exists() is expect_beat
-        assert check(path, 60) is None if expect_beat else check(path, 60) is not None
+    worker = Worker(broker, sessions, JobRegistry(), poll_timeout_seconds=0.05)
+    path = tmp_path / "heartbeat"
+    heartbeat = Heartbeat(path, alive=lambda: worker.consuming, interval_seconds=0.05)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(heartbeat.run(stop))]
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*tasks)
+    assert path.exists() is beats
+    assert (check(path, 60) is None) is beats
 
 
 def test_the_worker_command_runs_heartbeat_and_depth_report(settings: Settings) -> None:
