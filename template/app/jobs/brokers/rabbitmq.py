@@ -32,13 +32,13 @@ from aio_pika.abc import (
     HeadersType,
 )
 from aio_pika.exceptions import ChannelPreconditionFailed
-from pamqp.common import FieldTable
 
 from app.jobs.message import JobMessage
 
 logger = logging.getLogger(__name__)
 
-QUORUM: FieldTable = {"x-queue-type": "quorum"}
+# HeadersType is aio-pika's name for an AMQP field table, which queue arguments are too.
+QUORUM: HeadersType = {"x-queue-type": "quorum"}
 
 
 class QueueTypeConflictError(RuntimeError):
