@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger(__name__)
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = SERVICE_ROOT / "alembic.ini"
+VERSION_TABLE = "alembic_version"  # Alembic's default; migrations/env.py keeps it
 
 
 def alembic_config(**attributes: Any) -> Config:
@@ -94,8 +94,14 @@ def compare(database_revisions: frozenset[str], migrations: Migrations) -> Schem
 
 
 def database_revisions(connection: Connection) -> frozenset[str]:
-    """The revisions in ``alembic_version`` (empty when the table does not exist)."""
-    return frozenset(MigrationContext.configure(connection).get_current_heads())
+    """The revisions in ``alembic_version`` (empty when the table does not exist).
+
+    Read with plain SQL rather than Alembic's MigrationContext, which logs two INFO
+    lines each time it is created: /readyz would add them to every check."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return frozenset()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608
+    return frozenset(str(row[0]) for row in rows)
 
 
 class SchemaCheck:
