@@ -15,6 +15,7 @@ from app.auth.tokens import AccessTokens
 from app.cache import Cache
 from app.db.engine import create_engine
 from app.db.routing import ReadRouter
+from app.db.schema import SchemaCheck
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
 from app.http_cache import CacheControlMiddleware
@@ -100,6 +101,7 @@ def _build_resources(settings: Settings) -> Resources:
             circuit_open_seconds=settings.cache_circuit_open_seconds,
         ),
         jobs=JobRuntime.for_app(settings, session_factory),
+        schema=SchemaCheck(engine, ttl_seconds=settings.readiness_schema_check_ttl_seconds),
         read_router=_build_read_router(settings, session_factory),
     )
 

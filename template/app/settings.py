@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, description="/readyz gives each dependency this long before reporting it down."
     )
+    readiness_schema_check_ttl_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="/readyz trusts a schema found at (or ahead of) the code's Alembic head "
+        "this long before reading alembic_version again; a schema behind is re-read on every "
+        "poll. Longer saves a query per poll but notices a downgraded schema later.",
+    )
 
     redis_url: str = Field(
         "", description="Cache and refresh-token store; empty uses an in-process TTL store."
@@ -186,6 +193,37 @@ class Settings(BaseSettings):
     )
     jobs_publish_timeout_seconds: float = Field(
         5.0, gt=0, description="Budget for connecting to the broker and for one publish confirm."
+    )
+    worker_heartbeat_path: str = Field(
+        "/tmp/worker-heartbeat",  # noqa: S108 - a liveness marker, not a secret or a temp file
+        description="File the worker touches while it can consume; `python -m app.jobs.health` "
+        "(the container health check) reads its age.",
+    )
+    worker_heartbeat_max_age_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="`python -m app.jobs.health` fails when the heartbeat is older than this; "
+        "shorter replaces a stuck worker sooner, but must exceed the broker backoff "
+        "(OUTBOX_RELAY_MAX_BACKOFF_SECONDS) so a brief broker blip restarts nothing.",
+    )
+    jobs_depth_report_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="The worker logs the jobs queue depth as a CloudWatch Embedded Metric "
+        "Format line this often, for scaling workers on backlog (0: never); shorter scales "
+        "sooner but costs a broker query and a log line each time.",
+    )
+    metrics_namespace: str = Field(
+        "tenfold",
+        min_length=1,
+        description="CloudWatch namespace of the metrics the service logs in Embedded Metric "
+        "Format (the infra sets <project>-<stack>).",
+    )
+    service_name: str = Field(
+        "app",
+        min_length=1,
+        description="Value of the Service dimension of those metrics (the infra sets "
+        "<project>-<stack>), so each stack scales on its own queue.",
     )
     outbox_relay_in_app: bool = Field(
         True,
@@ -350,6 +388,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is "
         "believed (e.g. 10.0.0.0/8); empty: the TCP peer is the client.",
+    )
+    client_ip_header: str = Field(
+        "",
+        description="Header a trusted proxy sets to the viewer's IP:port, e.g. "
+        "CloudFront-Viewer-Address behind CloudFront; believed only from TRUSTED_PROXIES peers, "
+        "ahead of X-Forwarded-For. Empty: X-Forwarded-For only.",
     )
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
     from app.db.routing import ReadRouter
+    from app.db.schema import SchemaCheck
     from app.jobs.runtime import JobRuntime
     from app.settings import Settings
     from app.static_files import StaticAssets
@@ -34,6 +35,7 @@ class Resources:
     jobs: JobRuntime
     cache: Cache
     static_assets: StaticAssets
+    schema: SchemaCheck
 
 
 def resources_of(request: Request) -> Resources:

@@ -1,6 +1,8 @@
 """Alembic environment: migrates the database named by the app's settings.
 
-Callers may pass a URL in ``config.attributes["database_url"]`` (the tests do);
+Callers may pass an open connection in ``config.attributes["connection"]``
+(``python -m app.db.migrate`` does, to migrate on the connection that holds its
+advisory lock) or a URL in ``config.attributes["database_url"]`` (the tests do);
 otherwise DATABASE_URL and DATABASE_PASSWORD are read like the app reads them.
 """
 
@@ -64,5 +66,7 @@ async def run_migrations_online() -> None:
 
 if context.is_offline_mode():
     run_migrations_offline()
+elif isinstance(config.attributes.get("connection"), Connection):
+    _run_migrations(config.attributes["connection"])
 else:
     asyncio.run(run_migrations_online())

@@ -181,3 +181,69 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
             first = [await attempt("198.51.100.1", f"u{n}@example.com") for n in range(3)]
             assert first == [401, 401, 429]
             assert await attempt("198.51.100.2", "other@example.com") == 401
+
+
+VIEWER = "cloudfront-viewer-address"
+
+
+def _viewer_request(peer: str, viewer: str, forwarded_for: str | None = None) -> Request:
+    headers = [(VIEWER.encode(), viewer.encode())]
+    if forwarded_for is not None:
+        headers.append((b"x-forwarded-for", forwarded_for.encode()))
+    return Request({"type": "http", "client": (peer, 1234), "headers": headers})
+
+
+@pytest.mark.parametrize(
+    ("peer", "viewer", "forwarded_for", "expected"),
+    [
+        # IPv4 viewer from a trusted proxy: the address without its port.
+        ("10.0.0.5", "198.51.100.1:46532", "130.176.1.1", "198.51.100.1"),
+        # IPv6 comes unbracketed: the port follows the last ':'.
+        ("10.0.0.5", "2001:db8::1:443", None, "2001:db8::1"),
+        ("10.0.0.5", "2001:0db8:0000::0007:60000", None, "2001:db8::7"),
+        # Malformed values are ignored: X-Forwarded-For (or the peer) decides instead.
+        ("10.0.0.5", "198.51.100.1", "198.51.100.9", "198.51.100.9"),
+        ("10.0.0.5", "not-an-ip:80", "198.51.100.9", "198.51.100.9"),
+        ("10.0.0.5", "198.51.100.1:port", None, "10.0.0.5"),
+        ("10.0.0.5", "[2001:db8::1]:443", None, "10.0.0.5"),
+        ("10.0.0.5", "' OR 1=1--:1", None, "10.0.0.5"),
+        ("10.0.0.5", "", None, "10.0.0.5"),
+        # A peer that is not trusted cannot choose its address through the header either.
+        ("203.0.113.7", "198.51.100.1:46532", "198.51.100.2", "203.0.113.7"),
+    ],
+)
+def test_client_ip_reads_the_viewer_address_header_only_from_trusted_proxies(
+    peer: str, viewer: str, forwarded_for: str | None, expected: str
+) -> None:
+    networks = [ip_network("10.0.0.0/8")]
+    assert client_ip(_viewer_request(peer, viewer, forwarded_for), networks, VIEWER) == expected
+
+
+def test_without_client_ip_header_the_viewer_address_is_not_believed() -> None:
+    request = _viewer_request("10.0.0.5", "198.51.100.1:46532", "198.51.100.9")
+    assert client_ip(request, [ip_network("10.0.0.0/8")]) == "198.51.100.9"
+
+
+async def test_behind_cloudfront_each_viewer_has_its_own_login_limit(settings: Settings) -> None:
+    behind_cdn = settings.model_copy(
+        update={
+            "login_attempts_per_window": 2,
+            "trusted_proxies": ["127.0.0.0/8"],
+            "client_ip_header": "CloudFront-Viewer-Address",
+        }
+    )
+    application = create_app(behind_cdn)
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def attempt(viewer: str, email: str) -> int:
+                body = {"email": email, "password": "not the password"}
+                # Every request arrives through the same edge (same X-Forwarded-For).
+                headers = {"CloudFront-Viewer-Address": viewer, "X-Forwarded-For": "130.176.1.1"}
+                return (await client.post(LOGIN, json=body, headers=headers)).status_code
+
+            first = [await attempt("198.51.100.1:1000", f"u{n}@example.com") for n in range(3)]
+            assert first == [401, 401, 429]
+            assert await attempt("2001:db8::1:1000", "other@example.com") == 401
+            assert await attempt("garbage", "third@example.com") == 401

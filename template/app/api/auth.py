@@ -52,7 +52,10 @@ async def login(body: LoginRequest, request: Request, session: Session) -> Token
         attempts=settings.login_attempts_per_window,
         window_seconds=settings.login_window_seconds,
     )
-    await limiter.check(client_ip(request, _trusted(tuple(settings.trusted_proxies))), body.email)
+    address = client_ip(
+        request, _trusted(tuple(settings.trusted_proxies)), settings.client_ip_header
+    )
+    await limiter.check(address, body.email)
     user = await users.find_user_by_email(session, body.email)
     # Verify even for an unknown email, so timing does not reveal which emails exist.
     password_matches = await verify_password(user.password_hash if user else None, body.password)

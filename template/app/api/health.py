@@ -2,7 +2,8 @@
 
 /healthz says the process serves requests; it checks nothing else, so a database
 outage never makes the orchestrator restart healthy processes. /readyz checks the
-primary database, the one hard dependency, and says which check failed.
+primary database, the one hard dependency, and that its schema is not behind the
+code's migrations (app/db/schema.py), and says which check failed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Check(BaseModel):
     status: Literal["ok", "degraded", "failing"]
     latency_ms: float
     error: str | None = None
+    detail: str | None = None
 
 
 class Readiness(BaseModel):
@@ -50,6 +52,8 @@ async def readyz(request: Request, response: Response) -> Readiness:
         return Readiness(status="unavailable", checks={}, reason="draining")
     resources = resources_of(request)
     checks = {"database": await _check_database(resources)}
+    if checks["database"].status == "ok":
+        checks["schema"] = await _check_schema(resources)
     # Soft dependencies are shown, never fatal: a lost cache is bypassed, and the outbox
     # holds jobs until the broker is back. Only the primary database takes us out of the LB.
     timeout = resources.settings.readiness_timeout_seconds
@@ -76,6 +80,23 @@ async def _check_database(resources: Resources) -> Check:
         logger.warning("readiness: database check failed", exc_info=error)
         return _failing(started, type(error).__name__)
     return Check(status="ok", latency_ms=_elapsed_ms(started))
+
+
+async def _check_schema(resources: Resources) -> Check:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(resources.settings.readiness_timeout_seconds):
+            schema = await resources.schema.status()
+    except TimeoutError:
+        return _failing(started, "timed out")
+    except Exception as error:  # any failure means "not ready"
+        logger.warning("readiness: schema check failed", exc_info=error)
+        return _failing(started, type(error).__name__)
+    if not schema.ready:
+        return Check(
+            status="failing", latency_ms=_elapsed_ms(started), error="behind", detail=schema.detail
+        )
+    return Check(status="ok", latency_ms=_elapsed_ms(started), detail=schema.detail)
 
 
 async def _check_soft_dependency(

@@ -6,6 +6,12 @@ saw to X-Forwarded-For; reading that header from right to left and skipping trus
 proxies gives the first address no trusted party vouches against. Anything a client
 wrote there itself sits further left and is never used. With no trusted proxies the
 header is ignored entirely, since anyone can send it.
+
+Behind CloudFront, X-Forwarded-For ends with the edge's address, so every viewer of
+one edge would share a rate limit. CloudFront instead states the viewer in its own
+header (``CloudFront-Viewer-Address: 203.0.113.7:4711``, IPv6 unbracketed, so the
+port follows the last ':'). CLIENT_IP_HEADER names such a header; it is believed only
+when the TCP peer is a trusted proxy, and a value that is not IP:port is ignored.
 """
 
 from __future__ import annotations
@@ -22,10 +28,14 @@ def parse_networks(entries: Sequence[str]) -> list[IPv4Network | IPv6Network]:
     return [ip_network(entry, strict=False) for entry in entries]
 
 
-def client_ip(request: Request, trusted: Networks) -> str:
+def client_ip(request: Request, trusted: Networks, address_header: str = "") -> str:
     peer = request.client.host if request.client else "unknown"
     if not trusted or not _is_trusted(peer, trusted):
         return peer
+    if address_header:
+        viewer = _address_without_port(request.headers.get(address_header, ""))
+        if viewer is not None:
+            return viewer
     hops = [
         hop.strip()
         for header in request.headers.getlist("x-forwarded-for")
@@ -37,6 +47,14 @@ def client_ip(request: Request, trusted: Networks) -> str:
         if not _is_trusted(hop, trusted):
             return hop if _is_ip(hop) else peer
     return peer
+
+
+def _address_without_port(value: str) -> str | None:
+    """``IP:port`` -> IP (IPv6 unbracketed: the port follows the last ':'); else None."""
+    host, separator, port = value.strip().rpartition(":")
+    if not separator or not port.isdigit() or not _is_ip(host):
+        return None
+    return str(ip_address(host))
 
 
 def _is_ip(value: str) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.jobs.brokers import Broker, create_broker
+from app.jobs.depth import DepthReporter
 from app.jobs.handlers import jobs
+from app.jobs.heartbeat import Heartbeat
 from app.jobs.outbox import Relay
 from app.jobs.registry import JobRegistry
 from app.jobs.worker import Worker
@@ -60,6 +63,9 @@ class JobRuntime:
         )
         self.run_worker = run_worker
         self.run_relay = run_relay
+        # The worker command's extras: health-check heartbeat and queue-depth metric.
+        self.heartbeat: Heartbeat | None = None
+        self.depth_reporter: DepthReporter | None = None
         self._engine = engine
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,7 +89,23 @@ class JobRuntime:
         from app.db.session import create_session_factory  # noqa: PLC0415
 
         engine = create_engine(settings.primary_database_url, settings)
-        return cls(settings, create_session_factory(engine), run_worker=run_worker, engine=engine)
+        session_factory = create_session_factory(engine)
+        runtime = cls(settings, session_factory, run_worker=run_worker, engine=engine)
+        if run_worker:
+            runtime.heartbeat = Heartbeat(
+                Path(settings.worker_heartbeat_path),
+                alive=lambda: runtime.worker.consuming,
+                interval_seconds=min(5.0, settings.worker_heartbeat_max_age_seconds / 4),
+            )
+            if settings.jobs_depth_report_seconds > 0:
+                runtime.depth_reporter = DepthReporter(
+                    runtime.broker,
+                    session_factory,
+                    namespace=settings.metrics_namespace,
+                    service=settings.service_name,
+                    interval_seconds=settings.jobs_depth_report_seconds,
+                )
+        return runtime
 
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
@@ -91,6 +113,10 @@ class JobRuntime:
                 group.create_task(self.relay.run(stop))
             if self.run_worker:
                 group.create_task(self.worker.run(stop))
+            if self.heartbeat is not None:
+                group.create_task(self.heartbeat.run(stop))
+            if self.depth_reporter is not None:
+                group.create_task(self.depth_reporter.run(stop))
 
     def start(self) -> None:
         self._stop.clear()

@@ -63,6 +63,8 @@ class Worker:
         self._retry_max_delay_seconds = retry_max_delay_seconds
         self._poll_timeout_seconds = poll_timeout_seconds
         self._max_backoff_seconds = max_backoff_seconds
+        # True while the last call to the broker succeeded: the heartbeat's signal.
+        self.consuming = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process deliveries until ``stop`` is set; the job in hand always completes."""
@@ -71,16 +73,20 @@ class Worker:
             try:
                 await self.process_next(self._poll_timeout_seconds)
             except Exception as error:  # noqa: BLE001 - broker or database down: retry later
+                self.consuming = False
                 failures += 1
                 delay = min(self._max_backoff_seconds, 0.5 * 2**failures)
                 logger.warning("worker: %r; retrying in %.1fs", error, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
             else:
+                self.consuming = True
                 failures = 0
+        self.consuming = False
 
     async def process_next(self, timeout_seconds: float) -> Outcome | None:
         delivery = await self._broker.get(timeout_seconds)
+        self.consuming = True
         if delivery is None:
             return None
         return await self.process(delivery)

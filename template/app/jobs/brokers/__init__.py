@@ -1,7 +1,7 @@
 """Broker backends behind one small interface, chosen by the scheme of BROKER_URL.
 
 - empty              -> :class:`MemoryBroker` (asyncio queue inside the app process)
-- amqp:// amqps://   -> :class:`RabbitMQBroker` (durable queue, confirms, DLX)
+- amqp:// amqps://   -> :class:`RabbitMQBroker` (quorum queue, confirms, DLX)
 - redis:// rediss:// -> :class:`RedisStreamsBroker` (stream + consumer group, DLQ stream)
 """
 
@@ -36,6 +36,9 @@ class Broker(Protocol):
 
     async def dead_letter_count(self) -> int:
         """Messages waiting in the dead-letter queue."""
+
+    async def depth(self) -> int:
+        """Messages waiting in the work queue for a worker (not those in a worker's hands)."""
 
     async def ping(self) -> None:
         """Raise if the broker cannot be reached."""

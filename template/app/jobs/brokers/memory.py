@@ -49,6 +49,9 @@ class MemoryBroker:
     async def dead_letter_count(self) -> int:
         return len(self.dead_letters)
 
+    async def depth(self) -> int:
+        return self.queue.qsize()
+
     async def ping(self) -> None:
         return None
 

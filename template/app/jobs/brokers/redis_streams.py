@@ -103,6 +103,16 @@ class RedisStreamsBroker:
     async def dead_letter_count(self) -> int:
         return int(await self._client.xlen(self.dead_letter_stream))
 
+    async def depth(self) -> int:
+        # Acked entries are deleted (XDEL), so the stream holds exactly the entries not yet
+        # settled: waiting ones, plus those pending in a consumer's hands, which are not a backlog.
+        await self._ensure_group()
+        async with self._client.pipeline(transaction=False) as pipeline:
+            pipeline.xlen(self.stream)
+            pipeline.xpending(self.stream, self.group)
+            length, pending = await pipeline.execute()
+        return max(0, int(length) - int(pending["pending"]))
+
     async def ping(self) -> None:
         await self._client.ping()
 
