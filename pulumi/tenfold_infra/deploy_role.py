@@ -24,9 +24,16 @@ import pulumi_aws as aws
 import pulumi
 
 from .github_oidc import AUDIENCE, ISSUER
+from .names import fit
 
 # Deploy roles live under their own IAM path, outside the `role/<prefix>-*` ARNs they may edit.
 DEPLOY_ROLE_PATH = "/github-deploy/"
+# IAM managed policy names have at most 128 characters.
+POLICY_NAME_LIMIT = 128
+POLICY_PARTS = {
+    "services": "read, and write by service and action",
+    "stack": "writes scoped to the stack's name prefix",
+}
 # The first `pulumi up` of prod (Multi-AZ RDS, an Amazon MQ cluster, CloudFront) can take
 # more than the default hour; IAM allows 1 to 12 hours.
 MAX_SESSION_SECONDS = 2 * 3600
@@ -345,8 +352,14 @@ def _statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> di
     }
 
 
-def deploy_permissions(scope: DeployScope) -> dict[str, Any]:
-    """The deploy role's permission policy document for one stack."""
+def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def deploy_permissions(scope: DeployScope) -> dict[str, dict[str, Any]]:
+    """The deploy role's permission policies for one stack: `services` holds what AWS cannot
+    scope by name, `stack` what carries the stack's name prefix in its ARN. Two managed
+    policies because one inline policy (10,240 characters per role) barely holds both."""
     arn, region, prefix = partition(scope.region), scope.region, scope.name_prefix
     statements = [_statement("Read", READ_ACTIONS, ["*"])]
     statements += [
@@ -364,6 +377,7 @@ def deploy_permissions(scope: DeployScope) -> dict[str, Any]:
         }
     }
     statements.append(kms)
+    services, statements = statements, []
     statements += [
         _statement("StackRoles", IAM_ROLE_ACTIONS, [f"arn:{arn}:iam::*:role/{prefix}-*"]),
         {
@@ -438,7 +452,12 @@ def deploy_permissions(scope: DeployScope) -> dict[str, Any]:
             ),
             _statement("StateKey", STATE_KEY_ACTIONS, [scope.state_key_arn]),
         ]
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {"services": _document(services), "stack": _document(statements)}
+
+
+def _compact(document: Mapping[str, Any]) -> str:
+    """IAM counts every character but whitespace against a policy's size limit."""
+    return json.dumps(document, separators=(",", ":"))
 
 
 def trust_policy(provider_arn: str, repository: str, environment: str) -> dict[str, Any]:
@@ -503,26 +522,30 @@ class DeployRole(pulumi.ComponentResource):
             opts=child,
         )
         state = pulumi.Output.all(bucket=args.state_bucket or "", key=args.state_key_arn or "")
-        aws.iam.RolePolicy(
-            name,
-            name="pulumi-up",
-            role=role.name,
-            policy=state.apply(
-                lambda s: json.dumps(
-                    deploy_permissions(
-                        DeployScope(
-                            region=args.region,
-                            name_prefix=args.name_prefix,
-                            hosted_zone_id=args.hosted_zone_id,
-                            state_bucket=s["bucket"] or None,
-                            state_key_arn=s["key"] or None,
-                        )
-                    ),
-                    separators=(",", ":"),
+        documents = state.apply(
+            lambda s: deploy_permissions(
+                DeployScope(
+                    region=args.region,
+                    name_prefix=args.name_prefix,
+                    hosted_zone_id=args.hosted_zone_id,
+                    state_bucket=s["bucket"] or None,
+                    state_key_arn=s["key"] or None,
                 )
-            ),
-            opts=child,
+            )
         )
+        for part in ("services", "stack"):
+            policy = aws.iam.Policy(
+                f"{name}-{part}",
+                name=fit(f"{args.role_name}-{part}", POLICY_NAME_LIMIT),
+                path=DEPLOY_ROLE_PATH,
+                description=f"pulumi up of {args.name_prefix}: {POLICY_PARTS[part]}",
+                policy=documents[part].apply(_compact),
+                tags=dict(args.tags),
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{part}", role=role.name, policy_arn=policy.arn, opts=child
+            )
         self.arn = role.arn
         self.role_name = role.name
         self.register_outputs({"arn": self.arn, "role_name": self.role_name})
