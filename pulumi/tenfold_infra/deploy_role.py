@@ -140,6 +140,12 @@ WRITE_ACTIONS_BY_SERVICE = {
         "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
         "ec2:CreateTags",
         "ec2:DeleteTags",
+        # Amazon MQ creates the broker's network interfaces with the caller's permissions.
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DetachNetworkInterface",
     ),
     "load-balancer": (
         "elasticloadbalancing:Create*",
