@@ -128,6 +128,18 @@ def _environments(namespace: str, raw: Mapping[str, str]) -> dict[str, str]:
                 "environment name of at most 255 characters without ':', '*' or '?'",
                 parsed,
             )
+    # One environment's jobs would assume every role that trusts it, prod's too.
+    first_stack: dict[str, str] = {}
+    for stack, environment in parsed.items():
+        other = first_stack.setdefault(environment.lower(), stack)
+        if other != stack:
+            raise _error(
+                namespace,
+                "environments",
+                f"{expected}; stacks {other!r} and {stack!r} share the GitHub environment "
+                f"{environment!r} (names ignore case): give each stack its own",
+                parsed,
+            )
     return {str(k): str(v) for k, v in parsed.items()}
 
 

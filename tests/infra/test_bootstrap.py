@@ -275,6 +275,11 @@ BAD_CONFIG = [
     ({"environments": '{"dev": ""}'}, "environments", "GitHub environment name"),
     ({"environments": '{"dev stack": "dev"}'}, "environments", "is not a Pulumi stack name"),
     (
+        {"environments": '{"dev": "prod", "prod": "Prod"}'},
+        "environments",
+        "share the GitHub environment",
+    ),
+    (
         {"existingOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/gitlab.com"},
         "existingOidcProviderArn",
         "list-open-id-connect-providers",
