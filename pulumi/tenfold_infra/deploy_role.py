@@ -7,9 +7,11 @@ branch or environment can assume it. The permissions are what `pulumi up` of tha
 needs, by service and verb, never `*` or `<service>:*`. Where the stack controls the names
 AWS puts in the ARN (IAM roles, S3 buckets, secrets, ECR repositories, log groups, SNS
 topics, the hosted zone) the role is scoped to the stack's `<project>-<stack>` prefix;
-resources whose names AWS shortens to fit (load balancers, caches, databases) are scoped by
-action only. IAM writes reach roles under that prefix only, never this role (it lives under
-its own path), and iam:PassRole hands those roles to ECS tasks and RDS monitoring only.
+resources whose names `names.fit` shortens to AWS's limits (load balancers, caches) or that
+AWS names itself (VPCs, subnets, distributions) are scoped by action only. IAM writes reach
+roles under that prefix only, never this role (it lives under its own path), and
+iam:PassRole hands those roles to ECS tasks and RDS monitoring only. The statements go into
+two managed policies: one inline policy would come within 1,000 characters of IAM's quota.
 """
 
 from __future__ import annotations
