@@ -62,6 +62,12 @@ INVALID_ANSWERS = [
     ("hosted_zone_id", "z0123", WITH_DOMAIN, "starts with Z"),
     ("hosted_zone_id", "Z012-345", WITH_DOMAIN, "uppercase letters and digits"),
     ("hosted_zone_id", "Z" + "A" * 40, WITH_DOMAIN, "not a Route 53 hosted zone id"),
+    ("github_repository", "acme", {}, "use owner/name"),
+    ("github_repository", "-acme/orders", {}, "no hyphen at either end"),
+    ("github_repository", "ac--me/orders", {}, "not a GitHub repository"),
+    ("github_repository", "acme/or ders", {}, "not a GitHub repository"),
+    ("github_repository", "https://github.com/acme/orders", {}, "not a GitHub repository"),
+    ("github_repository", "a" * 40 + "/orders", {}, "at most 39 characters"),
 ]
 
 
@@ -97,6 +103,7 @@ def test_every_question_has_help_a_default_and_a_validator_or_choices() -> None:
         "broker",
         "domain_name",
         "hosted_zone_id",
+        "github_repository",
     }
     tested = {question for question, *_ in INVALID_ANSWERS}
     for name, spec in questions.items():

@@ -23,7 +23,16 @@ def main(argv: list[str] | None = None) -> int:
         "--json", action="store_true", help="print one JSON object instead of text"
     )
     preview.add_argument(
-        "--dir", type=Path, default=Path("."), help="directory with Pulumi.yaml (default: .)"
+        "--dir",
+        type=Path,
+        default=None,
+        help="directory with Pulumi.yaml (default: . for the service, bootstrap for the bootstrap)",
+    )
+    preview.add_argument(
+        "--project",
+        choices=("service", "bootstrap"),
+        default="service",
+        help="the service's stacks, or the one-time account bootstrap in bootstrap/",
     )
     preview.add_argument(
         "--out",
@@ -31,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
     )
     args = parser.parse_args(argv)
+    if args.project == "bootstrap":
+        from .bootstrap_preview import main as preview_bootstrap
+
+        return preview_bootstrap(args.dir or Path("bootstrap"), args.stack, args.json)
+    args.dir = args.dir or Path(".")
 
     from .preview import render_text, run_preview, write_out
 

@@ -143,7 +143,12 @@ class StackConfig:
     @property
     def name(self) -> str:
         """Prefix of every AWS name: <project>-<stack>, short enough for ALB/ElastiCache limits."""
-        return f"{self.project}-{self.stack}"[:28].rstrip("-")
+        return resource_prefix(self.project, self.stack)
+
+
+def resource_prefix(project: str, stack: str) -> str:
+    """The stack's name prefix; the bootstrap's deploy role scopes IAM and logs to it."""
+    return f"{project}-{stack}"[:28].rstrip("-")
 
 
 class _Values:

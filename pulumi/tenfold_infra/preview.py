@@ -9,10 +9,10 @@ Mocked provider outputs (endpoints, ARNs) are plausible placeholders, never real
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -176,14 +176,34 @@ class _Mocks:
 
 def run_preview(directory: Path, stack: str) -> PreviewResult:
     """Run the stack program of `directory` under mocks; ConfigError if its config is invalid."""
+    from . import stack as stack_module
+    from .config import load_config
+
+    config, captured, findings, outputs = run_program(
+        directory, stack, load_config, stack_module.build
+    )
+    result = PreviewResult(config, captured, findings, outputs)
+    result.diagram = diagram(result)
+    return result
+
+
+C = TypeVar("C")
+
+
+def run_program(
+    directory: Path,
+    stack: str,
+    load: Callable[[], C],
+    build: Callable[[C], Mapping[str, Any]],
+) -> tuple[C, list[Captured], list[Finding], dict[str, Any]]:
+    """Run `build(load())` under mocks with `directory`'s stack config: the config, the
+    captured resources, the policy findings and the outputs (the service stack and the
+    bootstrap share this)."""
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import rpc
     from pulumi.runtime.config import set_all_config
 
     import pulumi
-
-    from . import stack as stack_module
-    from .config import load_config
 
     project, values = read_stack_config(directory, stack)
     set_all_config(values)
@@ -212,12 +232,12 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
     pulumi.runtime.set_mocks(
         adapter, project=project, stack=stack, preview=False, monitor=Monitor(adapter)
     )
-    config = load_config()
+    config = load()
     outputs: dict[str, Any] = {}
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        return pulumi.Output.all(**stack_module.build(config)).apply(outputs.update)
+        return pulumi.Output.all(**build(config)).apply(outputs.update)
 
     program()
 
@@ -233,11 +253,7 @@ def run_preview(directory: Path, stack: str) -> PreviewResult:
             Captured(typ, name, parent, _redact(inputs, mocks.secret_values), parent_type)
         )
     findings = evaluate([Resource(typ, name, inputs) for typ, name, _, inputs in registered])
-    result = PreviewResult(
-        config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values)
-    )
-    result.diagram = diagram(result)
-    return result
+    return config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values)
 
 
 def _plain(value: Any, reveal: bool) -> Any:

@@ -15,12 +15,16 @@ Resources = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class Breakage:
-    """`apply` breaks the resources of `answer_set`'s `stack`; only `policy` may then fail."""
+    """`apply` breaks the resources of `answer_set`'s `stack`; only `policy` may then fail.
+
+    `project` "bootstrap" breaks the preview of infra/bootstrap/ instead of a service stack.
+    """
 
     policy: str
     apply: Callable[[Resources], None]
     answer_set: str = "defaults"
     stack: str = "prod"
+    project: str = "service"
 
 
 def first(resources: Resources, type_: str, primary: bool = False) -> dict[str, Any]:

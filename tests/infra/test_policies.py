@@ -7,11 +7,13 @@ import runpy
 from typing import Any
 
 import breakages_baseline
+import breakages_bootstrap
 import breakages_edge
 import breakages_platform
 import pytest
 from breakage import Breakage, Resources
 from breakages_baseline import alb_keeps_invalid_headers, single_az_prod_database
+from rendered_bootstrap import bootstrap
 from rendered_services import REPO, Rendered, rendered
 from tenfold_infra.policies import POLICIES, Resource, evaluate
 
@@ -19,6 +21,7 @@ BREAKAGES: list[Breakage] = [
     *breakages_baseline.BREAKAGES,
     *breakages_edge.BREAKAGES,
     *breakages_platform.BREAKAGES,
+    *breakages_bootstrap.BREAKAGES,
 ]
 
 
@@ -32,7 +35,10 @@ def test_every_policy_has_a_breakage() -> None:
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=[b.policy for b in BREAKAGES])
 def test_policy_catches_broken_resource(breakage: Breakage) -> None:
-    resources = copy.deepcopy(rendered(breakage.answer_set).previews[breakage.stack]["resources"])
+    rendered_project = bootstrap if breakage.project == "bootstrap" else rendered
+    resources = copy.deepcopy(
+        rendered_project(breakage.answer_set).previews[breakage.stack]["resources"]
+    )
     assert all(f.passed for f in evaluate(as_policy_input(resources)))
     breakage.apply(resources)
     failed = {f.name: f.message for f in evaluate(as_policy_input(resources)) if not f.passed}

@@ -8,11 +8,12 @@ AWS rule cites the AWS page that states it, and `tests/infra` breaks each one on
 from __future__ import annotations
 
 from .baseline import BASELINE
+from .bootstrap import BOOTSTRAP
 from .edge import EDGE
 from .model import Finding, Policy, Resource
 from .platform import PLATFORM
 
-POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *PLATFORM)
+POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *PLATFORM, *BOOTSTRAP)
 
 __all__ = ["POLICIES", "Finding", "Policy", "Resource", "evaluate"]
 

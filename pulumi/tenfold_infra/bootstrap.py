@@ -1,0 +1,83 @@
+"""The one-time account bootstrap: GitHub OIDC, a deploy role per service stack, a state backend.
+
+An administrator runs it once per AWS account (infra/bootstrap/, `pulumi up`); afterwards the
+service's GitHub workflow deploys with short-lived credentials from the role of its
+environment, and nobody keeps AWS keys in GitHub.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from .bootstrap_config import BootstrapConfig, load_bootstrap_config
+from .config import resource_prefix
+from .deploy_role import DeployRole, DeployRoleArgs
+from .github_oidc import GithubOidc, GithubOidcArgs
+from .names import fit
+from .state_backend import StateBackend, StateBackendArgs
+
+# IAM role names have at most 64 characters.
+ROLE_NAME_LIMIT = 64
+
+
+def deploy_role_name(service_project: str, stack: str) -> str:
+    """`deploy-<project>-<stack>`: outside the `<project>-<stack>-*` names the role may edit."""
+    return fit(f"deploy-{service_project}-{stack}", ROLE_NAME_LIMIT)
+
+
+def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
+    """Create the bootstrap's resources and return its outputs (exported by `run`)."""
+    tags = {
+        "Project": config.service_project,
+        "Stack": config.stack,
+        "ManagedBy": "pulumi",
+        "Purpose": "github-deploy",
+    }
+    oidc = GithubOidc(
+        config.name,
+        GithubOidcArgs(existing_provider_arn=config.existing_oidc_provider_arn, tags=tags),
+    )
+    backend = (
+        StateBackend(config.name, StateBackendArgs(region=config.region, tags=tags))
+        if config.state_backend
+        else None
+    )
+    roles = {
+        stack: DeployRole(
+            f"{config.name}-{stack}",
+            DeployRoleArgs(
+                provider_arn=oidc.provider_arn,
+                github_repository=config.github_repository,
+                environment=environment,
+                role_name=deploy_role_name(config.service_project, stack),
+                region=config.region,
+                name_prefix=resource_prefix(config.service_project, stack),
+                hosted_zone_id=config.hosted_zone_id,
+                state_bucket=backend.bucket_name if backend else None,
+                state_key_arn=backend.key_arn if backend else None,
+                tags={**tags, "Environment": environment},
+            ),
+        )
+        for stack, environment in config.environments.items()
+    }
+    outputs: dict[str, pulumi.Output[Any]] = {
+        "oidcProviderArn": oidc.provider_arn,
+        # Copy each into its GitHub environment as the variable AWS_ROLE_ARN.
+        "deployRoleArns": pulumi.Output.all(**{s: r.arn for s, r in roles.items()}),
+        "githubEnvironments": pulumi.Output.from_input(dict(config.environments)),
+        "awsRegion": pulumi.Output.from_input(config.region),
+    }
+    if backend:
+        outputs["stateBackendUrl"] = backend.backend_url
+        outputs["secretsProvider"] = backend.secrets_provider
+        outputs["stateBucket"] = backend.bucket_name
+        outputs["stateKeyArn"] = backend.key_arn
+    return outputs
+
+
+def run() -> None:
+    """Entry point of infra/bootstrap/__main__.py under `pulumi up`."""
+    for key, value in build(load_bootstrap_config()).items():
+        pulumi.export(key, value)

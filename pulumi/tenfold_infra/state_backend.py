@@ -1,0 +1,157 @@
+"""A self-managed Pulumi backend: an S3 bucket for state and a KMS key for stack secrets.
+
+For teams that do not use Pulumi Cloud: `pulumi login s3://<bucket>` keeps every stack's state
+(checkpoints, history, locks) in the bucket, and `pulumi stack init --secrets-provider
+awskms://alias/<name>?region=<region>` encrypts the stack's secrets with the key. The state is
+the only record of what Pulumi manages, so the bucket is versioned (a bad write can be
+undone), encrypted with the key, private, TLS-only, and protected from `pulumi destroy`; old
+versions expire after `noncurrent_version_days`. See "Managing state & backend options" at
+https://www.pulumi.com/docs/iac/concepts/state-and-backends/ and S3's "Security best
+practices": https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi_aws as aws
+
+import pulumi
+
+from .names import fit
+
+# S3 allows a bucket name of 63 characters; Pulumi's unique suffix of 26 leaves 37 for the prefix.
+BUCKET_PREFIX_LIMIT = 37
+# The tag the bootstrap policies use to find the state bucket.
+PURPOSE_TAG = "pulumi-state"
+
+
+@dataclass(frozen=True)
+class StateBackendArgs:
+    region: str
+    noncurrent_version_days: int = 90
+    # KMS waits this long before deleting a scheduled key (7 to 30 days).
+    key_deletion_window_days: int = 30
+    # Refuse `pulumi destroy` of the bootstrap while the state lives here.
+    protect: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class StateBackend(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    backend_url: pulumi.Output[str]
+    secrets_provider: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenfold:state_backend:StateBackend", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        tags = {**args.tags, "Purpose": PURPOSE_TAG}
+        state = f"{name}-state"
+
+        key = aws.kms.Key(
+            state,
+            description=f"Pulumi state and stack secrets of {name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=args.key_deletion_window_days,
+            tags=tags,
+            opts=kept,
+        )
+        alias = aws.kms.Alias(state, name=f"alias/{state}", target_key_id=key.arn, opts=child)
+        bucket = aws.s3.Bucket(
+            state, bucket_prefix=fit(state, BUCKET_PREFIX_LIMIT - 1) + "-", tags=tags, opts=kept
+        )
+        aws.s3.BucketOwnershipControls(
+            state,
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            state,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            state,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            state,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    # One data key per bucket instead of a KMS call per object.
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            state,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-state-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.noncurrent_version_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            state,
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "TlsOnly",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.bucket_name = bucket.bucket
+        self.key_arn = key.arn
+        self.backend_url = bucket.bucket.apply(lambda b: f"s3://{b}")
+        self.secrets_provider = alias.name.apply(lambda a: f"awskms://{a}?region={args.region}")
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "key_arn": self.key_arn,
+                "backend_url": self.backend_url,
+                "secrets_provider": self.secrets_provider,
+            }
+        )
