@@ -10,9 +10,10 @@ from __future__ import annotations
 from .baseline import BASELINE
 from .edge import EDGE
 from .model import Finding, Policy, Resource
+from .names import NAMES
 from .platform import PLATFORM
 
-POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *PLATFORM)
+POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *NAMES, *PLATFORM)
 
 __all__ = ["POLICIES", "Finding", "Policy", "Resource", "evaluate"]
 
