@@ -67,6 +67,7 @@ MANAGED_ORIGIN_REQUEST_POLICIES: dict[str, tuple[bool, bool]] = {
     "acba4595-bd28-49b8-b9fe-13317c0390fa": (False, False),  # UserAgentRefererHeaders
 }
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
+# The default quota (adjustable through Service Quotas; the stack assumes the default).
 HEADERS_PER_POLICY = 10
 PLAIN_HTTP = ("http-only", "match-viewer")
 
@@ -406,14 +407,14 @@ def cdn_policy_header_quotas(resources: list[Resource]) -> list[str]:
         if len(headers) > HEADERS_PER_POLICY:
             problems.append(
                 f"{p.name}: {len(headers)} headers in the cache key, over CloudFront's "
-                f"{HEADERS_PER_POLICY}; key on fewer headers"
+                f"{HEADERS_PER_POLICY} (default quota); key on fewer headers or raise the quota"
             )
     for p in of_types(resources, ORIGIN_REQUEST_POLICY):
         headers = _items(p.props.get("headersConfig"), "headers")
         if len(headers) > HEADERS_PER_POLICY:
             problems.append(
                 f"{p.name}: {len(headers)} headers, over CloudFront's {HEADERS_PER_POLICY} per "
-                "origin request policy; forward fewer"
+                "origin request policy (default quota); forward fewer or raise the quota"
             )
         if "authorization" in _lower(headers):
             problems.append(
