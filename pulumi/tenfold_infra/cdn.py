@@ -1,4 +1,11 @@
-"""CloudFront: the API through the ALB as its Cache-Control says, static assets from S3 with OAC."""
+"""CloudFront: the API through the ALB as its Cache-Control says, static assets from S3 with OAC.
+
+The ALB is reached through a VPC origin (an internal ALB, traffic stays on AWS's network)
+when there is no domain, or over HTTPS to origin.<domain> when there is one. The API
+behaviour keys its cache on Authorization (CloudFront forwards that header only when it is
+in the cache key) and never forwards the viewer's Host, which the ALB's certificate does not
+cover; CloudFront-Viewer-Address carries the client's address to the app.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +17,65 @@ import pulumi_aws as aws
 
 import pulumi
 
-from .load_balancer import ORIGIN_VERIFY_HEADER, validate_certificate
+from .load_balancer import BUCKET_PREFIX_LIMIT, ORIGIN_VERIFY_HEADER, validate_certificate
+from .names import fit
+from .static_assets import STATIC_DIRECTORY, StaticAssets, StaticAssetsArgs
+from .waf import CLOUDFRONT_REGION, WebFirewall, WebFirewallArgs
 
 # AWS managed policies (stable ids, the same in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-USE_ORIGIN_CACHE_CONTROL_HEADERS_QUERY_STRINGS = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
-ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 VIEWER_TLS_POLICY = "TLSv1.2_2021"
 STATIC_PATH = "/static/*"
+# The header (`IP:port`) the app reads the client address from (CLIENT_IP_HEADER).
+CLIENT_IP_HEADER = "CloudFront-Viewer-Address"
+# Viewer headers the API reads, sent to the ALB but kept out of the cache key. Never Host (the
+# ALB's certificate covers origin.<domain> only), never Authorization (CloudFront refuses it
+# in an origin request policy: the API cache policy keys on it instead). At most 10, the
+# default CloudFront quota of headers per origin request policy.
+API_ORIGIN_HEADERS = (
+    "Accept",
+    "Accept-Language",
+    "Origin",
+    "User-Agent",
+    "If-None-Match",
+    "X-Request-ID",
+    "X-Read-After-LSN",
+    "Access-Control-Request-Method",
+    "Access-Control-Request-Headers",
+    CLIENT_IP_HEADER,
+)
+# Cookies the API reads: the read-your-writes position (app/db/routing.py).
+API_ORIGIN_COOKIES = ("read_after_lsn",)
+# CloudFront policy and OAC names (CloudFront developer guide, quotas: 128 and 64 characters).
+POLICY_NAME_LIMIT = 128
+OAC_NAME_LIMIT = 64
 
 
 @dataclass(frozen=True)
 class CdnArgs:
     alb_domain_name: pulumi.Input[str]
     origin_verify_secret: pulumi.Input[str]
-    # The ALB has a certificate (a domain is set): CloudFront talks HTTPS to it.
-    alb_https: bool = False
+    # The internal ALB CloudFront reaches through a VPC origin (no domain). None: the ALB is
+    # internet-facing with a certificate for alb_domain_name, reached over HTTPS only.
+    vpc_origin_alb_arn: pulumi.Input[str] | None = None
     domain_name: str | None = None
     hosted_zone_id: str | None = None
     # Edge locations in North America and Europe; PriceClass_All adds the rest of the world.
     price_class: str = "PriceClass_100"
     retain_static_bucket: bool = True
+    # The service's static files (relative to the infra project), uploaded to the bucket.
+    static_directory: str | None = STATIC_DIRECTORY
+    # Requests per client IP per 5 minutes before the edge web ACL blocks it.
+    waf_rate_limit_per_5_minutes: int = 2000
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.vpc_origin_alb_arn is None and self.domain_name is None:
+            raise ValueError(
+                "without a domain (no certificate on the ALB), CloudFront must reach the ALB "
+                "through a VPC origin: pass vpc_origin_alb_arn of an internal ALB"
+            )
 
 
 class Cdn(pulumi.ComponentResource):
@@ -48,8 +91,24 @@ class Cdn(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
+        # CloudFront-scope resources (the viewer certificate, the web ACL) live in us-east-1.
+        us_east_1 = aws.Provider(f"{name}-us-east-1", region=CLOUDFRONT_REGION, opts=child)
+        firewall = WebFirewall(
+            name,
+            WebFirewallArgs(
+                scope="CLOUDFRONT",
+                rate_limit_per_5_minutes=args.waf_rate_limit_per_5_minutes,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=us_east_1),
+        )
+
         bucket = aws.s3.Bucket(
-            f"{name}-static", force_destroy=not args.retain_static_bucket, tags=tags, opts=child
+            f"{name}-static",
+            bucket_prefix=fit(f"{name}-static", BUCKET_PREFIX_LIMIT - 1) + "-",
+            force_destroy=not args.retain_static_bucket,
+            tags=tags,
+            opts=child,
         )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-static",
@@ -80,6 +139,7 @@ class Cdn(pulumi.ComponentResource):
         )
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-static",
+            name=fit(f"{name}-static", OAC_NAME_LIMIT),
             description="CloudFront reads the static bucket",
             origin_access_control_origin_type="s3",
             signing_behavior="always",
@@ -95,7 +155,6 @@ class Cdn(pulumi.ComponentResource):
                     "a domain_name needs its hosted_zone_id to validate the certificate"
                 )
             # CloudFront only accepts certificates from us-east-1, whatever the stack's region.
-            us_east_1 = aws.Provider(f"{name}-us-east-1", region="us-east-1", opts=child)
             certificate = aws.acm.Certificate(
                 f"{name}-cdn-cert",
                 domain_name=args.domain_name,
@@ -109,7 +168,88 @@ class Cdn(pulumi.ComponentResource):
             ).certificate_arn
             aliases = [args.domain_name]
 
+        # The API's own cache policy: the origin's Cache-Control decides (default TTL 0), and
+        # Authorization is in the key, so each caller has its own entries and the header
+        # reaches the ALB (CloudFront drops it otherwise).
+        api_cache = aws.cloudfront.CachePolicy(
+            f"{name}-api",
+            name=fit(f"{name}-api", POLICY_NAME_LIMIT),
+            comment="API: Cache-Control from the service, Authorization in the key",
+            min_ttl=0,
+            default_ttl=0,
+            max_ttl=31_536_000,
+            parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
+                enable_accept_encoding_brotli=True,
+                enable_accept_encoding_gzip=True,
+                headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                    header_behavior="whitelist",
+                    headers=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs(
+                        items=["Authorization"]
+                    ),
+                ),
+                cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                    cookie_behavior="none"
+                ),
+                query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                    query_string_behavior="all"
+                ),
+            ),
+            opts=child,
+        )
+        api_origin_request = aws.cloudfront.OriginRequestPolicy(
+            f"{name}-api",
+            name=fit(f"{name}-api", POLICY_NAME_LIMIT),
+            comment="API: the viewer headers the service reads and the client address, never Host",
+            headers_config=aws.cloudfront.OriginRequestPolicyHeadersConfigArgs(
+                header_behavior="whitelist",
+                headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(
+                    items=list(API_ORIGIN_HEADERS)
+                ),
+            ),
+            cookies_config=aws.cloudfront.OriginRequestPolicyCookiesConfigArgs(
+                cookie_behavior="whitelist",
+                cookies=aws.cloudfront.OriginRequestPolicyCookiesConfigCookiesArgs(
+                    items=list(API_ORIGIN_COOKIES)
+                ),
+            ),
+            query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(
+                query_string_behavior="all"
+            ),
+            opts=child,
+        )
+
         alb_origin, s3_origin = "alb", "static"
+        custom_origin: aws.cloudfront.DistributionOriginCustomOriginConfigArgs | None = None
+        private_origin: aws.cloudfront.DistributionOriginVpcOriginConfigArgs | None = None
+        if args.vpc_origin_alb_arn is not None:
+            # Inside the VPC: plain HTTP to the internal ALB never crosses the internet.
+            vpc_origin = aws.cloudfront.VpcOrigin(
+                f"{name}-alb",
+                vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
+                    name=fit(f"{name}-alb", OAC_NAME_LIMIT),
+                    arn=args.vpc_origin_alb_arn,
+                    http_port=80,
+                    https_port=443,
+                    origin_protocol_policy="http-only",
+                    origin_ssl_protocols=aws.cloudfront.VpcOriginVpcOriginEndpointConfigOriginSslProtocolsArgs(
+                        items=["TLSv1.2"], quantity=1
+                    ),
+                ),
+                tags=tags,
+                opts=child,
+            )
+            private_origin = aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
+                vpc_origin_id=vpc_origin.id, origin_keepalive_timeout=60, origin_read_timeout=30
+            )
+        else:
+            custom_origin = aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+                http_port=80,
+                https_port=443,
+                origin_protocol_policy="https-only",
+                origin_ssl_protocols=["TLSv1.2"],
+                origin_keepalive_timeout=60,
+                origin_read_timeout=30,
+            )
         distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
             enabled=True,
@@ -127,14 +267,8 @@ class Cdn(pulumi.ComponentResource):
                             name=ORIGIN_VERIFY_HEADER, value=args.origin_verify_secret
                         )
                     ],
-                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
-                        http_port=80,
-                        https_port=443,
-                        origin_protocol_policy="https-only" if args.alb_https else "http-only",
-                        origin_ssl_protocols=["TLSv1.2"],
-                        origin_keepalive_timeout=60,
-                        origin_read_timeout=30,
-                    ),
+                    custom_origin_config=custom_origin,
+                    vpc_origin_config=private_origin,
                 ),
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id=s3_origin,
@@ -149,8 +283,8 @@ class Cdn(pulumi.ComponentResource):
                 allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
                 cached_methods=["GET", "HEAD"],
                 # The API decides: Cache-Control from the service, private/no-store by default.
-                cache_policy_id=USE_ORIGIN_CACHE_CONTROL_HEADERS_QUERY_STRINGS,
-                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER,
+                cache_policy_id=api_cache.id,
+                origin_request_policy_id=api_origin_request.id,
                 response_headers_policy_id=SECURITY_HEADERS,
             ),
             ordered_cache_behaviors=[
@@ -177,10 +311,11 @@ class Cdn(pulumi.ComponentResource):
             )
             if certificate_arn is not None
             else aws.cloudfront.DistributionViewerCertificateArgs(
-                # The *.cloudfront.net certificate: AWS pins its policy, the value is recorded for policy checks.
+                # The *.cloudfront.net certificate: AWS pins its security policy to TLSv1 and
+                # ignores any other minimum_protocol_version (a perpetual diff), so none is set.
                 cloudfront_default_certificate=True,
-                minimum_protocol_version=VIEWER_TLS_POLICY,
             ),
+            web_acl_id=firewall.arn,
             tags=tags,
             opts=child,
         )
@@ -206,6 +341,12 @@ class Cdn(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if args.static_directory is not None:
+            StaticAssets(
+                name,
+                StaticAssetsArgs(bucket_id=bucket.id, directory=args.static_directory),
+                opts=child,
+            )
         if args.domain_name is not None and args.hosted_zone_id is not None:
             for record_type in ("A", "AAAA"):
                 aws.route53.Record(

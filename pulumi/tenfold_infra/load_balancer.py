@@ -11,9 +11,16 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .names import fit
 from .security import APP_PORT
 
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+# ELBv2 names: at most 32 characters, alphanumerics and hyphens (botocore's model has no limit):
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html
+ELB_NAME_LIMIT = 32
+# S3 bucket_prefix: the provider appends a unique 26-character suffix to at most 37 characters.
+BUCKET_PREFIX_LIMIT = 37
 # TLS 1.3 with TLS 1.2 fallback, forward-secret ciphers only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Regions older than August 2022 deliver ALB logs from a regional ELB account; newer ones
@@ -50,8 +57,11 @@ ELB_ACCOUNT_REGIONS = frozenset(
 class LoadBalancerArgs:
     region: str
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: Sequence[pulumi.Input[str]]
+    # Public subnets for an internet-facing ALB, private ones for an internal one.
+    subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    # Internal: only reachable inside the VPC (CloudFront reaches it through a VPC origin).
+    internal: bool = False
     domain_name: str | None = None
     hosted_zone_id: str | None = None
     # With a CDN in front: the header CloudFront adds and the listener rule demands.
@@ -81,6 +91,7 @@ class LoadBalancerArgs:
 
 
 class LoadBalancer(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
     arn_suffix: pulumi.Output[str]
     dns_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
@@ -98,7 +109,11 @@ class LoadBalancer(pulumi.ComponentResource):
         tags = dict(args.tags)
 
         logs = aws.s3.Bucket(
-            f"{name}-access-logs", force_destroy=not args.deletion_protection, tags=tags, opts=child
+            f"{name}-access-logs",
+            bucket_prefix=fit(f"{name}-access-logs", BUCKET_PREFIX_LIMIT - 1) + "-",
+            force_destroy=not args.deletion_protection,
+            tags=tags,
+            opts=child,
         )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-access-logs",
@@ -175,9 +190,10 @@ class LoadBalancer(pulumi.ComponentResource):
 
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
+            name=fit(name, ELB_NAME_LIMIT),
             load_balancer_type="application",
-            internal=False,
-            subnets=list(args.public_subnet_ids),
+            internal=args.internal,
+            subnets=list(args.subnet_ids),
             security_groups=[args.security_group_id],
             enable_http2=True,
             drop_invalid_header_fields=True,
@@ -193,6 +209,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-app",
+            name=fit(f"{name}-app", ELB_NAME_LIMIT),
             port=APP_PORT,
             protocol="HTTP",
             target_type="ip",
@@ -319,6 +336,7 @@ class LoadBalancer(pulumi.ComponentResource):
             )
             attachments.append(rule)
 
+        self.arn = alb.arn
         self.arn_suffix = alb.arn_suffix
         self.dns_name = alb.dns_name
         self.zone_id = alb.zone_id
@@ -331,6 +349,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.listener_arn = listener.arn
         self.register_outputs(
             {
+                "arn": self.arn,
                 "dns_name": self.dns_name,
                 "url": self.url,
                 "target_group_arn": self.target_group_arn,

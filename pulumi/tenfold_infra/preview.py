@@ -266,6 +266,10 @@ def _plain(value: Any, reveal: bool) -> Any:
         return [_plain(v, reveal) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    # File assets (static files uploaded to the CDN bucket) as the path Pulumi would read.
+    path = getattr(value, "path", None)
+    if type(value).__name__ == "FileAsset" and isinstance(path, str):
+        return {"fileAsset": path}
     return value
 
 

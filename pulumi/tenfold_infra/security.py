@@ -22,6 +22,10 @@ class SecurityGroupsArgs:
     vpc_id: pulumi.Input[str]
     # When the CDN is on, the ALB admits CloudFront only; otherwise the internet.
     cloudfront_only: bool = True
+    # The one port CloudFront uses to reach the ALB: 443 to origin.<domain>, 80 through a VPC
+    # origin. A prefix-list reference counts as the list's max entries (55 for CloudFront's)
+    # against the 60 inbound rules of a group, so it is referenced once, never per port.
+    cloudfront_port: int = 443
     with_broker: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -62,17 +66,17 @@ class SecurityGroups(pulumi.ComponentResource):
             else None
         )
 
-        for port in (80, 443):
-            if args.cloudfront_only:
-                prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING)
-                self._ingress(
-                    f"alb-{port}-cloudfront",
-                    alb,
-                    port,
-                    prefix_list_id=prefix_list.id,
-                    description="CloudFront origin-facing servers",
-                )
-            else:
+        if args.cloudfront_only:
+            prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING)
+            self._ingress(
+                f"alb-{args.cloudfront_port}-cloudfront",
+                alb,
+                args.cloudfront_port,
+                prefix_list_id=prefix_list.id,
+                description="CloudFront origin-facing servers",
+            )
+        else:
+            for port in (80, 443):
                 # IPv4 only: the VPC has no IPv6 ranges; CloudFront serves IPv6 viewers when the CDN is on.
                 self._ingress(
                     f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet"

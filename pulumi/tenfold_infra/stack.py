@@ -8,7 +8,7 @@ import pulumi
 
 from .broker import Broker, BrokerArgs
 from .cache import Cache, CacheArgs
-from .cdn import Cdn, CdnArgs
+from .cdn import CLIENT_IP_HEADER, Cdn, CdnArgs
 from .config import StackConfig, load_config
 from .database import Database, DatabaseArgs
 from .load_balancer import LoadBalancer, LoadBalancerArgs
@@ -17,6 +17,7 @@ from .network import Network, NetworkArgs
 from .secret import GeneratedSecret, GeneratedSecretArgs
 from .security import SecurityGroups, SecurityGroupsArgs
 from .service import Service, ServiceArgs
+from .waf import WebFirewall, WebFirewallArgs
 
 # Redis logical databases when broker=redis shares the cache cluster.
 CACHE_DB, BROKER_DB = 0, 1
@@ -34,6 +35,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     prod = config.tier == "prod"
     rabbitmq = config.broker == "rabbitmq"
 
+    # With the CDN and no domain, CloudFront reaches an internal ALB through a VPC origin.
+    private_alb = config.cdn and not config.domain_name
     azs = config.availability_zones or tuple(
         aws.get_availability_zones(state="available").names[: config.az_count]
     )
@@ -49,7 +52,11 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     groups = SecurityGroups(
         name,
         SecurityGroupsArgs(
-            vpc_id=network.vpc_id, cloudfront_only=config.cdn, with_broker=rabbitmq, tags=tags
+            vpc_id=network.vpc_id,
+            cloudfront_only=config.cdn,
+            cloudfront_port=80 if private_alb else 443,
+            with_broker=rabbitmq,
+            tags=tags,
         ),
     )
 
@@ -70,7 +77,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         LoadBalancerArgs(
             region=config.region,
             vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids,
+            subnet_ids=network.private_subnet_ids if private_alb else network.public_subnet_ids,
+            internal=private_alb,
             security_group_id=groups.alb_id,
             domain_name=config.domain_name,
             hosted_zone_id=config.hosted_zone_id,
@@ -142,13 +150,17 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             CdnArgs(
                 alb_domain_name=origin_domain or alb.dns_name,
                 origin_verify_secret=origin_verify.value,
-                alb_https=origin_domain is not None,
+                vpc_origin_alb_arn=alb.arn if private_alb else None,
                 domain_name=config.domain_name,
                 hosted_zone_id=config.hosted_zone_id,
                 retain_static_bucket=config.deletion_protection,
                 tags=tags,
             ),
         )
+
+    else:
+        # No CDN: the internet-facing ALB is the entry point and carries the web ACL.
+        WebFirewall(name, WebFirewallArgs(scope="REGIONAL", load_balancer_arn=alb.arn, tags=tags))
 
     jwt = secret("jwt", "JWT signing key (JWT_SECRET_KEY)")
     public_url = cdn.url if cdn else alb.url
@@ -176,6 +188,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 # The load balancer's nodes live in the VPC: believe their X-Forwarded-For,
                 # so the login rate limit keys on the client, not on the balancer.
                 "TRUSTED_PROXIES": network.cidr_block,
+                # Behind CloudFront the client is in CloudFront-Viewer-Address, not the edge's
+                # X-Forwarded-For hop (the cdn's origin request policy forwards it).
+                **({"CLIENT_IP_HEADER": CLIENT_IP_HEADER} if cdn else {}),
             },
             secrets={
                 # The RDS-managed secret is JSON {"username", "password"}: ECS extracts one key.

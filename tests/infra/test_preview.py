@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_nothing_left_unrendered(service: Rendered) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_policy_passes(service: Rendered, stack: str) -> None:
     policies = service.previews[stack]["policies"]
-    assert len(policies) >= 9
+    assert len(policies) >= 21
     assert [p for p in policies if not p["passed"]] == []
 
 
@@ -108,7 +109,9 @@ def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str)
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
-    prefix = f"demo-service-{stack}-"
+    # Every resource name starts with the stack's name (config.name), the VPC's included.
+    (vpc,) = service.resources(stack, "aws:ec2/vpc:Vpc")
+    prefix = vpc["name"].removesuffix("vpc")
     rules = {r["name"].removeprefix(prefix): r["inputs"] for r in service.resources(stack, INGRESS)}
     for store, port in (("database", 5432), ("cache", 6379), ("broker", 5671)):
         matching = [r for name, r in rules.items() if name.endswith(f"{store}-from-service")]
@@ -120,10 +123,15 @@ def test_security_groups_least_privilege(service: Rendered, stack: str) -> None:
         assert rule["referencedSecurityGroupId"].endswith("-service-id")
         assert "cidrIpv4" not in rule
     alb_rules = [r for name, r in rules.items() if name.startswith("alb-")]
-    assert {r["fromPort"] for r in alb_rules} == {80, 443}
     if service.answers["cdn"]:
-        assert all(r.get("prefixListId") and "cidrIpv4" not in r for r in alb_rules)
+        # CloudFront's prefix list weighs 55 of the group's 60 rules: referenced once, on the
+        # one port CloudFront uses (443 to origin.<domain>, 80 through the VPC origin).
+        (rule,) = alb_rules
+        assert rule["prefixListId"]
+        assert "cidrIpv4" not in rule
+        assert rule["fromPort"] == (443 if service.answers["domain_name"] else 80)
     else:
+        assert {r["fromPort"] for r in alb_rules} == {80, 443}
         assert [r.get("cidrIpv4") for r in alb_rules] == ["0.0.0.0/0", "0.0.0.0/0"]
     service_in = [r for name, r in rules.items() if name.endswith("service-from-alb")]
     assert len(service_in) == 1
@@ -152,6 +160,13 @@ def test_network(service: Rendered, stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_load_balancer(service: Rendered, stack: str) -> None:
     alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
+    group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
+    assert len(alb["name"]) <= 32
+    assert len(group["name"]) <= 32
+    # With the CDN and no domain, CloudFront reaches an internal ALB through a VPC origin.
+    private = service.answers["cdn"] and not service.answers["domain_name"]
+    assert alb["internal"] is private
+    assert all(f"-{'private' if private else 'public'}-" in s for s in alb["subnets"])
     assert alb["enableHttp2"] is True
     assert alb["dropInvalidHeaderFields"] is True
     assert alb["accessLogs"]["enabled"] is True
@@ -161,7 +176,6 @@ def test_load_balancer(service: Rendered, stack: str) -> None:
     principal = log_policy["Statement"][0]["Principal"]
     assert principal["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com"
     assert ("AWS" in principal) is (service.answers["aws_region"] != "mx-central-1")
-    group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]
     assert group["healthCheck"]["path"] == "/readyz"
     assert group["deregistrationDelay"] == 30
     assert group["loadBalancingAlgorithmType"] == "least_outstanding_requests"
@@ -228,8 +242,26 @@ def test_cdn(service: Rendered, stack: str) -> None:
     d = distribution["inputs"]
     assert d["httpVersion"] == "http2and3"
     assert d["isIpv6Enabled"] is True
-    assert d["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert d["defaultCacheBehavior"]["compress"] is True
+    assert env(service, stack)["CLIENT_IP_HEADER"] == "CloudFront-Viewer-Address"
+    # The API behaviour: Authorization in the cache key, no Host to the origin, client address.
+    api_cache = service.one(stack, "aws:cloudfront/cachePolicy:CachePolicy", "-api")
+    assert d["defaultCacheBehavior"]["cachePolicyId"] == f"{api_cache['name']}-id"
+    key = api_cache["inputs"]["parametersInCacheKeyAndForwardedToOrigin"]
+    assert key["headersConfig"]["headers"]["items"] == ["Authorization"]
+    assert api_cache["inputs"]["defaultTtl"] == 0
+    api_request = service.one(stack, "aws:cloudfront/originRequestPolicy:OriginRequestPolicy")
+    assert d["defaultCacheBehavior"]["originRequestPolicyId"] == f"{api_request['name']}-id"
+    forwarded = api_request["inputs"]["headersConfig"]["headers"]["items"]
+    assert "CloudFront-Viewer-Address" in forwarded
+    assert "Host" not in forwarded
+    assert "Authorization" not in forwarded
+    # The edge web ACL, from us-east-1, on the distribution.
+    (acl,) = service.resources(stack, "aws:wafv2/webAcl:WebAcl")
+    assert acl["inputs"]["scope"] == "CLOUDFRONT"
+    assert acl["inputs"]["region"] == "us-east-1"
+    assert d["webAclId"].endswith(f":{acl['name']}")
+    assert not service.resources(stack, "aws:wafv2/webAclAssociation:WebAclAssociation")
     (static,) = d["orderedCacheBehaviors"]
     assert static["pathPattern"] == "/static/*"
     assert static["cachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -239,7 +271,19 @@ def test_cdn(service: Rendered, stack: str) -> None:
     assert (
         env(service, stack)["STATIC_URL"] == f"{service.previews[stack]['outputs']['url']}/static"
     )
+    if not service.answers["domain_name"]:
+        # The *.cloudfront.net certificate: AWS pins its TLS policy, so none is set.
+        assert d["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+        (vpc_origin,) = service.resources(stack, "aws:cloudfront/vpcOrigin:VpcOrigin")
+        assert origins["alb"]["vpcOriginConfig"]["vpcOriginId"] == f"{vpc_origin['name']}-id"
+        assert "customOriginConfig" not in origins["alb"]
+        endpoint = vpc_origin["inputs"]["vpcOriginEndpointConfig"]
+        alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")
+        assert endpoint["arn"].endswith(f":{alb['name']}")
+        assert endpoint["originProtocolPolicy"] == "http-only"
     if service.answers["domain_name"]:
+        assert d["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+        assert not service.resources(stack, "aws:cloudfront/vpcOrigin:VpcOrigin")
         domain = (
             service.answers["domain_name"]
             if stack == "prod"
@@ -256,6 +300,60 @@ def test_cdn(service: Rendered, stack: str) -> None:
             for c in service.resources(stack, "aws:acm/certificate:Certificate")
         }
         assert certificates == {domain, f"origin.{domain}"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_static_assets_fill_the_cdn_bucket(service: Rendered, stack: str) -> None:
+    """Every app/static file under the key STATIC_URL links to: hashed and immutable, and plain."""
+    objects = {
+        o["inputs"]["key"]: o["inputs"]
+        for o in service.resources(stack, "aws:s3/bucketObjectv2:BucketObjectv2")
+    }
+    if not service.answers["cdn"]:
+        assert not objects
+        return
+    bucket = service.one(stack, "aws:s3/bucket:Bucket", "-static")
+    static = service.root / "app" / "static"
+    files = [f for f in sorted(static.rglob("*")) if f.is_file()]
+    assert files
+    expected = set()
+    for path in files:
+        logical = path.relative_to(static).as_posix()
+        stem, _, suffix = logical.rpartition(".")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        hashed, plain = f"static/{stem}.{digest}.{suffix}", f"static/{logical}"
+        expected |= {hashed, plain}
+        assert objects[hashed]["cacheControl"] == "public, max-age=31536000, immutable"
+        assert objects[plain]["cacheControl"] == "public, max-age=0, must-revalidate"
+        for key in (hashed, plain):
+            assert objects[key]["bucket"] == f"{bucket['name']}-id"
+            assert (service.infra / objects[key]["source"]["fileAsset"]).resolve() == path
+    assert set(objects) == expected
+    types = {k.rsplit(".", 1)[-1]: o["contentType"] for k, o in objects.items()}
+    assert types["css"].startswith("text/css")
+    assert types["svg"] == "image/svg+xml"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_waf_on_the_public_entry(service: Rendered, stack: str) -> None:
+    (acl,) = service.resources(stack, "aws:wafv2/webAcl:WebAcl")
+    rules = {r["name"]: r for r in acl["inputs"]["rules"]}
+    assert {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    } <= set(rules)
+    rate = rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]
+    assert rate["aggregateKeyType"] == "IP"
+    assert rate["limit"] > 0
+    assert "block" in rules["rate-limit-per-ip"]["action"]
+    if service.answers["cdn"]:
+        return  # test_cdn: CLOUDFRONT scope on the distribution
+    assert acl["inputs"]["scope"] == "REGIONAL"
+    (association,) = service.resources(stack, "aws:wafv2/webAclAssociation:WebAclAssociation")
+    alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")
+    assert association["inputs"]["resourceArn"].endswith(f":{alb['name']}")
+    assert "CLIENT_IP_HEADER" not in env(service, stack)
 
 
 @pytest.mark.parametrize("stack", STACKS)

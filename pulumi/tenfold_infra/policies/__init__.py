@@ -11,9 +11,10 @@ from .baseline import BASELINE
 from .bootstrap import BOOTSTRAP
 from .edge import EDGE
 from .model import Finding, Policy, Resource
+from .names import NAMES
 from .platform import PLATFORM
 
-POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *PLATFORM, *BOOTSTRAP)
+POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *NAMES, *PLATFORM, *BOOTSTRAP)
 
 __all__ = ["POLICIES", "Finding", "Policy", "Resource", "evaluate"]
 

@@ -185,10 +185,15 @@ def tls_1_2_or_newer(resources: list[Resource]) -> list[str]:
         and not str(r.props.get("sslPolicy", "")).startswith(ALB_TLS_POLICIES)
     ]
     for r in of_types(resources, DISTRIBUTION):
-        version = str((r.props.get("viewerCertificate") or {}).get("minimumProtocolVersion", ""))
-        if not version.startswith(("TLSv1.2", "TLSv1.3")):
+        certificate = r.props.get("viewerCertificate") or {}
+        version = str(certificate.get("minimumProtocolVersion", ""))
+        # The default *.cloudfront.net certificate has its policy pinned by AWS (see the edge
+        # policy cloudfront-default-certificate-tls); only a custom certificate takes a minimum.
+        if certificate.get("cloudfrontDefaultCertificate") is not True and not version.startswith(
+            ("TLSv1.2", "TLSv1.3")
+        ):
             problems.append(
-                f"{r.name}: viewerCertificate.minimumProtocolVersion must be TLSv1.2_2021 or newer, got {version!r}"
+                f"{r.name}: viewerCertificate.minimumProtocolVersion must be TLSv1.2_2021 or newer with a custom certificate, got {version!r}"
             )
         for origin in r.props.get("origins") or []:
             protocols = (origin.get("customOriginConfig") or {}).get("originSslProtocols")
