@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HOSTED_ZONE_ID = "Z0123456789ABCDEFGHIJ"
+# prod requires an alarm address (the stack config refuses a prod stack without one).
+ALARM_EMAIL = "oncall@example.com"
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,14 @@ class AnswerSet:
         return str(self.answers.get("python_version", "3.11"))
 
 
-DEFAULTS = AnswerSet("defaults")
+DEFAULTS = AnswerSet("defaults", {"alarm_email": ALARM_EMAIL})
 
 ANSWER_SETS = [
     DEFAULTS,
     AnswerSet(
         "redis-broker-no-cdn-no-replicas",
         {
+            "alarm_email": ALARM_EMAIL,
             "project_name": "Billing API",
             "description": "Invoices and payments.",
             "aws_region": "us-east-1",
@@ -40,6 +43,7 @@ ANSWER_SETS = [
     AnswerSet(
         "domain-five-replicas",
         {
+            "alarm_email": ALARM_EMAIL,
             "project_name": "Catalog Service",
             "aws_region": "ap-southeast-2",
             "read_replicas": 5,
@@ -50,6 +54,7 @@ ANSWER_SETS = [
     AnswerSet(
         "custom-slug-four-replicas",
         {
+            "alarm_email": ALARM_EMAIL,
             "project_name": "Ledger",
             "project_slug": "ledger-core-2",
             "aws_region": "sa-east-1",
@@ -62,6 +67,7 @@ ANSWER_SETS = [
     AnswerSet(
         "python312-two-replicas-no-cdn",
         {
+            "alarm_email": ALARM_EMAIL,
             "project_name": "Search Indexer",
             "python_version": "3.12",
             "aws_region": "eu-central-1",
@@ -73,6 +79,7 @@ ANSWER_SETS = [
     AnswerSet(
         "python313-three-replicas-domain-redis",
         {
+            "alarm_email": ALARM_EMAIL,
             "project_name": "Notifications",
             "python_version": "3.13",
             "aws_region": "ca-central-1",

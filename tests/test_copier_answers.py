@@ -68,6 +68,9 @@ INVALID_ANSWERS = [
     ("github_repository", "acme/or ders", {}, "not a GitHub repository"),
     ("github_repository", "https://github.com/acme/orders", {}, "not a GitHub repository"),
     ("github_repository", "a" * 40 + "/orders", {}, "at most 39 characters"),
+    ("alarm_email", "oncall", {}, "is not an email address"),
+    ("alarm_email", "oncall@example", {}, "such as oncall@example.com"),
+    ("alarm_email", "on call@example.com", {}, "is not an email address"),
 ]
 
 
@@ -104,6 +107,7 @@ def test_every_question_has_help_a_default_and_a_validator_or_choices() -> None:
         "domain_name",
         "hosted_zone_id",
         "github_repository",
+        "alarm_email",
     }
     tested = {question for question, *_ in INVALID_ANSWERS}
     for name, spec in questions.items():
@@ -192,9 +196,16 @@ def test_interactive_prompt_rejects_a_bad_answer_and_accepts_the_fix(tmp_path: P
         ]:
             child.expect(prompt)
             child.send("\r")  # accept the default
+        child.expect("Email address the production alarms are sent to")
+        child.send(clear_line + "oncall@\r")
+        child.expect("is not an email address")
+        child.send(clear_line + "oncall@example.com\r")
         child.expect(pexpect.EOF)
     finally:
         child.close()
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "Order Service"
     assert answers["project_slug"] == "order-service"
+    assert answers["alarm_email"] == "oncall@example.com"
+    prod = yaml.safe_load((destination / "infra" / "Pulumi.prod.yaml").read_text())["config"]
+    assert prod["order-service:alarmEmail"] == "oncall@example.com"

@@ -1,4 +1,14 @@
-"""Amazon MQ for RabbitMQ: durable job queues, always TLS (amqps on 5671)."""
+"""Amazon MQ for RabbitMQ 4: durable (quorum) job queues, always TLS (amqps on 5671).
+
+RabbitMQ 4.2 is the version AWS recommends; its default queue type is quorum, which
+replicates through Raft instead of the classic mirroring 3.13 used, and the app declares its
+queues as quorum explicitly. Amazon MQ runs RabbitMQ 4 on mq.m7g instances only
+(https://docs.aws.amazon.com/amazon-mq/latest/developer-guide/rabbitmq-version-management.html).
+
+The broker's general log goes to /aws/amazonmq/broker/<broker id>/general, a group Amazon MQ
+creates itself: its name holds the id AWS assigns at creation, so the stack cannot create it
+first. `broker_id` is exported so the deploy guide can set its retention once.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +30,14 @@ class BrokerArgs:
     # A three-node cluster across AZs survives a node or AZ loss; SINGLE_INSTANCE suits dev.
     deployment_mode: Literal["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"] = "CLUSTER_MULTI_AZ"
     host_instance_type: str = "mq.m7g.large"
-    engine_version: str = "3.13"
+    engine_version: str = "4.2"
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Broker(pulumi.ComponentResource):
     amqps_endpoint: pulumi.Output[str]
     broker_name: pulumi.Output[str]
+    broker_id: pulumi.Output[str]
     username: str
 
     def __init__(
@@ -45,7 +56,8 @@ class Broker(pulumi.ComponentResource):
             subnet_ids=subnets[:1] if args.deployment_mode == "SINGLE_INSTANCE" else subnets,
             security_groups=[args.security_group_id],
             publicly_accessible=False,
-            auto_minor_version_upgrade=True,  # required for RabbitMQ 3.13 (AWS manages patch versions)
+            # Required from RabbitMQ 3.13 on: AWS applies patch versions in the maintenance window.
+            auto_minor_version_upgrade=True,
             encryption_options=aws.mq.BrokerEncryptionOptionsArgs(use_aws_owned_key=True),
             logs=aws.mq.BrokerLogsArgs(general=True),
             maintenance_window_start_time=aws.mq.BrokerMaintenanceWindowStartTimeArgs(
@@ -57,6 +69,7 @@ class Broker(pulumi.ComponentResource):
         )
         self.username = args.username
         self.broker_name = broker.broker_name
+        self.broker_id = broker.id
         self.amqps_endpoint = broker.instances[0].endpoints[0]
         self.register_outputs({"amqps_endpoint": self.amqps_endpoint})
 

@@ -63,7 +63,8 @@ TIER_DEFAULTS: dict[str, dict[str, object]] = {
         "deletionProtection": False,
         "cacheNodeType": "cache.t4g.micro",
         "cacheNodes": 1,
-        "brokerInstanceType": "mq.t3.micro",
+        # The smallest instance RabbitMQ 4 runs on (mq.t3.micro is RabbitMQ 3 only).
+        "brokerInstanceType": "mq.m7g.medium",
         "brokerDeployment": "SINGLE_INSTANCE",
         "appCpu": 256,
         "appMemoryMib": 512,
@@ -108,7 +109,8 @@ class StackConfig:
     stack: str
     tier: Tier
     region: str
-    image: str
+    # None: `pulumi up` builds ../Dockerfile and pushes it to the stack's ECR repository.
+    image: str | None
     az_count: int
     availability_zones: tuple[str, ...] | None
     nat_gateway_per_az: bool
@@ -315,6 +317,13 @@ def parse_config(
         "must be an Amazon MQ instance type such as mq.m7g.large",
         r"mq\.[a-z0-9]+\.[a-z0-9]+",
     )
+    if not broker_instance.startswith("mq.m7g."):
+        raise v.error(
+            "brokerInstanceType",
+            "must be an mq.m7g instance type such as mq.m7g.medium or mq.m7g.large "
+            "(Amazon MQ runs RabbitMQ 4 on mq.m7g only)",
+            broker_instance,
+        )
     if broker_deployment == "CLUSTER_MULTI_AZ" and broker_instance.startswith("mq.t3."):
         raise v.error(
             "brokerInstanceType",
@@ -328,10 +337,7 @@ def parse_config(
         stack=stack,
         tier=tier,  # type: ignore[arg-type]
         region=region,
-        image=v.text(
-            "image",
-            "must be the container image to run, such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0",
-        ),
+        image=_image(v, raw.get("image")),
         az_count=az_count,
         availability_zones=azs,
         nat_gateway_per_az=v.choice("natGateways", ("single", "per-az")) == "per-az",
@@ -373,10 +379,39 @@ def parse_config(
         log_retention_days=v.integer("logRetentionDays", 1, 3653, LOG_RETENTION_DAYS),
         alb_routing_algorithm=routing,  # type: ignore[arg-type]
         alb_slow_start_seconds=slow_start,
-        alarm_email=v.optional_text(
-            "alarmEmail", "must be an email address", r"[^@\s]+@[^@\s]+\.[^@\s]+"
-        ),
+        alarm_email=_alarm_email(v, tier),
     )
+
+
+def _image(v: _Values, image: str | None) -> str | None:
+    """A prebuilt image must name one build: a tag other than latest, or a digest."""
+    if not image:
+        return None
+    repository, _, tag = image.rpartition("/")[2].partition(":")
+    digest = re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image)
+    if "@" in image and not digest:
+        raise v.error("image", "must end in a digest such as @sha256:<64 hex digits>", image)
+    if not digest and (not tag or tag == "latest" or not repository or " " in image):
+        raise v.error(
+            "image",
+            "must name one build, with a tag other than latest (such as "
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.4.2) or a digest "
+            "(app@sha256:...); leave it unset to build ../Dockerfile and push it to ECR",
+            image,
+        )
+    return image
+
+
+def _alarm_email(v: _Values, tier: str) -> str | None:
+    """Prod alarms must reach a person: an alarm topic without a subscriber pages nobody."""
+    email = v.optional_text("alarmEmail", "must be an email address", r"[^@\s]+@[^@\s]+\.[^@\s]+")
+    if tier == "prod" and not email:
+        raise ConfigError(
+            f"{v.namespace}:alarmEmail is required in prod: the alarms must reach a person. "
+            "Run `pulumi config set alarmEmail you@example.com` (AWS sends a confirmation "
+            "mail to accept)"
+        )
+    return email
 
 
 KEYS = (

@@ -23,6 +23,10 @@ class MonitoringArgs:
     database_replica_ids: Sequence[pulumi.Input[str]] = ()
     cache_cluster_ids: Sequence[str] = ()
     broker_name: pulumi.Input[str] | None = None
+    # Where the worker reports JobsQueueDepth (METRICS_NAMESPACE, dimension Service=SERVICE_NAME):
+    # the backlog alarm works for either broker, Amazon MQ or Redis.
+    metrics_namespace: str | None = None
+    metrics_service: str | None = None
     alarm_email: str | None = None
     alb_5xx_per_minute: int = 10
     p99_latency_seconds: float = 1.0
@@ -174,6 +178,19 @@ class Monitoring(pulumi.ComponentResource):
                 periods=5,
             )
 
+        if args.metrics_namespace and args.metrics_service:
+            self._alarm(
+                "jobs-queue-depth",
+                args.metrics_namespace,
+                "JobsQueueDepth",
+                {"Service": args.metrics_service},
+                "Maximum",
+                args.broker_queue_depth,
+                "Jobs wait in the queue although the worker scales out: look for a poison "
+                "message or a slow dependency",
+                periods=15,
+            )
+
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=name,
@@ -184,7 +201,16 @@ class Monitoring(pulumi.ComponentResource):
                 service=args.service_name,
                 db=args.database_primary_id,
                 replicas=pulumi.Output.all(*args.database_replica_ids),
-            ).apply(lambda v: json.dumps(_dashboard(args.region, v, list(args.cache_cluster_ids)))),
+            ).apply(
+                lambda v: json.dumps(
+                    _dashboard(
+                        args.region,
+                        v,
+                        list(args.cache_cluster_ids),
+                        (args.metrics_namespace, args.metrics_service),
+                    )
+                )
+            ),
             opts=self._child,
         )
         self.topic_arn = topic.arn
@@ -226,7 +252,12 @@ class Monitoring(pulumi.ComponentResource):
         self.alarm_names.append(f"{self._name}-{alarm}")
 
 
-def _dashboard(region: str, v: dict[str, Any], cache_ids: list[str]) -> dict[str, Any]:
+def _dashboard(
+    region: str,
+    v: dict[str, Any],
+    cache_ids: list[str],
+    jobs: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
     def widget(title: str, metrics: list[list[Any]], stat: str = "Average") -> dict[str, Any]:
         return {
             "type": "metric",
@@ -242,8 +273,15 @@ def _dashboard(region: str, v: dict[str, Any], cache_ids: list[str]) -> dict[str
         }
 
     target = ["LoadBalancer", v["alb"], "TargetGroup", v["tg"]]
+    namespace, service = jobs
+    queue = (
+        [widget("Jobs waiting", [[namespace, "JobsQueueDepth", "Service", service]], "Maximum")]
+        if namespace and service
+        else []
+    )
     return {
         "widgets": [
+            *queue,
             widget(
                 "Requests and 5xx",
                 [

@@ -116,6 +116,8 @@ class _Mocks:
             return {"id": "pl-3b927c52", "name": args.args.get("name")}
         if args.token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"id": "156460612806", "arn": "arn:aws:iam::156460612806:root"}
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": f"{SECRET_MARK}ecr-token"}
         return {}
 
     def _outputs(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,7 +127,11 @@ class _Mocks:
             "name": inputs.get("name", name),
         }
         if typ == "aws:rds/instance:Instance":
-            out |= {"identifier": name, "address": f"{name}.c0ffee.{region}.rds.amazonaws.com"}
+            identifier = inputs.get("identifier", name)
+            out |= {
+                "identifier": identifier,
+                "address": f"{identifier}.c0ffee.{region}.rds.amazonaws.com",
+            }
             if inputs.get("manageMasterUserPassword"):
                 out["masterUserSecrets"] = [
                     {
@@ -167,6 +173,11 @@ class _Mocks:
             ]
         elif typ == "aws:route53/record:Record":
             out["fqdn"] = inputs.get("name")
+        elif typ == "aws:ecr/repository:Repository":
+            out |= {
+                "registryId": ACCOUNT,
+                "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name', name)}",
+            }
         elif typ == "random:index/randomPassword:RandomPassword":
             out["result"] = f"{SECRET_MARK}{name}"
         elif typ == "aws:secretsmanager/secret:Secret":
@@ -398,13 +409,23 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
         "viewerCertificate.minimumProtocolVersion",
         "aliases",
     ),
-    "aws:ecs/service:Service": ("desiredCount", "launchType", "deploymentCircuitBreaker.rollback"),
+    "aws:ecs/service:Service": (
+        "desiredCount",
+        "launchType",
+        "deploymentCircuitBreaker.rollback",
+        "waitForSteadyState",
+    ),
+    "aws:ecr/repository:Repository": (
+        "imageTagMutability",
+        "imageScanningConfiguration.scanOnPush",
+    ),
+    "docker-build:index:Image": ("platforms", "tags", "push"),
     "aws:ecs/taskDefinition:TaskDefinition": ("cpu", "memory"),
     "aws:appautoscaling/policy:Policy": (
         "targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType",
         "targetTrackingScalingPolicyConfiguration.targetValue",
     ),
-    "aws:cloudwatch/logGroup:LogGroup": ("retentionInDays",),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold"),
 }
 

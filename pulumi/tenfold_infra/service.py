@@ -1,9 +1,15 @@
-"""ECS Fargate: the API service behind the ALB and the background worker, both autoscaled."""
+"""ECS Fargate: the API service behind the ALB and the background worker, both autoscaled.
+
+A deploy is the whole path: the app task's `migrate` container runs the Alembic migrations
+and exits, and only then does the `app` container start (dependsOn SUCCESS), so new code
+never serves an old schema; `pulumi up` waits for both services to be steady, and the
+circuit breaker rolls a crash-looping deployment back (and fails the update).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,11 +21,17 @@ from .security import APP_PORT
 
 SERVER_COMMAND = ("python", "-m", "app.server")
 WORKER_COMMAND = ("python", "-m", "app.jobs.worker")
+MIGRATE_COMMAND = ("python", "-m", "app.db.migrate")
+# Exit 0 while the worker's heartbeat file is fresh: a wedged worker is replaced by ECS.
+WORKER_HEALTH_COMMAND = ("CMD", "python", "-m", "app.jobs.health")
+# The worker's Embedded Metric Format metric: jobs waiting in the queue.
+QUEUE_DEPTH_METRIC = "JobsQueueDepth"
 
 
 @dataclass(frozen=True)
 class ServiceArgs:
-    image: str
+    # "<repository>:<tag>" or "<repository>@sha256:...": never `latest`, never untagged.
+    image: pulumi.Input[str]
     region: str
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
@@ -46,6 +58,13 @@ class ServiceArgs:
     # Seconds a stopping task gets to finish in-flight work after SIGTERM.
     stop_timeout_seconds: int = 30
     health_check_grace_seconds: int = 60
+    # CloudWatch namespace and Service dimension of the app's own metrics (METRICS_NAMESPACE,
+    # SERVICE_NAME): the worker reports the queue depth there and is scaled on it.
+    metrics_namespace: str = "tenfold"
+    metrics_service: str = "app"
+    # Jobs waiting per worker task before another task is added: backlog, not CPU, says
+    # that consumers fall behind (a worker waiting on I/O is idle while the queue grows).
+    target_jobs_per_worker: int = 100
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -111,14 +130,21 @@ class Service(pulumi.ComponentResource):
         )
         task_role = self._role("task", "ecs-tasks.amazonaws.com", tags)
 
+        environment = {
+            **dict(args.environment),
+            "METRICS_NAMESPACE": args.metrics_namespace,
+            "SERVICE_NAME": args.metrics_service,
+        }
+
         def task_definition(
-            role: str, command: Sequence[str], cpu: int, memory: int, port: bool
+            role: str, cpu: int, memory: int, containers: Callable[[dict[str, Any]], list[Any]]
         ) -> aws.ecs.TaskDefinition:
             container = pulumi.Output.all(
-                env=pulumi.Output.all(**dict(args.environment)),
+                env=pulumi.Output.all(**environment),
                 secrets=pulumi.Output.all(**dict(args.secrets)),
                 log_group=logs.name,
-            ).apply(lambda v: json.dumps([_container(role, args, command, v, port)]))
+                image=args.image,
+            ).apply(lambda v: json.dumps(containers(v)))
             return aws.ecs.TaskDefinition(
                 f"{name}-{role}",
                 family=f"{name}-{role}",
@@ -146,13 +172,15 @@ class Service(pulumi.ComponentResource):
             f"{name}-app",
             cluster=cluster.arn,
             task_definition=task_definition(
-                "app", SERVER_COMMAND, args.cpu, args.memory_mib, True
+                "app", args.cpu, args.memory_mib, _app_containers(args)
             ).arn,
             desired_count=args.min_tasks,
             launch_type="FARGATE",
             platform_version="LATEST",
             network_configuration=network,
             deployment_circuit_breaker=circuit_breaker,
+            # `pulumi up` fails instead of reporting success while tasks crash-loop.
+            wait_for_steady_state=True,
             # Start new tasks before stopping old ones: full capacity during deploys.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
@@ -174,13 +202,15 @@ class Service(pulumi.ComponentResource):
             f"{name}-worker",
             cluster=cluster.arn,
             task_definition=task_definition(
-                "worker", WORKER_COMMAND, args.worker_cpu, args.worker_memory_mib, False
+                "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
             ).arn,
             desired_count=args.worker_min_tasks,
             launch_type="FARGATE",
             platform_version="LATEST",
             network_configuration=network,
             deployment_circuit_breaker=circuit_breaker,
+            # `pulumi up` fails instead of reporting success while tasks crash-loop.
+            wait_for_steady_state=True,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             availability_zone_rebalancing="ENABLED",
@@ -207,6 +237,7 @@ class Service(pulumi.ComponentResource):
         self._target_tracking(
             "worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
         )
+        self._queue_depth_tracking(worker_target, cluster, worker, args)
 
         self.cluster_name = cluster.name
         self.service_name = app.name
@@ -285,10 +316,108 @@ class Service(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _queue_depth_tracking(
+        self,
+        target: aws.appautoscaling.Target,
+        cluster: aws.ecs.Cluster,
+        worker: aws.ecs.Service,
+        args: ServiceArgs,
+    ) -> None:
+        """Backlog per running worker task (jobs waiting / tasks) tracked to a target.
+
+        The AWS pattern for queue consumers: the metric scales out as the backlog grows and in
+        as it drains, whatever the number of tasks. Running tasks come from Container Insights.
+        """
+        metric = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs
+        stat = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+        spec = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+        dimension = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
+        aws.appautoscaling.Policy(
+            f"{self._name}-worker-queue-depth",
+            policy_type="TargetTrackingScaling",
+            resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            service_namespace=target.service_namespace,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=float(args.target_jobs_per_worker),
+                customized_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs(
+                    metrics=[
+                        metric(
+                            id="depth",
+                            metric_stat=stat(
+                                metric=spec(
+                                    namespace=args.metrics_namespace,
+                                    metric_name=QUEUE_DEPTH_METRIC,
+                                    dimensions=[
+                                        dimension(name="Service", value=args.metrics_service)
+                                    ],
+                                ),
+                                stat="Average",
+                            ),
+                            return_data=False,
+                        ),
+                        metric(
+                            id="tasks",
+                            metric_stat=stat(
+                                metric=spec(
+                                    namespace="ECS/ContainerInsights",
+                                    metric_name="RunningTaskCount",
+                                    dimensions=[
+                                        dimension(name="ClusterName", value=cluster.name),
+                                        dimension(name="ServiceName", value=worker.name),
+                                    ],
+                                ),
+                                stat="Average",
+                            ),
+                            return_data=False,
+                        ),
+                        metric(
+                            id="backlog_per_task",
+                            expression="depth / IF(tasks > 0, tasks, 1)",
+                            label="Jobs waiting per worker task",
+                            return_data=True,
+                        ),
+                    ]
+                ),
+                scale_out_cooldown=60,
+                scale_in_cooldown=300,
+            ),
+            opts=self._child,
+        )
+
 
 def _secret_arn(value_from: str) -> str:
     """ "arn:aws:secretsmanager:r:a:secret:name-abc:password::" -> the secret's own ARN."""
     return ":".join(value_from.split(":")[:7])
+
+
+def _app_containers(args: ServiceArgs) -> Callable[[dict[str, Any]], list[Any]]:
+    """`migrate` runs to completion first; `app` starts only if it exited 0."""
+
+    def containers(resolved: dict[str, Any]) -> list[Any]:
+        app = _container("app", args, SERVER_COMMAND, resolved, port=True)
+        app["dependsOn"] = [{"containerName": "migrate", "condition": "SUCCESS"}]
+        migrate = _container("migrate", args, MIGRATE_COMMAND, resolved, port=False)
+        # Not essential: it exits when done, which must not stop the task.
+        migrate["essential"] = False
+        return [app, migrate]
+
+    return containers
+
+
+def _worker_containers(args: ServiceArgs) -> Callable[[dict[str, Any]], list[Any]]:
+    def containers(resolved: dict[str, Any]) -> list[Any]:
+        worker = _container("worker", args, WORKER_COMMAND, resolved, port=False)
+        worker["healthCheck"] = {
+            "command": list(WORKER_HEALTH_COMMAND),
+            "interval": 30,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 60,
+        }
+        return [worker]
+
+    return containers
 
 
 def _container(
@@ -296,7 +425,7 @@ def _container(
 ) -> dict[str, Any]:
     definition: dict[str, Any] = {
         "name": role,
-        "image": args.image,
+        "image": resolved["image"],
         "essential": True,
         "command": list(command),
         "stopTimeout": args.stop_timeout_seconds,

@@ -14,6 +14,7 @@ from .database import Database, DatabaseArgs
 from .load_balancer import LoadBalancer, LoadBalancerArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
+from .registry import Registry, RegistryArgs
 from .secret import GeneratedSecret, GeneratedSecretArgs
 from .security import SecurityGroups, SecurityGroupsArgs
 from .service import Service, ServiceArgs
@@ -33,6 +34,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         "ManagedBy": "pulumi",
     }
     prod = config.tier == "prod"
+    # CloudWatch namespace and Service dimension of the app's metrics (JobsQueueDepth): the
+    # full <project>-<stack>, unlike `name`, which is cut to fit AWS name limits.
+    metrics_namespace = f"{config.project}-{config.stack}"
     rabbitmq = config.broker == "rabbitmq"
 
     # With the CDN and no domain, CloudFront reaches an internal ALB through a VPC origin.
@@ -91,11 +95,16 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         ),
     )
 
+    # A password the stack owns (not RDS-managed): replicas need it, and it changes only when
+    # someone changes it (see infra/README.md, "Rotating the database password").
+    database_password = secret("database-password", "RDS master password (DATABASE_PASSWORD)")
     database = Database(
         name,
         DatabaseArgs(
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.database_id,
+            password=database_password.value,
+            log_retention_days=config.log_retention_days,
             instance_class=config.db_instance_class,
             read_replicas=config.read_replicas,
             allocated_storage_gb=config.db_allocated_storage_gb,
@@ -157,17 +166,32 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 tags=tags,
             ),
         )
-
     else:
         # No CDN: the internet-facing ALB is the entry point and carries the web ACL.
         WebFirewall(name, WebFirewallArgs(scope="REGIONAL", load_balancer_arn=alb.arn, tags=tags))
+
+    # No `image` in the stack config: build ../Dockerfile and push it to the stack's ECR repository.
+    registry: Registry | None = None
+    image: pulumi.Input[str]
+    if config.image:
+        image = config.image
+    else:
+        registry = Registry(
+            name,
+            RegistryArgs(
+                cpu_architecture=config.cpu_architecture,
+                force_delete=not config.deletion_protection,
+                tags=tags,
+            ),
+        )
+        image = registry.image
 
     jwt = secret("jwt", "JWT signing key (JWT_SECRET_KEY)")
     public_url = cdn.url if cdn else alb.url
     service = Service(
         name,
         ServiceArgs(
-            image=config.image,
+            image=image,
             region=config.region,
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.service_id,
@@ -193,10 +217,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 **({"CLIENT_IP_HEADER": CLIENT_IP_HEADER} if cdn else {}),
             },
             secrets={
-                # The RDS-managed secret is JSON {"username", "password"}: ECS extracts one key.
-                "DATABASE_PASSWORD": pulumi.Output.concat(
-                    database.master_user_secret_arn, ":password::"
-                ),
+                # The plain password string, read by each task at start.
+                "DATABASE_PASSWORD": database_password.arn,
                 "REDIS_PASSWORD": cache_token.arn,
                 "BROKER_PASSWORD": broker_password.arn,
                 "JWT_SECRET_KEY": jwt.arn,
@@ -209,6 +231,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             worker_min_tasks=config.worker_min_tasks,
             worker_max_tasks=config.worker_max_tasks,
             log_retention_days=config.log_retention_days,
+            metrics_namespace=metrics_namespace,
+            metrics_service=metrics_namespace,
             tags=tags,
         ),
     )
@@ -225,6 +249,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             database_replica_ids=database.replica_identifiers,
             cache_cluster_ids=cache.member_cluster_ids,
             broker_name=broker.broker_name if broker else None,
+            metrics_namespace=metrics_namespace,
+            metrics_service=metrics_namespace,
             alarm_email=config.alarm_email,
             tags=tags,
         ),
@@ -235,7 +261,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         "load_balancer_dns_name": alb.dns_name,
         "database_writer_endpoint": database.writer_endpoint,
         "database_reader_endpoints": pulumi.Output.all(*database.reader_endpoints),
-        "database_secret_arn": database.master_user_secret_arn,
+        "database_password_secret_arn": database_password.arn,
+        "image": pulumi.Output.from_input(image),
         "cache_primary_endpoint": cache.primary_endpoint,
         "cluster_name": service.cluster_name,
         "service_name": service.service_name,
@@ -251,6 +278,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         }
     if broker:
         outputs["broker_endpoint"] = broker.amqps_endpoint
+        outputs["broker_id"] = broker.broker_id
+    if registry:
+        outputs["repository_url"] = registry.repository_url
     return outputs
 
 

@@ -82,7 +82,7 @@ def render(destination: Path, answers: dict[str, Any]) -> Path:
     run_copy(
         str(REPO),
         str(destination),
-        data={"project_name": "Demo Service", **answers},
+        data={"project_name": "Demo Service", "alarm_email": "oncall@example.com", **answers},
         defaults=True,
         unsafe=True,
         vcs_ref="HEAD",

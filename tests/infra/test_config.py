@@ -10,7 +10,7 @@ import pytest
 from rendered_services import Rendered, run_preview
 from tenfold_infra.config import ConfigError, parse_config
 
-VALID = {"tier": "prod", "image": "registry.example.com/app:1"}
+VALID = {"tier": "prod", "image": "registry.example.com/app:1", "alarmEmail": "ops@example.com"}
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,10 @@ def test_bad_value_names_the_key(key: str, value: str, message: str) -> None:
 
 
 def test_missing_values_are_named() -> None:
-    with pytest.raises(ConfigError, match=r"^demo:image is required"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^demo:alarmEmail is required in prod: .*`pulumi config set alarmEmail you@example.com`",
+    ):
         parse_config("demo", "prod", {"tier": "prod"}, "eu-west-1")
     with pytest.raises(ConfigError, match=r"^aws:region is required"):
         parse_config("demo", "prod", VALID, None)
@@ -55,9 +58,56 @@ def test_missing_values_are_named() -> None:
         parse_config("demo", "prod", {**VALID, "domainName": "api.example.com"}, "eu-west-1")
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/acme/app:latest",
+        "ghcr.io/acme/app",
+        "registry.example.com:5000/app",
+        "app@sha256:abc",
+    ],
+)
+def test_image_must_name_one_build(image: str) -> None:
+    with pytest.raises(ConfigError, match=r"^demo:image must "):
+        parse_config("demo", "prod", {**VALID, "image": image}, "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.4.2",
+        "registry.example.com:5000/app:2024-06-01",
+        "ghcr.io/acme/app@sha256:" + "0" * 64,
+    ],
+)
+def test_prebuilt_image_is_deployed_as_given(image: str) -> None:
+    assert parse_config("demo", "prod", {**VALID, "image": image}, "eu-west-1").image == image
+
+
+def test_no_image_means_build_and_push() -> None:
+    config = {k: v for k, v in VALID.items() if k != "image"}
+    assert parse_config("demo", "prod", config, "eu-west-1").image is None
+
+
+def test_dev_needs_no_alarm_email() -> None:
+    assert parse_config("demo", "dev", {"tier": "dev"}, "eu-west-1").alarm_email is None
+
+
+@pytest.mark.parametrize("instance", ["mq.t3.micro", "mq.m5.large"])
+def test_broker_instance_runs_rabbitmq_4(instance: str) -> None:
+    with pytest.raises(ConfigError, match=r"^demo:brokerInstanceType must be an mq.m7g instance"):
+        parse_config(
+            "demo",
+            "dev",
+            {"tier": "dev", "brokerInstanceType": instance, "brokerDeployment": "SINGLE_INSTANCE"},
+            "eu-west-1",
+        )
+
+
 def test_tier_defaults() -> None:
     prod = parse_config("demo", "prod", VALID, "eu-west-1")
     dev = parse_config("demo", "dev", {**VALID, "tier": "dev"}, "eu-west-1")
+    assert dev.broker_instance_type == "mq.m7g.medium"
     assert (prod.db_multi_az, prod.nat_gateway_per_az, prod.cache_nodes, prod.az_count) == (
         True,
         True,
@@ -121,6 +171,33 @@ def test_preview_fails_when_a_policy_fails(default_service: Rendered, tmp_path: 
     assert "FAIL production-resilience" in done.stdout
     assert "multiAz must be true in prod" in done.stdout
     assert "policy check failed: production-resilience" in done.stderr
+
+
+def test_prod_without_alarm_email_names_the_key(default_service: Rendered, tmp_path: Path) -> None:
+    infra = broken_copy(
+        default_service,
+        tmp_path,
+        "demo-service:alarmEmail: oncall@example.com",
+        "# no alarm address",
+    )
+    done = run_preview(infra, "prod", "--json")
+    assert done.returncode == 2
+    assert "demo-service:alarmEmail is required in prod" in done.stderr
+    assert "pulumi config set alarmEmail you@example.com" in done.stderr
+
+
+def test_latest_image_is_refused(default_service: Rendered, tmp_path: Path) -> None:
+    infra = broken_copy(
+        default_service,
+        tmp_path,
+        "demo-service:alarmEmail: oncall@example.com",
+        "demo-service:alarmEmail: oncall@example.com\n  demo-service:image: ghcr.io/acme/app:latest",
+    )
+    done = run_preview(infra, "prod", "--json")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "error: invalid stack config: demo-service:image must name one build"
+    )
 
 
 def test_unknown_stack_lists_the_stacks(default_service: Rendered) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from rendered_services import Rendered, run_preview
+from tenfold_infra.preview import REDACTED
 
 STACKS = ("dev", "prod")
 RDS = "aws:rds/instance:Instance"
@@ -60,8 +61,9 @@ def test_database(service: Rendered, stack: str) -> None:
     assert primary["deletionProtection"] is (stack == "prod")
     assert primary["storageType"] == "gp3"
     assert primary["storageEncrypted"] is True
-    assert primary["manageMasterUserPassword"] is True
-    assert "password" not in primary
+    # A stack-generated password (Secrets Manager), never RDS-managed: replicas need that.
+    assert "manageMasterUserPassword" not in primary
+    assert primary["password"] == REDACTED  # the generated value never reaches the output
     assert primary["performanceInsightsEnabled"] is True
     assert primary["monitoringInterval"] == 60
     assert primary["backupRetentionPeriod"] == (14 if stack == "prod" else 1)
@@ -94,7 +96,7 @@ def test_service_gets_writer_and_reader_endpoints(service: Rendered, stack: str)
     (vpc,) = service.resources(stack, "aws:ec2/vpc:Vpc")
     assert settings["TRUSTED_PROXIES"] == vpc["inputs"]["cidrBlock"]
     secrets = {s["name"]: s["valueFrom"] for s in container(service, stack, "app")["secrets"]}
-    assert secrets["DATABASE_PASSWORD"] == f"{outputs['database_secret_arn']}:password::"
+    assert secrets["DATABASE_PASSWORD"] == outputs["database_password_secret_arn"]
     assert set(secrets) == {
         "DATABASE_PASSWORD",
         "REDIS_PASSWORD",
@@ -370,7 +372,7 @@ def test_service_and_autoscaling(service: Rendered, stack: str) -> None:
         if p["name"].split("-")[-2] == "app"
     }
     assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
-    logs = service.one(stack, "aws:cloudwatch/logGroup:LogGroup")["inputs"]
+    logs = service.one(stack, "aws:cloudwatch/logGroup:LogGroup", "-logs")["inputs"]
     assert logs["retentionInDays"] == (30 if stack == "prod" else 7)
 
 

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 INFRA = Path(__file__).resolve().parent.parent
+# How the preview shows a generated secret (the database password): never its value.
+REDACTED = "[secret]"
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in INFRA.glob("Pulumi.*.yaml"))
 
 
@@ -28,16 +30,28 @@ def settings(stack: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module", params=STACKS)
-def preview(request: pytest.FixtureRequest) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tenfold_infra", "preview", "--stack", request.param, "--json"],
+def run_preview(stack: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "preview", "--stack", stack, "--json"],
         cwd=INFRA,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def needs_alarm_email(stack: str) -> bool:
+    """prod refuses to preview until alarmEmail is set (copier's alarm_email question)."""
+    wanted = settings(stack)
+    return wanted.get("tier") == "prod" and not wanted.get("alarmEmail")
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def preview(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if needs_alarm_email(request.param):
+        pytest.skip(f"Pulumi.{request.param}.yaml has no alarmEmail yet (see the test below)")
+    done = run_preview(request.param)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     result["stack"] = request.param
@@ -46,6 +60,16 @@ def preview(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def of_type(preview: dict[str, Any], type_: str) -> list[dict[str, Any]]:
     return [r for r in preview["resources"] if r["type"] == type_]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prod_asks_for_alarm_email(stack: str) -> None:
+    if not needs_alarm_email(stack):
+        pytest.skip(f"Pulumi.{stack}.yaml sets alarmEmail or is not prod")
+    done = run_preview(stack)
+    assert done.returncode == 2
+    assert "alarmEmail is required in prod" in done.stderr
+    assert "pulumi config set alarmEmail" in done.stderr
 
 
 def test_every_policy_passes(preview: dict[str, Any]) -> None:
@@ -60,7 +84,41 @@ def test_database_matches_the_stack_config(preview: dict[str, Any]) -> None:
     assert len(primary) == 1 and len(replicas) == wanted["readReplicas"]
     assert primary[0]["inputs"]["multiAz"] is wanted["dbMultiAz"]
     assert primary[0]["inputs"]["storageEncrypted"] is True
-    assert primary[0]["inputs"]["manageMasterUserPassword"] is True
+    # A stack-generated password: RDS refuses replicas of a primary whose password it manages.
+    assert "manageMasterUserPassword" not in primary[0]["inputs"]
+    assert primary[0]["inputs"]["password"] == REDACTED
+    # Replicas grow as far as the primary does.
+    ceiling = primary[0]["inputs"]["maxAllocatedStorage"]
+    assert all(r["inputs"]["maxAllocatedStorage"] == ceiling for r in replicas)
+
+
+def test_deploy_builds_migrates_and_waits(preview: dict[str, Any]) -> None:
+    wanted = settings(preview["stack"])
+    tasks = {
+        r["name"].rsplit("-", 1)[-1]: json.loads(r["inputs"]["containerDefinitions"])
+        for r in of_type(preview, "aws:ecs/taskDefinition:TaskDefinition")
+    }
+    app = {c["name"]: c for c in tasks["app"]}
+    assert app["migrate"]["command"] == ["python", "-m", "app.db.migrate"]
+    assert app["migrate"]["essential"] is False
+    assert app["app"]["dependsOn"] == [{"containerName": "migrate", "condition": "SUCCESS"}]
+    assert tasks["worker"][0]["healthCheck"]["command"] == [
+        "CMD",
+        "python",
+        "-m",
+        "app.jobs.health",
+    ]
+    images = {c["image"] for containers in tasks.values() for c in containers}
+    if wanted.get("image"):
+        assert images == {wanted["image"]}
+    else:
+        (image,) = of_type(preview, "docker-build:index:Image")
+        assert images == set(image["inputs"]["tags"])
+        assert of_type(preview, "aws:ecr/repository:Repository")
+    assert all(
+        s["inputs"]["waitForSteadyState"] is True
+        for s in of_type(preview, "aws:ecs/service:Service")
+    )
 
 
 def test_service_gets_writer_and_reader_endpoints(preview: dict[str, Any]) -> None:
