@@ -17,7 +17,10 @@ Name = Annotated[
 Description = Annotated[
     str, Field(max_length=10_000, pattern=NO_NUL, description="No NUL characters.")
 ]
-PriceCents = Annotated[int, Field(ge=0, le=2**31 - 1, description="Price in cents.")]
+# Strict: JSON true/false is not a price (lax mode would store false as 0, as fuzzing found).
+PriceCents = Annotated[
+    int, Field(strict=True, ge=0, le=2**31 - 1, description="Price in cents.")
+]
 
 
 class ItemCreate(BaseModel):
