@@ -193,6 +193,7 @@ def test_interactive_prompt_rejects_a_bad_answer_and_accepts_the_fix(tmp_path: P
             "Provision a CloudFront CDN",
             "Message broker for background jobs",
             "Domain name the service answers on",
+            "GitHub repository that deploys the service",
         ]:
             child.expect(prompt)
             child.send("\r")  # accept the default

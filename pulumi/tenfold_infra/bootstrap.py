@@ -1,4 +1,4 @@
-"""The one-time account bootstrap: GitHub OIDC, a deploy role per service stack, a state backend.
+"""The one-time account bootstrap: GitHub OIDC, a deploy role per stack, the release repository, a state backend.
 
 An administrator runs it once per AWS account (infra/bootstrap/, `pulumi up`); afterwards the
 service's GitHub workflow deploys with short-lived credentials from the role of its
@@ -16,10 +16,12 @@ from .config import resource_prefix
 from .deploy_role import DeployRole, DeployRoleArgs
 from .github_oidc import GithubOidc, GithubOidcArgs
 from .names import fit
+from .registry import image_repository
 from .state_backend import StateBackend, StateBackendArgs
 
-# IAM role names have at most 64 characters.
+# IAM role names have at most 64 characters; ECR repository names 256.
 ROLE_NAME_LIMIT = 64
+ECR_NAME_LIMIT = 256
 
 
 def deploy_role_name(service_project: str, stack: str) -> str:
@@ -44,6 +46,17 @@ def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
         if config.state_backend
         else None
     )
+    # One repository per service and account: CI pushes each commit's image once (immutable
+    # tag = the commit SHA) and dev and prod deploy that same image.
+    release_name = fit(f"{config.service_project}-releases", ECR_NAME_LIMIT)
+    releases = image_repository(
+        release_name,
+        keep_images=100,
+        untagged_days=1,
+        force_delete=False,
+        tags=tags,
+        opts=pulumi.ResourceOptions(),
+    )
     roles = {
         stack: DeployRole(
             f"{config.name}-{stack}",
@@ -57,6 +70,7 @@ def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
                 hosted_zone_id=config.hosted_zone_id,
                 state_bucket=backend.bucket_name if backend else None,
                 state_key_arn=backend.key_arn if backend else None,
+                release_repository=release_name,
                 tags={**tags, "Environment": environment},
             ),
         )
@@ -64,10 +78,12 @@ def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
     }
     outputs: dict[str, pulumi.Output[Any]] = {
         "oidcProviderArn": oidc.provider_arn,
-        # Copy each into its GitHub environment as the variable AWS_ROLE_ARN.
+        # Copy each into its GitHub environment as the variable AWS_DEPLOY_ROLE_ARN.
         "deployRoleArns": pulumi.Output.all(**{s: r.arn for s, r in roles.items()}),
         "githubEnvironments": pulumi.Output.from_input(dict(config.environments)),
         "awsRegion": pulumi.Output.from_input(config.region),
+        # The repository variable IMAGE_REPOSITORY of the deploy workflow.
+        "imageRepositoryUrl": releases.repository_url,
     }
     if backend:
         outputs["stateBackendUrl"] = backend.backend_url

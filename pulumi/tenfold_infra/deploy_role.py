@@ -349,6 +349,21 @@ class DeployScope:
     hosted_zone_id: str | None = None
     state_bucket: str | None = None
     state_key_arn: str | None = None
+    # The account's release repository (bootstrap): CI pushes the commit's image there once,
+    # and every stack's deploy pulls the same tag.
+    release_repository: str | None = None
+
+
+RELEASE_IMAGE_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
 
 
 def _statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> dict[str, Any]:
@@ -430,12 +445,26 @@ def deploy_permissions(scope: DeployScope) -> dict[str, dict[str, Any]]:
             [f"arn:{arn}:secretsmanager:{region}:*:secret:{prefix}-*"],
         ),
         _statement("StackImages", ECR_ACTIONS, [f"arn:{arn}:ecr:{region}:*:repository/{prefix}*"]),
+        *(
+            [
+                _statement(
+                    "ReleaseImages",
+                    RELEASE_IMAGE_ACTIONS,
+                    [f"arn:{arn}:ecr:{region}:*:repository/{scope.release_repository}"],
+                )
+            ]
+            if scope.release_repository
+            else []
+        ),
         _statement(
             "StackLogs",
             LOG_ACTIONS,
             [
                 f"arn:{arn}:logs:{region}:*:log-group:/ecs/{prefix}*",
                 f"arn:{arn}:logs:{region}:*:log-group:/ecs/{prefix}*:*",
+                # Created by the stack before each instance, so that they have a retention.
+                f"arn:{arn}:logs:{region}:*:log-group:/aws/rds/instance/{prefix}*",
+                f"arn:{arn}:logs:{region}:*:log-group:/aws/rds/instance/{prefix}*:*",
             ],
         ),
         _statement("StackTopics", SNS_ACTIONS, [f"arn:{arn}:sns:{region}:*:{prefix}-*"]),
@@ -501,6 +530,7 @@ class DeployRoleArgs:
     hosted_zone_id: str | None = None
     state_bucket: pulumi.Input[str] | None = None
     state_key_arn: pulumi.Input[str] | None = None
+    release_repository: str | None = None
     max_session_seconds: int = MAX_SESSION_SECONDS
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -538,6 +568,7 @@ class DeployRole(pulumi.ComponentResource):
                     hosted_zone_id=args.hosted_zone_id,
                     state_bucket=s["bucket"] or None,
                     state_key_arn=s["key"] or None,
+                    release_repository=args.release_repository,
                 )
             )
         )

@@ -285,7 +285,7 @@ def architecture(resources: Sequence[CapturedResource], title: str) -> Architect
         containers = [str(c.get("name")) for c in _containers(_task_of(resources, app))]
         arch.node("app", "ecs", f"app service\n{_capacity(resources, app)}", ecs)
         if "migrate" in containers:
-            arch.node("migrate", "container", "migrate container\nalembic upgrade head", ecs)
+            arch.node("migrate", "container", "migrate container\npython -m app.db.migrate", ecs)
             arch.edge("migrate", "app", "SUCCESS, then app starts", dashed=True)
         if arch.has("alb"):
             arch.edge("alb", "app", "HTTP :8000")

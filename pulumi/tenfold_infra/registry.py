@@ -67,24 +67,12 @@ class Registry(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tenfold:registry:Registry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        repository = aws.ecr.Repository(
-            f"{name}-images",
-            name=name.lower(),
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
-                scan_on_push=True
-            ),
-            encryption_configurations=[
-                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
-            ],
+        repository = image_repository(
+            name,
+            keep_images=args.keep_images,
+            untagged_days=args.untagged_days,
             force_delete=args.force_delete,
-            tags=dict(args.tags),
-            opts=child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-images",
-            repository=repository.name,
-            policy=json.dumps(lifecycle_policy(args.keep_images, args.untagged_days)),
+            tags=args.tags,
             opts=child,
         )
         self.tag = content_tag(Path(args.context))
@@ -112,6 +100,40 @@ class Registry(pulumi.ComponentResource):
         # Read through the image's own output: the task definitions then wait for the push.
         self.image = image.tags.apply(lambda pushed: (pushed or [""])[0])
         self.register_outputs({"repository_url": self.repository_url, "image": self.image})
+
+
+def image_repository(
+    name: str,
+    *,
+    keep_images: int,
+    untagged_days: int,
+    force_delete: bool,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ecr.Repository:
+    """An ECR repository with immutable tags, scan on push and the lifecycle below: the one the
+    stack builds into, and the bootstrap's release repository that CI pushes to."""
+    repository = aws.ecr.Repository(
+        f"{name}-images",
+        name=name.lower(),
+        image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+            scan_on_push=True
+        ),
+        encryption_configurations=[
+            aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
+        ],
+        force_delete=force_delete,
+        tags=dict(tags),
+        opts=opts,
+    )
+    aws.ecr.LifecyclePolicy(
+        f"{name}-images",
+        repository=repository.name,
+        policy=json.dumps(lifecycle_policy(keep_images, untagged_days)),
+        opts=opts,
+    )
+    return repository
 
 
 def lifecycle_policy(keep_images: int, untagged_days: int) -> dict[str, object]:
