@@ -1,6 +1,9 @@
 """Render the template with each answer set and run what the user will run."""
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,24 @@ def test_generated_test_suite_passes(testable_answer_set: AnswerSet, render_answ
     output = run(["make", "test"], cwd=service, env=env)
     assert re.search(r"\b\d+ passed\b", output), output[-2000:]
     assert " failed" not in output
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_stack_previews_offline_with_every_policy_passing(
+    answer_set: AnswerSet, render_answer_set, stack: str
+) -> None:
+    """What `make preview` runs, on each answer set: exit 0 means every policy passed."""
+    infra = render_answer_set(answer_set) / "infra"
+    done = subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "preview", "--stack", stack, "--json"],
+        cwd=infra,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] or done.stdout[-3000:]
+    preview = json.loads(done.stdout)
+    failed = [p["name"] for p in preview["policies"] if not p["passed"]]
+    assert failed == []
+    assert len(preview["policies"]) >= 20
