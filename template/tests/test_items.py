@@ -113,8 +113,9 @@ async def test_writes_and_own_lists_need_a_token(
     [
         pytest.param({"name": ""}, "at least 1 character", id="empty-name"),
         pytest.param({"name": "x", "price_cents": -1}, "greater than or equal to 0", id="price"),
-        pytest.param({"name": "x", "price_cents": False}, "valid integer", id="boolean-price"),
-        pytest.param({"name": "x", "price_cents": "12"}, "valid integer", id="string-price"),
+        pytest.param({"name": "x", "price_cents": False}, "not true/false", id="boolean-price"),
+        pytest.param({"name": "x", "price_cents": "12"}, "or text", id="string-price"),
+        pytest.param({"name": "x", "price_cents": 2.5}, "valid integer", id="fraction-price"),
         pytest.param({"name": "x", "status": "sold"}, "'draft', 'published' or", id="status"),
         pytest.param({"name": "x", "colour": "red"}, "Extra inputs", id="unknown-field"),
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from app.db.models import ItemStatus
 
@@ -17,9 +17,21 @@ Name = Annotated[
 Description = Annotated[
     str, Field(max_length=10_000, pattern=NO_NUL, description="No NUL characters.")
 ]
-# Strict: JSON true/false is not a price (lax mode would store false as 0, as fuzzing found).
+
+
+def _json_number(value: object) -> object:
+    """Refuse true/false and text, which lax int parsing would turn into prices (false -> 0,
+    as fuzzing found). A JSON number with no fraction (5.0) is an integer to JSON Schema,
+    so it stays accepted; 5.5 is still refused by the int type."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number, not true/false or text")
+    return value
+
+
 PriceCents = Annotated[
-    int, Field(strict=True, ge=0, le=2**31 - 1, description="Price in cents.")
+    int,
+    Field(ge=0, le=2**31 - 1, description="Price in cents."),
+    BeforeValidator(_json_number),
 ]
 
 
