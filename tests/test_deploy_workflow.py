@@ -244,9 +244,13 @@ def test_workflows_use_oidc_pinned_actions_and_per_job_permissions(service: Path
             r"aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY", text
         ), path
         assert not re.search(r":latest\b|@latest\b|@main\b|@master\b", text), path
+        # A full version (`@v5.0.0`), or the commit digest Renovate pins (`@<sha> # v5.0.0`).
         for action in re.findall(r"uses:\s*([^\s#]+)", text):
             if not action.startswith("./"):
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+\.\d+\.\d+", action), (path, action)
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", action), (
+                    path,
+                    action,
+                )
     for name in ("deploy.yml", "deploy-stack.yml"):
         loaded = workflow(service, name)
         assert loaded["permissions"] == {}, f"{name}: nothing granted by default"
