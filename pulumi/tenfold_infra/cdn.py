@@ -17,7 +17,8 @@ import pulumi_aws as aws
 
 import pulumi
 
-from .load_balancer import BUCKET_PREFIX_LIMIT, ORIGIN_VERIFY_HEADER, validate_certificate
+from .buckets import private_bucket
+from .load_balancer import ORIGIN_VERIFY_HEADER, validate_certificate
 from .names import fit
 from .static_assets import STATIC_DIRECTORY, StaticAssets, StaticAssetsArgs
 from .waf import CLOUDFRONT_REGION, WebFirewall, WebFirewallArgs
@@ -103,38 +104,10 @@ class Cdn(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=us_east_1),
         )
 
-        bucket = aws.s3.Bucket(
+        bucket = private_bucket(
             f"{name}-static",
-            bucket_prefix=fit(f"{name}-static", BUCKET_PREFIX_LIMIT - 1) + "-",
             force_destroy=not args.retain_static_bucket,
             tags=tags,
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-static",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-static",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-static",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                )
-            ],
             opts=child,
         )
         oac = aws.cloudfront.OriginAccessControl(

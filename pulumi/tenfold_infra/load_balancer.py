@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .buckets import private_bucket
 from .names import fit
 from .security import APP_PORT
 
@@ -19,8 +20,6 @@ ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html
 ELB_NAME_LIMIT = 32
-# S3 bucket_prefix: the provider appends a unique 26-character suffix to at most 37 characters.
-BUCKET_PREFIX_LIMIT = 37
 # TLS 1.3 with TLS 1.2 fallback, forward-secret ciphers only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Regions older than August 2022 deliver ALB logs from a regional ELB account; newer ones
@@ -108,34 +107,13 @@ class LoadBalancer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
-        logs = aws.s3.Bucket(
+        # ALB log delivery supports SSE-S3 only (not SSE-KMS).
+        logs = private_bucket(
             f"{name}-access-logs",
-            bucket_prefix=fit(f"{name}-access-logs", BUCKET_PREFIX_LIMIT - 1) + "-",
             force_destroy=not args.deletion_protection,
             tags=tags,
             opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs",
-            bucket=logs.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        # ALB log delivery supports SSE-S3 only (not SSE-KMS).
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs",
-            bucket=logs.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                )
-            ],
-            opts=child,
+            owner_enforced=False,
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-access-logs",

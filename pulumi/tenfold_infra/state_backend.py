@@ -20,10 +20,8 @@ import pulumi_aws as aws
 
 import pulumi
 
-from .names import fit
+from .buckets import private_bucket
 
-# S3 allows a bucket name of 63 characters; Pulumi's unique suffix of 26 leaves 37 for the prefix.
-BUCKET_PREFIX_LIMIT = 37
 # The tag the bootstrap policies use to find the state bucket.
 PURPOSE_TAG = "pulumi-state"
 
@@ -63,23 +61,13 @@ class StateBackend(pulumi.ComponentResource):
             opts=kept,
         )
         alias = aws.kms.Alias(state, name=f"alias/{state}", target_key_id=key.arn, opts=child)
-        bucket = aws.s3.Bucket(
-            state, bucket_prefix=fit(state, BUCKET_PREFIX_LIMIT - 1) + "-", tags=tags, opts=kept
-        )
-        aws.s3.BucketOwnershipControls(
+        bucket = private_bucket(
             state,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            force_destroy=False,
+            kms_key_arn=key.arn,
+            tags=tags,
             opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            state,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
+            bucket_opts=kept,
         )
         aws.s3.BucketVersioning(
             state,
@@ -87,20 +75,6 @@ class StateBackend(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
             ),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            state,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                    ),
-                    # One data key per bucket instead of a KMS call per object.
-                    bucket_key_enabled=True,
-                )
-            ],
             opts=child,
         )
         aws.s3.BucketLifecycleConfiguration(
