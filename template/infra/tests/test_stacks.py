@@ -156,9 +156,9 @@ BOOTSTRAP_STACKS = sorted(
 @pytest.mark.parametrize("stack", BOOTSTRAP_STACKS)
 def test_the_account_bootstrap_previews_with_its_policies(stack: str) -> None:
     """infra/bootstrap (OIDC provider, deploy roles, release repository) under the mocks."""
+    command = ["preview", "--project", "bootstrap", "--stack", stack, "--json"]
     done = subprocess.run(
-        [sys.executable, "-m", "tenfold_infra", "preview", "--project", "bootstrap"]
-        + ["--stack", stack, "--json"],
+        [sys.executable, "-m", "tenfold_infra", *command],
         cwd=INFRA,
         capture_output=True,
         text=True,
