@@ -15,7 +15,7 @@ from typing import Any
 from .bootstrap_config import BootstrapConfig
 from .config import ConfigError
 from .policies import Finding
-from .preview import Captured, run_program
+from .preview import Captured, plan_json, run_program
 
 
 @dataclass
@@ -31,16 +31,7 @@ class BootstrapPreview:
 
     def to_json(self) -> dict[str, Any]:
         """The same shape as the service stack's preview JSON."""
-        return {
-            "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
-                for r in self.resources
-            ],
-            "policies": [
-                {"name": f.name, "passed": f.passed, "message": f.message} for f in self.findings
-            ],
-            "outputs": self.outputs,
-        }
+        return plan_json(self.resources, self.findings, self.outputs)
 
 
 def run_bootstrap_preview(directory: Path, stack: str) -> BootstrapPreview:

@@ -53,17 +53,21 @@ class PreviewResult:
         return [r for r in self.resources if r.type == type_]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
-                for r in self.resources
-            ],
-            "policies": [
-                {"name": f.name, "passed": f.passed, "message": f.message} for f in self.findings
-            ],
-            "outputs": self.outputs,
-            "diagram": self.diagram,
-        }
+        return plan_json(self.resources, self.findings, self.outputs) | {"diagram": self.diagram}
+
+
+def plan_json(
+    resources: list[Captured], findings: list[Finding], outputs: dict[str, Any]
+) -> dict[str, Any]:
+    """The preview's JSON: every captured resource, the policy findings and the outputs."""
+    return {
+        "resources": [
+            {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+            for r in resources
+        ],
+        "policies": [{"name": f.name, "passed": f.passed, "message": f.message} for f in findings],
+        "outputs": outputs,
+    }
 
 
 def read_stack_config(directory: Path, stack: str) -> tuple[str, dict[str, str]]:
