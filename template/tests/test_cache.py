@@ -20,7 +20,7 @@ from app.cache import Cache
 from app.main import create_app
 from app.repositories import items, users
 from app.settings import Settings
-from app.ttl_store import MemoryTTLStore
+from app.stores.memory import MemoryTTLStore
 from tests.conftest import Login, bearer
 
 ITEMS = "/api/v1/items"

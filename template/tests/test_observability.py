@@ -12,7 +12,7 @@ from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from app.main import create_app
-from app.request_context import request_id_var
+from app.observability.request_context import request_id_var
 from app.settings import Settings
 
 ADMIN_TOKEN = "admin-token-for-tests"

@@ -18,7 +18,7 @@ from app.auth.client_ip import client_ip
 from app.auth.login_rate_limit import LoginRateLimiter
 from app.main import create_app
 from app.settings import Settings
-from app.ttl_store import MemoryTTLStore
+from app.stores.memory import MemoryTTLStore
 from tests.conftest import PASSWORD, serve
 
 LOGIN = "/api/v1/auth/login"

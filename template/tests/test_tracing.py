@@ -17,10 +17,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from app import tracing
 from app.main import create_app
+from app.observability import tracing
+from app.observability.tracing import Tracing
 from app.settings import Settings
-from app.tracing import Tracing
 from tests.conftest import SERVICE_ROOT
 
 

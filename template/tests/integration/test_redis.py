@@ -23,8 +23,8 @@ from prometheus_client import REGISTRY
 from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
 from app.cache import Cache
 from app.main import create_app
-from app.redis_store import RedisTTLStore
 from app.settings import Settings
+from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, bearer, serve
 from tests.integration.conftest import require_server
 
