@@ -14,6 +14,7 @@ from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.cache import Cache
 from app.db.engine import create_engine
+from app.db.read_your_writes import LsnTokens
 from app.db.routing import ReadRouter
 from app.db.schema import SchemaCheck
 from app.db.session import create_session_factory
@@ -101,6 +102,7 @@ def _build_resources(settings: Settings) -> Resources:
         jobs=JobRuntime.for_app(settings, session_factory),
         schema=SchemaCheck(engine, ttl_seconds=settings.readiness_schema_check_ttl_seconds),
         read_router=_build_read_router(settings, session_factory),
+        lsn_tokens=LsnTokens(settings.jwt_secret_key.get_secret_value().encode()),
     )
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
+    from app.db.read_your_writes import LsnTokens
     from app.db.routing import ReadRouter
     from app.db.schema import SchemaCheck
     from app.jobs.runtime import JobRuntime
@@ -33,6 +34,7 @@ class Resources:
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
     read_router: ReadRouter
+    lsn_tokens: LsnTokens
     jobs: JobRuntime
     cache: Cache
     static_assets: StaticAssets
