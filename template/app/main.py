@@ -98,12 +98,21 @@ def _build_resources(settings: Settings) -> Resources:
             jitter_ratio=settings.cache_ttl_jitter_ratio,
             lock_timeout_ms=settings.cache_lock_timeout_ms,
             circuit_open_seconds=settings.cache_circuit_open_seconds,
+            write_fence_seconds=write_fence_seconds(settings),
         ),
         jobs=JobRuntime.for_app(settings, session_factory),
         schema=SchemaCheck(engine, ttl_seconds=settings.readiness_schema_check_ttl_seconds),
         read_router=_build_read_router(settings, session_factory),
         lsn_tokens=LsnTokens(settings.jwt_secret_key.get_secret_value().encode()),
     )
+
+
+def write_fence_seconds(settings: Settings) -> float:
+    """How long after a write a replica may still serve the old row: its allowed lag plus
+    the age of that measurement (app/db/routing.py). No replicas, no lag: no fences."""
+    if not settings.database_read_urls:
+        return 0.0
+    return settings.database_replica_max_lag_seconds + settings.database_replica_status_ttl_seconds
 
 
 def _build_read_router(settings: Settings, primary: async_sessionmaker[AsyncSession]) -> ReadRouter:
