@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 
 from app.api.deps import (
     OPTIONAL_AUTH_OPENAPI,
@@ -24,6 +24,7 @@ from app.cache import Cache
 from app.db.models import Item, ItemStatus
 from app.db.pagination import PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
+from app.http.etag import etag_matches, weak_etag
 from app.repositories import items
 from app.schemas.errors import error_responses
 from app.schemas.fieldsets import (
@@ -46,6 +47,11 @@ router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
 MISSING = error_responses(404, _404=NOT_FOUND)
+PRECONDITION = error_responses(412)
+STALE = (
+    "If-Match does not name the item's current ETag: someone changed it since you read it; "
+    "GET it again, re-apply your change and send the new ETag"
+)
 UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
@@ -65,6 +71,14 @@ MaxCents = Annotated[
 ]
 # Ids beyond the id column's range can name no item: 422, never a database overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=1000,
+        description="Optimistic concurrency: the ETag of GET /items/{item_id} (full item, "
+        "no fields=) this change is based on, or *; a stale one answers 412.",
+    ),
+]
 
 
 # With ?fields= the answer holds only the chosen fields: both shapes are documented.
@@ -105,7 +119,8 @@ async def list_catalog(
         return _full_page(rows, page).model_dump_json().encode()
 
     key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
-    return _json(await cache.get_or_load_json(key, load, cache="catalog"), response)
+    body = await cache.get_or_load_json(key, load, cache="catalog", fence=CATALOG_CACHE)
+    return _json(body, response)
 
 
 @router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
@@ -149,7 +164,7 @@ async def get_item(
 
     async def load_published() -> bytes | None:  # a cache hit opens no session
         item = await items.get_visible_item(await reads(), item_id, None)
-        return None if item is None else ItemOut.model_validate(item).model_dump_json().encode()
+        return None if item is None else _item_json(item)
 
     # The cached body is served as stored: validated once, when it was loaded.
     key = f"{ITEM_CACHE}:{item_id}"
@@ -159,10 +174,13 @@ async def get_item(
     item = await items.get_visible_item(await reads(), item_id, viewer_id) if viewer_id else None
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return ItemOut.model_validate(item)
+    # The same bytes as a cached body, so the ETag is the one If-Match is checked against.
+    return _json(_item_json(item), response)
 
 
-@router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNAUTHENTICATED)
+@router.post(
+    "/items", status_code=status.HTTP_201_CREATED, response_model=ItemOut, responses=UNAUTHENTICATED
+)
 async def create_item(
     body: ItemCreate,
     user_id: CurrentUserId,
@@ -170,51 +188,97 @@ async def create_item(
     cache: ResponseCache,
     request: Request,
     response: Response,
-) -> ItemOut:
+) -> Response:
     item = await items.create_item(session, user_id, body.model_dump())
-    await _invalidate(cache, item.id)
-    response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
-    return ItemOut.model_validate(item)
+    await _invalidate(cache, item.id, removed_from_view=False)
+    # A path, never a URL built from the request's Host header (which the client chose).
+    path = request.app.url_path_for("get_item", item_id=item.id)
+    response.headers["Location"] = request.scope.get("root_path", "") + path
+    return _tagged(item, response, status.HTTP_201_CREATED)
 
 
-@router.patch("/items/{item_id}", responses={**MISSING, **UNAUTHENTICATED})
+@router.patch(
+    "/items/{item_id}",
+    response_model=ItemOut,
+    responses={**MISSING, **UNAUTHENTICATED, **PRECONDITION},
+)
 async def update_item(
     item_id: ItemId,
     body: ItemUpdate,
     user_id: CurrentUserId,
     session: WriteSession,
     cache: ResponseCache,
-) -> ItemOut:
-    item = await _owned(session, item_id, user_id)
-    updated = await items.update_item(session, item, body.changes())
-    await _invalidate(cache, item_id)
-    return ItemOut.model_validate(updated)
+    response: Response,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change the given fields; send If-Match with the ETag you read to not overwrite
+    someone else's change (412 if the item changed since)."""
+    item = await _owned(session, item_id, user_id, if_match)
+    was_public = item.status == ItemStatus.PUBLISHED
+    try:
+        updated = await items.update_item(session, item, body.changes())
+    except items.ItemGoneError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+    removed = was_public and updated.status != ItemStatus.PUBLISHED
+    await _invalidate(cache, item_id, removed_from_view=removed)
+    return _tagged(updated, response, status.HTTP_200_OK)
 
 
 @router.delete(
     "/items/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**MISSING, **UNAUTHENTICATED},
+    responses={**MISSING, **UNAUTHENTICATED, **PRECONDITION},
 )
 async def delete_item(
-    item_id: ItemId, user_id: CurrentUserId, session: WriteSession, cache: ResponseCache
+    item_id: ItemId,
+    user_id: CurrentUserId,
+    session: WriteSession,
+    cache: ResponseCache,
+    if_match: IfMatch = None,
 ) -> None:
-    await items.delete_item(session, await _owned(session, item_id, user_id))
-    await _invalidate(cache, item_id)
+    """Delete the item; If-Match makes it conditional, as for PATCH."""
+    item = await _owned(session, item_id, user_id, if_match)
+    was_public = item.status == ItemStatus.PUBLISHED
+    try:
+        await items.delete_item(session, item)
+    except items.ItemGoneError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+    await _invalidate(cache, item_id, removed_from_view=was_public)
 
 
-async def _invalidate(cache: Cache, item_id: int) -> None:
-    """After a committed write: drop the item and every cached first catalog page."""
+async def _invalidate(cache: Cache, item_id: int, *, removed_from_view: bool) -> None:
+    """After a committed write: drop the item and every cached first catalog page.
+
+    The item's key is fenced on every write; the catalog's only when an item left public
+    view, so creating items does not pause catalog caching (app/cache.py, write fences).
+    """
     await cache.invalidate(f"{ITEM_CACHE}:{item_id}")
-    await cache.bump_generation(CATALOG_CACHE)
+    await cache.bump_generation(CATALOG_CACHE, fence=removed_from_view)
 
 
-async def _owned(session: WriteSession, item_id: int, user_id: int) -> Item:
+async def _owned(session: WriteSession, item_id: int, user_id: int, if_match: str | None) -> Item:
+    """The caller's item, locked for this write; 412 if ``if_match`` is not its ETag."""
     # Someone else's item is "not found", not "forbidden": its existence stays private.
-    item = await items.get_owned_item(session, item_id, user_id)
+    item = await items.get_owned_item(session, item_id, user_id, for_update=True)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if if_match is not None and not etag_matches(if_match, weak_etag(_item_json(item))):
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, STALE)
     return item
+
+
+def _item_json(item: Item) -> bytes:
+    """An item's full representation, as GET /items/{item_id} sends it (and tags it)."""
+    return ItemOut.model_validate(item).model_dump_json().encode()
+
+
+def _tagged(item: Item, response: Response, status_code: int) -> Response:
+    """The item with its ETag, to send as If-Match on the next change."""
+    body = _item_json(item)
+    response.headers["ETag"] = weak_etag(body)
+    sent = _json(body, response)
+    sent.status_code = status_code
+    return sent
 
 
 def _page(
