@@ -58,6 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         telemetry=fastapi_telemetry(tracing),
+        # Off in production unless API_DOCS_ENABLED: the API's map is not published.
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
     )
     app.state.resources = resources
     app.state.tracing = tracing
@@ -70,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     add_http_middleware(app, settings)
-    app.include_router(metrics.router)
+    if not settings.metrics_port:  # else only on that port: app/observability/metrics.py
+        app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
     for replica in resources.read_router.replicas:  # labelled as routing names them
         metrics.DATABASE_POOLS.track(replica.name, replica.engine)

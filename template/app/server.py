@@ -23,6 +23,7 @@ from app.event_loop import stop_requested_by_signals
 from app.lifecycle import lifecycle_of
 from app.limits import open_files_limit, required_open_files
 from app.main import create_app
+from app.observability.metrics import MetricsPort
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     # Inside a container the port must be reachable from outside it.
     config.bind = [f"0.0.0.0:{settings.port}"]
+    if settings.metrics_port:  # for the scraper inside the VPC; the load balancer skips it
+        config.bind.append(f"0.0.0.0:{settings.metrics_port}")
     # app/observability/logging.py writes one line per request; Hypercorn's would repeat it.
     config.accesslog = None
     config.errorlog = "-"
@@ -73,7 +76,8 @@ async def serve_until_drained(settings: Settings) -> None:
         await asyncio.sleep(settings.drain_delay_seconds)
         logger.info("draining: closing the listener, finishing in-flight requests")
 
-    await serve(cast("Framework", app), hypercorn_config(settings), shutdown_trigger=drain)
+    served = MetricsPort(app, settings.metrics_port) if settings.metrics_port else app
+    await serve(cast("Framework", served), hypercorn_config(settings), shutdown_trigger=drain)
     logger.info("drained: exiting")
 
 

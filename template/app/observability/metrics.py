@@ -1,7 +1,10 @@
 """Prometheus metrics: per-route request rate, errors and latency, and DB pool usage.
 
 Everything lives in prometheus_client's default registry, so metrics defined by other
-modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. Routes are
+modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. With
+METRICS_PORT set, ``python -m app.server`` also listens there and ``MetricsPort`` answers
+/metrics on that port alone (the load balancer routes only PORT, where /metrics is then
+404); with 0 (development) it is a route of the app. Routes are
 labelled by their template (``app.http.observed.route_of``), never the raw path, so the
 number of series stays bounded whatever clients request.
 """
@@ -26,6 +29,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from app.http.observed import CompletedRequest
@@ -47,6 +51,26 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsPort:
+    """The server's app when METRICS_PORT is set: a request that came in on that port gets
+    /metrics (anything else there is a 404), every other request goes to the service."""
+
+    def __init__(self, app: ASGIApp, metrics_port: int) -> None:
+        self.app = app
+        self.metrics_port = metrics_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] != "http" or not server or server[1] != self.metrics_port:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/metrics":
+            response = Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        else:
+            response = Response("Only /metrics is served on METRICS_PORT", status_code=404)
+        await response(scope, receive, send)
 
 
 class RequestMetrics:
