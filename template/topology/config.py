@@ -70,7 +70,9 @@ class TopologyConfig:
             map(str, defaults.instance_ports)
         )
         if not all(port.isdigit() for port in ports.split()):
-            raise ValueError(f"TOPOLOGY_INSTANCE_PORTS={ports!r}: give port numbers, e.g. '18001 18002'")
+            raise ValueError(
+                f"TOPOLOGY_INSTANCE_PORTS={ports!r}: give port numbers, e.g. '18001 18002'"
+            )
         return cls(
             directory=default_directory(environ),
             user=environ.get("TOPOLOGY_USER") or "tenfold",
@@ -165,6 +167,8 @@ class TopologyConfig:
 
 def write_env_file(path: Path, values: Mapping[str, str], mode: int) -> None:
     """``KEY=value`` lines, quoting values with spaces (the state file's format)."""
-    lines = (f'{key}="{value}"' if " " in value else f"{key}={value}" for key, value in values.items())
+    lines = (
+        f'{key}="{value}"' if " " in value else f"{key}={value}" for key, value in values.items()
+    )
     path.write_text("".join(f"{line}\n" for line in lines))
     os.chmod(path, mode)

@@ -46,7 +46,9 @@ class Topology:
         """The topology ``up`` started, with the ports and user it was given."""
         config = TopologyConfig.from_environment(environ)
         if not config.state_file.is_file():
-            raise TopologyError(f"no topology in {config.directory}: run 'scripts/topology up' first")
+            raise TopologyError(
+                f"no topology in {config.directory}: run 'scripts/topology up' first"
+            )
         state = read_state(config.state_file)
         config = TopologyConfig.from_environment(environ | state)
         topology = cls(config, Account(state["TOPOLOGY_USER"]), int(state["TOPOLOGY_NOFILE"]))
@@ -62,7 +64,8 @@ class Topology:
                 raise TopologyError(f"{command} not found: {install}")
         if self.config.state_file.exists():
             raise TopologyError(
-                f"a topology already runs from {self.config.directory}: 'scripts/topology down' first"
+                f"a topology already runs from {self.config.directory}: "
+                "'scripts/topology down' first"
             )
         for port in self.config.all_ports:
             if listening(port):
@@ -94,7 +97,9 @@ class Topology:
         needed = self._service_python(["-m", "app.limits"], capture=True)
         self.nofile = int(needed) * 2
         raise_open_files_limit(self.nofile)
-        write_env_file(config.state_file, config.state(user=self.account.name, nofile=self.nofile), 0o644)
+        write_env_file(
+            config.state_file, config.state(user=self.account.name, nofile=self.nofile), 0o644
+        )
 
         say(f"PostgreSQL primary :{config.pg_primary_port} + replica :{config.pg_replica_port}")
         config.pg_pair().up()
@@ -221,7 +226,9 @@ class Topology:
         self.processes.start("worker", command, env=self._app_env(), cwd=SERVICE_DIR)
         time.sleep(0.5)
         if not self.processes.running("worker"):
-            raise TopologyError(f"the worker exited at once; see {self.config.directory}/logs/worker.log")
+            raise TopologyError(
+                f"the worker exited at once; see {self.config.directory}/logs/worker.log"
+            )
 
     def _start_redis(self) -> None:
         command = redis.server_command(

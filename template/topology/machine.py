@@ -44,7 +44,9 @@ def start_missing() -> None:
     if not listening(RABBITMQ):
         # A fault test may have left the node up with its app stopped; otherwise start it.
         say("starting RabbitMQ :5672")
-        restarted = subprocess.run(["rabbitmqctl", "-q", "start_app"], capture_output=True, check=False)
+        restarted = subprocess.run(
+            ["rabbitmqctl", "-q", "start_app"], capture_output=True, check=False
+        )
         if restarted.returncode != 0:
             subprocess.run(["rabbitmq-server", "-detached"], check=True)
     wait_for_port(POSTGRES, 60, "PostgreSQL")

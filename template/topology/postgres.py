@@ -93,10 +93,9 @@ class PgPair:
         if not (self.directory / "primary" / "PG_VERSION").exists():
             self._init_primary()
         self._start("primary")
-        exists = self._sql(
-            self.primary_port, f"select count(*) from pg_database where datname = '{self.database}'"
-        )
-        if exists == "0":
+        # PG_PAIR_DATABASE is the developer's own setting, not outside input.
+        query = f"select count(*) from pg_database where datname = '{self.database}'"  # noqa: S608
+        if self._sql(self.primary_port, query) == "0":
             self._sql(self.primary_port, f'create database "{self.database}"')
         if not (self.directory / "replica" / "PG_VERSION").exists():
             self._init_replica()
@@ -118,9 +117,7 @@ class PgPair:
         self.wait_streaming()
 
     def status(self) -> dict[str, bool]:
-        return {
-            node: (self.directory / node).is_dir() and self.is_running(node) for node in NODES
-        }
+        return {node: (self.directory / node).is_dir() and self.is_running(node) for node in NODES}
 
     def urls(self) -> dict[str, str]:
         """The TEST_* variables the integration tests read."""

@@ -42,7 +42,7 @@ def wait_for_port(port: int, seconds: float, what: str) -> None:
 
 def raise_open_files_limit(nofile: int) -> None:
     """Set this process's open-files limit, which every process it starts inherits."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     unlimited = hard == resource.RLIM_INFINITY
     if os.geteuid() == 0:
         hard = hard if unlimited else max(hard, nofile)
