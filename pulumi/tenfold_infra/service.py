@@ -79,32 +79,75 @@ class Service(pulumi.ComponentResource):
         self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:service:Service", name, None, opts)
-        self._name = name
+        self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
-        child = self._child
-        tags = dict(args.tags)
+        self._tags = dict(args.tags)
 
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
-        logs = aws.cloudwatch.LogGroup(
+        self._logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/ecs/{name}",
             retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
-        execution_role = self._role("execution", "ecs-tasks.amazonaws.com", tags)
+        self._execution_role = self._secret_reading_execution_role()
+        self._task_role = self._role("task", "ecs-tasks.amazonaws.com", self._tags)
+
+        app = self._ecs_service(
+            "app",
+            cluster,
+            self._task_definition("app", args.cpu, args.memory_mib, _app_containers(args)),
+            args.min_tasks,
+            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name="app",
+                    container_port=APP_PORT,
+                )
+            ],
+        )
+        worker = self._ecs_service(
+            "worker",
+            cluster,
+            self._task_definition(
+                "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
+            ),
+            args.worker_min_tasks,
+        )
+        self._autoscaling(cluster, app, worker)
+
+        self.cluster_name = cluster.name
+        self.service_name = app.name
+        self.worker_service_name = worker.name
+        self.log_group_name = self._logs.name
+        self.task_role_arn = self._task_role.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "worker_service_name": self.worker_service_name,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _secret_reading_execution_role(self) -> aws.iam.Role:
+        """The role ECS starts tasks with: pull the image, write logs, and read exactly the
+        secrets the task names, nothing else."""
+        name, args = self._name, self._args
+        execution_role = self._role("execution", "ecs-tasks.amazonaws.com", self._tags)
         aws.iam.RolePolicyAttachment(
             f"{name}-execution",
             role=execution_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-            opts=child,
+            opts=self._child,
         )
-        # The execution role reads exactly the secrets the task names, nothing else.
         secret_arns = [
             pulumi.Output.from_input(v).apply(_secret_arn) for v in args.secrets.values()
         ]
@@ -126,100 +169,85 @@ class Service(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=child,
+            opts=self._child,
         )
-        task_role = self._role("task", "ecs-tasks.amazonaws.com", tags)
+        return execution_role
 
+    def _task_definition(
+        self, role: str, cpu: int, memory: int, containers: Callable[[dict[str, Any]], list[Any]]
+    ) -> aws.ecs.TaskDefinition:
+        args = self._args
         environment = {
             **dict(args.environment),
             "METRICS_NAMESPACE": args.metrics_namespace,
             "SERVICE_NAME": args.metrics_service,
         }
-
-        def task_definition(
-            role: str, cpu: int, memory: int, containers: Callable[[dict[str, Any]], list[Any]]
-        ) -> aws.ecs.TaskDefinition:
-            container = pulumi.Output.all(
-                env=pulumi.Output.all(**environment),
-                secrets=pulumi.Output.all(**dict(args.secrets)),
-                log_group=logs.name,
-                image=args.image,
-            ).apply(lambda v: json.dumps(containers(v)))
-            return aws.ecs.TaskDefinition(
-                f"{name}-{role}",
-                family=f"{name}-{role}",
-                cpu=str(cpu),
-                memory=str(memory),
-                network_mode="awsvpc",
-                requires_compatibilities=["FARGATE"],
-                execution_role_arn=execution_role.arn,
-                task_role_arn=task_role.arn,
-                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                    cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
-                ),
-                container_definitions=container,
-                tags=tags,
-                opts=child,
-            )
-
-        network = aws.ecs.ServiceNetworkConfigurationArgs(
-            subnets=list(args.subnet_ids),
-            security_groups=[args.security_group_id],
-            assign_public_ip=False,
+        container = pulumi.Output.all(
+            env=pulumi.Output.all(**environment),
+            secrets=pulumi.Output.all(**dict(args.secrets)),
+            log_group=self._logs.name,
+            image=args.image,
+        ).apply(lambda v: json.dumps(containers(v)))
+        return aws.ecs.TaskDefinition(
+            f"{self._name}-{role}",
+            family=f"{self._name}-{role}",
+            cpu=str(cpu),
+            memory=str(memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            execution_role_arn=self._execution_role.arn,
+            task_role_arn=self._task_role.arn,
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
+            ),
+            container_definitions=container,
+            tags=self._tags,
+            opts=self._child,
         )
-        circuit_breaker = aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True)
-        app = aws.ecs.Service(
-            f"{name}-app",
+
+    def _ecs_service(
+        self,
+        role: str,
+        cluster: aws.ecs.Cluster,
+        task_definition: aws.ecs.TaskDefinition,
+        min_tasks: int,
+        **extra: Any,
+    ) -> aws.ecs.Service:
+        """The app and the worker deploy alike; `extra` adds the app's load balancer."""
+        return aws.ecs.Service(
+            f"{self._name}-{role}",
             cluster=cluster.arn,
-            task_definition=task_definition(
-                "app", args.cpu, args.memory_mib, _app_containers(args)
-            ).arn,
-            desired_count=args.min_tasks,
+            task_definition=task_definition.arn,
+            desired_count=min_tasks,
             launch_type="FARGATE",
             platform_version="LATEST",
-            network_configuration=network,
-            deployment_circuit_breaker=circuit_breaker,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=list(self._args.subnet_ids),
+                security_groups=[self._args.security_group_id],
+                assign_public_ip=False,
+            ),
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
             # `pulumi up` fails instead of reporting success while tasks crash-loop.
             wait_for_steady_state=True,
             # Start new tasks before stopping old ones: full capacity during deploys.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            health_check_grace_period_seconds=args.health_check_grace_seconds,
-            load_balancers=[
-                aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=args.target_group_arn,
-                    container_name="app",
-                    container_port=APP_PORT,
-                )
-            ],
             availability_zone_rebalancing="ENABLED",
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
-            tags=tags,
+            tags=self._tags,
+            # Autoscaling owns the running count once the service exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
-        )
-        worker = aws.ecs.Service(
-            f"{name}-worker",
-            cluster=cluster.arn,
-            task_definition=task_definition(
-                "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
-            ).arn,
-            desired_count=args.worker_min_tasks,
-            launch_type="FARGATE",
-            platform_version="LATEST",
-            network_configuration=network,
-            deployment_circuit_breaker=circuit_breaker,
-            # `pulumi up` fails instead of reporting success while tasks crash-loop.
-            wait_for_steady_state=True,
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            availability_zone_rebalancing="ENABLED",
-            propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            **extra,
         )
 
+    def _autoscaling(
+        self, cluster: aws.ecs.Cluster, app: aws.ecs.Service, worker: aws.ecs.Service
+    ) -> None:
+        """The app on CPU and requests per task; the worker on CPU and queue backlog per task."""
+        args = self._args
         app_target = self._scaling_target("app", cluster, app, args.min_tasks, args.max_tasks)
         self._target_tracking(
             "app-cpu", app_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
@@ -238,20 +266,6 @@ class Service(pulumi.ComponentResource):
             "worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
         )
         self._queue_depth_tracking(worker_target, cluster, worker, args)
-
-        self.cluster_name = cluster.name
-        self.service_name = app.name
-        self.worker_service_name = worker.name
-        self.log_group_name = logs.name
-        self.task_role_arn = task_role.arn
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "service_name": self.service_name,
-                "worker_service_name": self.worker_service_name,
-                "log_group_name": self.log_group_name,
-            }
-        )
 
     def _role(self, role: str, principal: str, tags: Mapping[str, str]) -> aws.iam.Role:
         return aws.iam.Role(
