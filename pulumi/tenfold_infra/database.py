@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import KnobError, flag, knob, matching, whole
 from .names import fit
 from .security import POSTGRES_PORT
 
@@ -21,6 +22,32 @@ IDENTIFIER_LIMIT = 63
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """The database knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    instance_class: str = knob(
+        "dbInstanceClass",
+        "db.r7g.large",
+        matching(r"db\.[a-z0-9]+\.[a-z0-9]+", "must be an RDS instance class such as db.r7g.large"),
+        dev="db.t4g.micro",
+    )
+    read_replicas: int = knob("readReplicas", 1, whole(0, 5), dev=0)
+    allocated_storage_gb: int = knob("dbAllocatedStorageGb", 50, whole(20, 65536), dev=20)
+    # Storage autoscaling ceiling: headroom without paying for it up front.
+    max_allocated_storage_gb: int = knob("dbMaxAllocatedStorageGb", 500, whole(20, 65536), dev=50)
+    multi_az: bool = knob("dbMultiAz", True, flag(), dev=False)
+    backup_retention_days: int = knob("dbBackupRetentionDays", 14, whole(1, 35), dev=1)
+
+    def __post_init__(self) -> None:
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            raise KnobError(
+                "dbMaxAllocatedStorageGb",
+                f"must be at least dbAllocatedStorageGb ({self.allocated_storage_gb})",
+                self.max_allocated_storage_gb,
+            )
+
+
+@dataclass(frozen=True)
 class DatabaseArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
@@ -28,28 +55,22 @@ class DatabaseArgs:
     # manage_master_user_password: RDS refuses read replicas of a primary whose password it
     # manages (InvalidParameterValue), and its 7-day rotation breaks tasks that read it once.
     password: pulumi.Input[str]
-    instance_class: str = "db.r7g.large"
-    read_replicas: int = 1
+    deletion_protection: bool
+    log_retention_days: int
+    settings: DatabaseSettings = field(default_factory=DatabaseSettings)
     replica_instance_class: str | None = (
         None  # defaults to instance_class: a smaller replica lags under load
     )
     engine_version: str = "17"
     database_name: str = "app"
     username: str = "app"
-    allocated_storage_gb: int = 50
-    # Storage autoscaling ceiling: headroom without paying for it up front.
-    max_allocated_storage_gb: int = 500
     storage_type: str = "gp3"
-    multi_az: bool = True
-    backup_retention_days: int = 14
-    deletion_protection: bool = True
     performance_insights_retention_days: int = 7
     enhanced_monitoring_interval_seconds: int = 60
     # Statements slower than this are logged with their plan-relevant text.
     log_min_duration_statement_ms: int = 500
     # A transaction left open holds locks and blocks vacuum; the server ends it after this.
     idle_in_transaction_session_timeout_ms: int = 60_000
-    log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -136,7 +157,7 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             apply_immediately=False,
             # Replicas grow with the primary: a replica that runs out of disk stops replicating.
-            max_allocated_storage=args.max_allocated_storage_gb,
+            max_allocated_storage=args.settings.max_allocated_storage_gb,
         )
 
         def log_groups(identifier: str) -> list[aws.cloudwatch.LogGroup]:
@@ -158,16 +179,16 @@ class Database(pulumi.ComponentResource):
             identifier=primary_id,
             engine="postgres",
             engine_version=args.engine_version,
-            instance_class=args.instance_class,
+            instance_class=args.settings.instance_class,
             db_name=args.database_name,
             username=args.username,
             password=args.password,
             port=POSTGRES_PORT,
             db_subnet_group_name=subnet_group.name,
-            allocated_storage=args.allocated_storage_gb,
+            allocated_storage=args.settings.allocated_storage_gb,
             storage_encrypted=True,
-            multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days,
+            multi_az=args.settings.multi_az,
+            backup_retention_period=args.settings.backup_retention_days,
             backup_window="02:00-03:00",
             maintenance_window="sun:03:30-sun:04:30",
             deletion_protection=args.deletion_protection,
@@ -178,7 +199,8 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups(primary_id)),
         )
         replica_ids = [
-            fit(f"{name}-replica-{i + 1}", IDENTIFIER_LIMIT) for i in range(args.read_replicas)
+            fit(f"{name}-replica-{i + 1}", IDENTIFIER_LIMIT)
+            for i in range(args.settings.read_replicas)
         ]
         replicas = [
             aws.rds.Instance(
@@ -186,7 +208,7 @@ class Database(pulumi.ComponentResource):
                 identifier=replica_id,
                 # Same-region replica: the source identifier is enough; encryption and engine are inherited.
                 replicate_source_db=primary.identifier,
-                instance_class=args.replica_instance_class or args.instance_class,
+                instance_class=args.replica_instance_class or args.settings.instance_class,
                 storage_encrypted=True,
                 skip_final_snapshot=True,
                 deletion_protection=args.deletion_protection,

@@ -13,6 +13,7 @@ import pulumi
 
 from .buckets import private_bucket
 from .certificates import validated_certificate
+from .knobs import KnobError, knob, one_of, whole
 from .names import fit
 from .security import APP_PORT
 
@@ -54,12 +55,42 @@ ELB_ACCOUNT_REGIONS = frozenset(
 
 
 @dataclass(frozen=True)
+class LoadBalancerSettings:
+    """The load balancer knobs of a stack (Pulumi.<stack>.yaml)."""
+
+    # AWS refuses slow start together with least_outstanding_requests; LOR wins by default
+    # because request costs vary a lot in an API (cached reads vs. heavy writes).
+    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = knob(
+        "albRoutingAlgorithm",
+        "least_outstanding_requests",
+        one_of("least_outstanding_requests", "round_robin"),
+    )
+    slow_start_seconds: int = knob(
+        "albSlowStartSeconds", 0, whole(0, 900), doc="0, or 30-900 with round_robin only"
+    )
+
+    def __post_init__(self) -> None:
+        if self.slow_start_seconds and self.routing_algorithm != "round_robin":
+            raise KnobError(
+                "albSlowStartSeconds",
+                "must be 0 unless albRoutingAlgorithm is round_robin "
+                "(AWS cannot combine slow start with least_outstanding_requests)",
+                self.slow_start_seconds,
+            )
+        if self.slow_start_seconds and not 30 <= self.slow_start_seconds <= 900:
+            raise KnobError(
+                "albSlowStartSeconds", "must be 0 or from 30 to 900", self.slow_start_seconds
+            )
+
+
+@dataclass(frozen=True)
 class LoadBalancerArgs:
     region: str
     vpc_id: pulumi.Input[str]
     # Public subnets for an internet-facing ALB, private ones for an internal one.
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    deletion_protection: bool
     # Internal: only reachable inside the VPC (CloudFront reaches it through a VPC origin).
     internal: bool = False
     domain_name: str | None = None
@@ -71,23 +102,10 @@ class LoadBalancerArgs:
     health_check_path: str = "/readyz"
     # Long enough for in-flight requests to finish, short enough to keep deploys quick.
     deregistration_delay_seconds: int = 30
-    # AWS refuses slow start together with least_outstanding_requests; LOR wins by default
-    # because request costs vary a lot in an API (cached reads vs. heavy writes).
-    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = (
-        "least_outstanding_requests"
-    )
-    slow_start_seconds: int = 0
+    settings: LoadBalancerSettings = field(default_factory=LoadBalancerSettings)
     idle_timeout_seconds: int = 60
     access_log_retention_days: int = 90
-    deletion_protection: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.slow_start_seconds and self.routing_algorithm == "least_outstanding_requests":
-            raise ValueError(
-                "slow_start_seconds needs routing_algorithm='round_robin': AWS cannot combine "
-                "slow start with least_outstanding_requests"
-            )
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -219,8 +237,8 @@ class LoadBalancer(pulumi.ComponentResource):
             target_type="ip",
             vpc_id=args.vpc_id,
             deregistration_delay=args.deregistration_delay_seconds,
-            slow_start=args.slow_start_seconds,
-            load_balancing_algorithm_type=args.routing_algorithm,
+            slow_start=args.settings.slow_start_seconds,
+            load_balancing_algorithm_type=args.settings.routing_algorithm,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 path=args.health_check_path,
                 matcher="200",

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import KnobError, knob, one_of, whole
 from .security import APP_PORT
 
 SERVER_COMMAND = ("python", "-m", "app.server")
@@ -28,6 +29,52 @@ WORKER_HEALTH_COMMAND = ("CMD", "python", "-m", "app.jobs.health")
 QUEUE_DEPTH_METRIC = "JobsQueueDepth"
 
 
+# Memory (MiB) Fargate allows for each CPU size (units of 1/1024 vCPU).
+FARGATE_CPU_MEMORY_MIB = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The ECS knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    # Graviton: about 20% cheaper per vCPU and faster for Python; the image must be built for
+    # linux/arm64 (`pulumi up` builds it so).
+    cpu_architecture: Literal["ARM64", "X86_64"] = knob(
+        "cpuArchitecture", "ARM64", one_of("ARM64", "X86_64")
+    )
+    cpu: int = knob("appCpu", 1024, whole(256, 4096, tuple(FARGATE_CPU_MEMORY_MIB)), dev=256)
+    memory_mib: int = knob(
+        "appMemoryMib", 2048, whole(512, 30720), dev=512, doc="within Fargate's range for appCpu"
+    )
+    min_tasks: int = knob("appMinTasks", 2, whole(1, 100), dev=1)
+    max_tasks: int = knob("appMaxTasks", 10, whole(1, 100), dev=2)
+    worker_min_tasks: int = knob("workerMinTasks", 2, whole(0, 100), dev=1)
+    worker_max_tasks: int = knob("workerMaxTasks", 6, whole(1, 100), dev=1)
+
+    def __post_init__(self) -> None:
+        low, high = FARGATE_CPU_MEMORY_MIB[self.cpu]
+        if not low <= self.memory_mib <= high:
+            raise KnobError(
+                "appMemoryMib", f"must be a whole number from {low} to {high}", self.memory_mib
+            )
+        if self.max_tasks < self.min_tasks:
+            raise KnobError(
+                "appMaxTasks", f"must be at least appMinTasks ({self.min_tasks})", self.max_tasks
+            )
+        if self.worker_max_tasks < self.worker_min_tasks:
+            raise KnobError(
+                "workerMaxTasks",
+                f"must be at least workerMinTasks ({self.worker_min_tasks})",
+                self.worker_max_tasks,
+            )
+
+
 @dataclass(frozen=True)
 class ServiceArgs:
     # "<repository>:<tag>" or "<repository>@sha256:...": never `latest`, never untagged.
@@ -35,26 +82,19 @@ class ServiceArgs:
     region: str
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    log_retention_days: int
     target_group_arn: pulumi.Input[str]
     # "<alb arn_suffix>/<target group arn_suffix>", the ALBRequestCountPerTarget label.
     request_count_label: pulumi.Input[str]
     # Plain settings (DATABASE_URL, REDIS_URL...) and Secrets Manager references ("arn" or "arn:key::").
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # Graviton: about 20% cheaper per vCPU and faster for Python; the image must be built for linux/arm64.
-    cpu_architecture: Literal["ARM64", "X86_64"] = "ARM64"
-    cpu: int = 1024
-    memory_mib: int = 2048
-    min_tasks: int = 2
-    max_tasks: int = 10
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
     worker_cpu: int = 512
     worker_memory_mib: int = 1024
-    worker_min_tasks: int = 1
-    worker_max_tasks: int = 4
     target_cpu_percent: float = 60.0
     # Requests per task per minute the ALB may send before a task is added.
     target_requests_per_task: int = 1000
-    log_retention_days: int = 30
     # Seconds a stopping task gets to finish in-flight work after SIGTERM.
     stop_timeout_seconds: int = 30
     health_check_grace_seconds: int = 60
@@ -102,8 +142,10 @@ class Service(pulumi.ComponentResource):
         app = self._ecs_service(
             "app",
             cluster,
-            self._task_definition("app", args.cpu, args.memory_mib, _app_containers(args)),
-            args.min_tasks,
+            self._task_definition(
+                "app", args.settings.cpu, args.settings.memory_mib, _app_containers(args)
+            ),
+            args.settings.min_tasks,
             health_check_grace_period_seconds=args.health_check_grace_seconds,
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(
@@ -119,7 +161,7 @@ class Service(pulumi.ComponentResource):
             self._task_definition(
                 "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
             ),
-            args.worker_min_tasks,
+            args.settings.worker_min_tasks,
         )
         self._autoscaling(cluster, app, worker)
 
@@ -198,7 +240,7 @@ class Service(pulumi.ComponentResource):
             execution_role_arn=self._execution_role.arn,
             task_role_arn=self._task_role.arn,
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
+                cpu_architecture=args.settings.cpu_architecture, operating_system_family="LINUX"
             ),
             container_definitions=container,
             tags=self._tags,
@@ -248,7 +290,9 @@ class Service(pulumi.ComponentResource):
     ) -> None:
         """The app on CPU and requests per task; the worker on CPU and queue backlog per task."""
         args = self._args
-        app_target = self._scaling_target("app", cluster, app, args.min_tasks, args.max_tasks)
+        app_target = self._scaling_target(
+            "app", cluster, app, args.settings.min_tasks, args.settings.max_tasks
+        )
         self._target_tracking(
             "app-cpu", app_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
         )
@@ -260,7 +304,11 @@ class Service(pulumi.ComponentResource):
             resource_label=args.request_count_label,
         )
         worker_target = self._scaling_target(
-            "worker", cluster, worker, args.worker_min_tasks, args.worker_max_tasks
+            "worker",
+            cluster,
+            worker,
+            args.settings.worker_min_tasks,
+            args.settings.worker_max_tasks,
         )
         self._target_tracking(
             "worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
