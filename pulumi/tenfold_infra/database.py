@@ -87,15 +87,39 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:database:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        major = args.engine_version.split(".")[0]
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = dict(args.tags)
 
         subnet_group = aws.rds.SubnetGroup(
-            f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=tags, opts=child
+            f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=self._tags, opts=self._child
         )
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-params",
+        common = self._instance_settings(self._parameter_group(), self._monitoring_role())
+        primary = self._primary(subnet_group, common)
+        replicas = [
+            self._replica(i + 1, primary, common) for i in range(args.settings.read_replicas)
+        ]
+
+        self.port = POSTGRES_PORT
+        self.database_name = args.database_name
+        self.username = args.username
+        self.writer_endpoint = primary.address
+        self.reader_endpoints = [r.address for r in replicas]
+        self.primary_identifier = primary.identifier
+        self.replica_identifiers = [r.identifier for r in replicas]
+        self.register_outputs(
+            {
+                "writer_endpoint": self.writer_endpoint,
+                "reader_endpoints": self.reader_endpoints,
+            }
+        )
+
+    def _parameter_group(self) -> aws.rds.ParameterGroup:
+        """Query statistics, the slow-query log, SSD page costs, TLS only."""
+        args = self._args
+        major = args.engine_version.split(".")[0]
+        return aws.rds.ParameterGroup(
+            f"{self._name}-params",
             family=f"postgres{major}",
             description="tenfold: query stats, slow log, SSD costs",
             parameters=[
@@ -116,11 +140,14 @@ class Database(pulumi.ComponentResource):
                 ),
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
             ],
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
+
+    def _monitoring_role(self) -> aws.iam.Role:
+        """The role Enhanced Monitoring publishes OS metrics with."""
         monitoring_role = aws.iam.Role(
-            f"{name}-monitoring",
+            f"{self._name}-monitoring",
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -133,16 +160,23 @@ class Database(pulumi.ComponentResource):
                     ],
                 }
             ),
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-monitoring",
+            f"{self._name}-monitoring",
             role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-            opts=child,
+            opts=self._child,
         )
-        common: dict[str, Any] = dict(
+        return monitoring_role
+
+    def _instance_settings(
+        self, parameters: aws.rds.ParameterGroup, monitoring_role: aws.iam.Role
+    ) -> dict[str, Any]:
+        """What the primary and every replica share."""
+        args = self._args
+        return dict(
             storage_type=args.storage_type,
             parameter_group_name=parameters.name,
             vpc_security_group_ids=[args.security_group_id],
@@ -160,21 +194,25 @@ class Database(pulumi.ComponentResource):
             max_allocated_storage=args.settings.max_allocated_storage_gb,
         )
 
-        def log_groups(identifier: str) -> list[aws.cloudwatch.LogGroup]:
-            """Created before the instance: RDS would otherwise create them without retention."""
-            return [
-                aws.cloudwatch.LogGroup(
-                    f"{identifier}-{log}",
-                    name=f"/aws/rds/instance/{identifier}/{log}",
-                    retention_in_days=args.log_retention_days,
-                    tags=tags,
-                    opts=child,
-                )
-                for log in LOG_EXPORTS
-            ]
+    def _log_groups(self, identifier: str) -> list[aws.cloudwatch.LogGroup]:
+        """Created before the instance: RDS would otherwise create them without retention."""
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{identifier}-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=self._args.log_retention_days,
+                tags=self._tags,
+                opts=self._child,
+            )
+            for log in LOG_EXPORTS
+        ]
 
+    def _primary(
+        self, subnet_group: aws.rds.SubnetGroup, common: dict[str, Any]
+    ) -> aws.rds.Instance:
+        name, args = self._name, self._args
         primary_id = fit(f"{name}-primary", IDENTIFIER_LIMIT)
-        primary = aws.rds.Instance(
+        return aws.rds.Instance(
             f"{name}-primary",
             identifier=primary_id,
             engine="postgres",
@@ -194,43 +232,27 @@ class Database(pulumi.ComponentResource):
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
-            tags=tags,
+            tags=self._tags,
             **common,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups(primary_id)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._log_groups(primary_id)),
         )
-        replica_ids = [
-            fit(f"{name}-replica-{i + 1}", IDENTIFIER_LIMIT)
-            for i in range(args.settings.read_replicas)
-        ]
-        replicas = [
-            aws.rds.Instance(
-                f"{name}-replica-{i + 1}",
-                identifier=replica_id,
-                # Same-region replica: the source identifier is enough; encryption and engine are inherited.
-                replicate_source_db=primary.identifier,
-                instance_class=args.replica_instance_class or args.settings.instance_class,
-                storage_encrypted=True,
-                skip_final_snapshot=True,
-                deletion_protection=args.deletion_protection,
-                tags={**tags, "Role": "read-replica"},
-                **common,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups(replica_id)),
-            )
-            for i, replica_id in enumerate(replica_ids)
-        ]
 
-        self.port = POSTGRES_PORT
-        self.database_name = args.database_name
-        self.username = args.username
-        self.writer_endpoint = primary.address
-        self.reader_endpoints = [r.address for r in replicas]
-        self.primary_identifier = primary.identifier
-        self.replica_identifiers = [r.identifier for r in replicas]
-        self.register_outputs(
-            {
-                "writer_endpoint": self.writer_endpoint,
-                "reader_endpoints": self.reader_endpoints,
-            }
+    def _replica(
+        self, number: int, primary: aws.rds.Instance, common: dict[str, Any]
+    ) -> aws.rds.Instance:
+        replica_id = fit(f"{self._name}-replica-{number}", IDENTIFIER_LIMIT)
+        return aws.rds.Instance(
+            f"{self._name}-replica-{number}",
+            identifier=replica_id,
+            # Same-region replica: the source identifier is enough; encryption and engine are inherited.
+            replicate_source_db=primary.identifier,
+            instance_class=self._args.replica_instance_class or self._args.settings.instance_class,
+            storage_encrypted=True,
+            skip_final_snapshot=True,
+            deletion_protection=self._args.deletion_protection,
+            tags={**self._tags, "Role": "read-replica"},
+            **common,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._log_groups(replica_id)),
         )
 
     def url(self, host: pulumi.Input[str]) -> pulumi.Output[str]:
