@@ -43,15 +43,15 @@ test: install ## Run the template's whole test suite
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: .venv/.installed ## Lint the template's own code
-	$(UV) run ruff check tests pulumi scripts
-	$(UV) run ruff format --check tests pulumi scripts
-	$(UV) run mypy --strict pulumi/tenfold_infra
+	$(UV) run ruff check tests pulumi scripts update
+	$(UV) run ruff format --check tests pulumi scripts update
+	$(UV) run mypy --strict pulumi/tenfold_infra update
 	$(UV) run shellcheck --severity=warning .ci/run template/scripts/system-deps template/scripts/deploy \
 		template/scripts/pg-pair template/scripts/topology
 
 format: .venv/.installed ## Format the template's own code
-	$(UV) run ruff format tests pulumi scripts
-	$(UV) run ruff check --fix tests pulumi scripts
+	$(UV) run ruff format tests pulumi scripts update
+	$(UV) run ruff check --fix tests pulumi scripts update
 
 lock: .venv/.installed ## Refresh the generated service's lock (template/uv.lock.jinja)
 	scripts/lock-template
