@@ -9,6 +9,7 @@ behind them (app/db/, app/cache.py, app/auth/) know nothing about FastAPI.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -84,7 +85,7 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSessionOnDemand]:
     router = resources_of(request).read_router
     async with AsyncExitStack() as exit_stack:
-        yield ReadSessionOnDemand(router, _client_lsn(request), exit_stack)
+        yield ReadSessionOnDemand(router, functools.partial(_client_lsn, request), exit_stack)
 
 
 # Endpoints that change data, or read and then write, take a WriteSession.
