@@ -36,7 +36,8 @@ class LsnTokens:
 
     def __init__(self, secret_key: bytes) -> None:
         # A key of its own, so a token is never valid as anything else signed with the secret.
-        self._key = hmac.new(secret_key, b"tenfold read-after-lsn v1", hashlib.sha256).digest()
+        key = hmac.new(secret_key, b"tenfold read-after-lsn v1", hashlib.sha256).digest()
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied per token: no re-keying
 
     def issue(self, lsn: int) -> str:
         digits = str(lsn)
@@ -61,5 +62,6 @@ class LsnTokens:
         return max(positions, default=None)
 
     def _sign(self, digits: str) -> str:
-        digest = hmac.new(self._key, digits.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES]
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        mac = self._keyed.copy()
+        mac.update(digits.encode())
+        return base64.urlsafe_b64encode(mac.digest()[:SIGNATURE_BYTES]).rstrip(b"=").decode()

@@ -44,7 +44,11 @@ class TrustedHostMiddleware:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        host = next((value for name, value in scope["headers"] if name == b"host"), b"")
+        host = b""
+        for header, value in scope["headers"]:
+            if header == b"host":
+                host = value
+                break
         name = host_name(host.decode("latin-1"))
         if name in self.names or (self.suffixes and name.endswith(self.suffixes)):
             await self.app(scope, receive, send)
