@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     add_http_middleware(app, settings)
-    if not settings.metrics_port:  # else only on that port: app/observability/metrics.py
+    if settings.metrics_on_public_port:  # else only on METRICS_PORT (observability/metrics.py)
         app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
     for replica in resources.read_router.replicas:  # labelled as routing names them

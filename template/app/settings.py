@@ -129,7 +129,7 @@ class ServerSettings(BaseSettings):
         le=65535,
         description="Serve /metrics only on this second port of `python -m app.server`, which "
         "the load balancer never routes (the infra opens it to the VPC alone); 0: /metrics on "
-        "PORT, refused in production.",
+        "PORT, except in production, where metrics are then not served at all.",
     )
     server_max_connections: int = Field(
         256,
@@ -647,17 +647,17 @@ class Settings(
             )
         if self.environment is not Environment.PRODUCTION:
             return self
-        if not self.metrics_port:
-            raise ValueError(
-                "ENVIRONMENT=production refuses METRICS_PORT=0 (/metrics on the public port): "
-                "set METRICS_PORT to a port the load balancer does not route, e.g. 9100"
-            )
         if self.allowed_hosts == ["*"]:
             raise ValueError(
                 "ENVIRONMENT=production refuses ALLOWED_HOSTS='*': list the host names clients "
                 "use (the CDN's or the load balancer's), e.g. ALLOWED_HOSTS=api.example.com"
             )
         return self
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """/metrics as a route of the app: only without METRICS_PORT, and never in production."""
+        return not self.metrics_port and self.environment is not Environment.PRODUCTION
 
     @property
     def docs_enabled(self) -> bool:

@@ -71,9 +71,10 @@ async def test_metrics_answer_only_on_the_metrics_port() -> None:
     assert other.status_code == 404
 
 
-def test_production_refuses_metrics_on_the_public_port() -> None:
-    with pytest.raises(ValidationError, match="refuses METRICS_PORT=0"):
-        production(metrics_port=0)
+async def test_production_never_serves_metrics_on_the_public_port() -> None:
+    # Without METRICS_PORT (the worker, migrations, a misconfigured task): no /metrics at all.
+    without = await _get(create_app(production(metrics_port=0)), "http://api.example.com/metrics")
+    assert without.status_code == 404
     with pytest.raises(ValidationError, match="METRICS_PORT=8000 is PORT"):
         Settings(_env_file=None, metrics_port=8000)
 
