@@ -1,4 +1,8 @@
-"""Who is calling: the access token checked statelessly on every protected request."""
+"""Who is calling: the access token checked on every protected request.
+
+The signature and claims need no store; whether its session was revoked is a dict lookup
+most of the time (app/auth/revocations.py).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ async def optional_user_id(request: Request, credentials: Credentials) -> int | 
         raise _unauthorized(
             "Invalid or expired access token; log in or refresh it", "invalid_token"
         ) from error
+    if await resources_of(request).revoked_families.is_revoked(claims.family_id):
+        raise _unauthorized("This session was logged out or revoked; log in again", "invalid_token")
     return claims.user_id
 
 
