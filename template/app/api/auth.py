@@ -9,12 +9,12 @@ from typing import TypeVar
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
+from app.api.deps import WriteSession, resources_of
 from app.auth.client_ip import Networks, client_ip, parse_networks
 from app.auth.password_strength import WeakPasswordError, check_strength
 from app.auth.passwords import HashingBusyError
 from app.auth.rate_limit import Key, RateLimiter, email_key, network_key
 from app.auth.session_store import UNAVAILABLE, session_store
-from app.db.session import Session
 from app.repositories import users
 from app.schemas.auth import (
     REGISTRATION_ACCEPTED,
@@ -26,7 +26,7 @@ from app.schemas.auth import (
 )
 from app.schemas.errors import error_responses
 from app.settings import Settings
-from app.state import Resources, resources_of
+from app.resources import Resources
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 T = TypeVar("T")
@@ -54,7 +54,9 @@ BUSY = error_responses(
         _503="Too many password checks at once; retry after Retry-After seconds",
     ),
 )
-async def register(body: Credentials, request: Request, session: Session) -> RegistrationAccepted:
+async def register(
+    body: Credentials, request: Request, session: WriteSession
+) -> RegistrationAccepted:
     """Create an account; the answer is the same whether or not the email already has one.
 
     So that sign-up cannot tell which emails have accounts, a taken email gets the same
@@ -90,7 +92,7 @@ async def register(body: Credentials, request: Request, session: Session) -> Reg
 
 
 @router.post("/login", responses={**UNAUTHORIZED, **TOO_MANY, **BUSY})
-async def login(body: LoginRequest, request: Request, session: Session) -> TokenPair:
+async def login(body: LoginRequest, request: Request, session: WriteSession) -> TokenPair:
     resources = resources_of(request)
     settings = resources.settings
     # Checked before the password, so refused attempts cost no hashing either.

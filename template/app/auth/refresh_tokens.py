@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from app.ttl_store import TTLStore
+from app.stores import TTLStore
 
 if TYPE_CHECKING:
     from app.auth.revocations import RevokedFamilies

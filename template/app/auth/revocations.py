@@ -25,7 +25,7 @@ from collections.abc import Callable
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from app.ttl_store import TTLStore
+from app.stores import TTLStore
 
 KEY_PREFIX = "revoked-family:"
 MAX_CACHED_FAMILIES = 100_000
