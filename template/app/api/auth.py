@@ -13,7 +13,7 @@ from app.api.deps import WriteSession, resources_of
 from app.auth.client_ip import Networks, client_ip, parse_networks
 from app.auth.password_strength import WeakPasswordError, check_strength
 from app.auth.passwords import HashingBusyError
-from app.auth.rate_limit import Key, RateLimiter, email_key, network_key
+from app.auth.rate_limit import RateLimiter, login_keys, registration_keys
 from app.auth.session_store import UNAVAILABLE, session_store
 from app.repositories import users
 from app.schemas.auth import (
@@ -65,18 +65,17 @@ async def register(
     """
     resources = resources_of(request)
     settings = resources.settings
-    address = _client_ip(request, settings)
     limiter = RateLimiter(
         resources.store, limit="registration", window_seconds=settings.registration_window_seconds
     )
-    network = network_key(
-        address,
-        settings.registration_network_attempts_per_window,
+    keys = registration_keys(
+        _client_ip(request, settings),
+        ip_limit=settings.registration_attempts_per_window,
+        network_limit=settings.registration_network_attempts_per_window,
         ipv4_prefix_length=settings.rate_limit_ipv4_prefix_length,
         ipv6_prefix_length=settings.rate_limit_ipv6_prefix_length,
     )
-    ip = Key("ip", address, settings.registration_attempts_per_window)
-    await limiter.check([ip, network], "Too many sign-ups from this address or network")
+    await limiter.check(keys, "Too many sign-ups from this address or network")
     try:
         check_strength(body.password, body.email, min_score=settings.password_min_strength)
     except WeakPasswordError as weak:
@@ -99,12 +98,8 @@ async def login(body: LoginRequest, request: Request, session: WriteSession) -> 
     limiter = RateLimiter(
         resources.store, limit="login", window_seconds=settings.login_window_seconds
     )
-    attempts = settings.login_attempts_per_window
-    address = _client_ip(request, settings)
-    await limiter.check(
-        [Key("ip", address, attempts), email_key(body.email, attempts)],
-        "Too many login attempts for this account or from this address",
-    )
+    keys = login_keys(_client_ip(request, settings), body.email, settings.login_attempts_per_window)
+    await limiter.check(keys, "Too many login attempts for this account or from this address")
     user = await users.find_user_by_email(session, body.email)
     # Verify even for an unknown email, so timing does not reveal which emails exist.
     password_matches = await _busy_is_503(

@@ -105,8 +105,28 @@ class RateLimiter:
             )
 
 
-def email_key(email: str, limit: int) -> Key:
-    return Key("email", hashlib.sha256(email.encode()).hexdigest(), limit)
+def login_keys(client_ip: str, email: str, limit: int) -> list[Key]:
+    """Per client IP and per account email, ``limit`` each."""
+    email_digest = hashlib.sha256(email.encode()).hexdigest()
+    return [Key("ip", client_ip, limit), Key("email", email_digest, limit)]
+
+
+def registration_keys(
+    client_ip: str,
+    *,
+    ip_limit: int,
+    network_limit: int,
+    ipv4_prefix_length: int = 24,
+    ipv6_prefix_length: int = 64,
+) -> list[Key]:
+    """Per client IP and per the client's network."""
+    network = network_key(
+        client_ip,
+        network_limit,
+        ipv4_prefix_length=ipv4_prefix_length,
+        ipv6_prefix_length=ipv6_prefix_length,
+    )
+    return [Key("ip", client_ip, ip_limit), network]
 
 
 def network_key(

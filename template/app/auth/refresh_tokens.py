@@ -133,6 +133,10 @@ def rotated_key(token: str) -> str:
     return ROTATED_PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
 
+def family_key(family_id: str) -> str:
+    return FAMILY_PREFIX + family_id
+
+
 def _new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 

@@ -54,7 +54,7 @@ async def client(settings: Settings, store: RedisTTLStore, redis_url: str) -> As
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
     body = {"email": "ada@example.com", "password": PASSWORD}
-    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 202
     tokens: dict[str, str] = (await client.post("/api/v1/auth/login", json=body)).json()
     return tokens
 
