@@ -3,8 +3,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -12,7 +12,6 @@ import pytest
 from fastapi import FastAPI
 
 from app.about import SLUG
-
 from app.auth.tokens import AccessTokens, InvalidAccessTokenError
 from tests.conftest import PASSWORD, TEST_JWT_SECRET_KEY, Login, bearer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -16,6 +17,7 @@ from app.auth.passwords import HashingBusyError
 from app.auth.rate_limit import RateLimiter, login_keys, registration_keys
 from app.auth.session_store import UNAVAILABLE, session_store
 from app.repositories import users
+from app.resources import Resources
 from app.schemas.auth import (
     REGISTRATION_ACCEPTED,
     Credentials,
@@ -26,7 +28,6 @@ from app.schemas.auth import (
 )
 from app.schemas.errors import error_responses
 from app.settings import Settings
-from app.resources import Resources
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 T = TypeVar("T")
@@ -39,8 +40,9 @@ TOO_MANY = error_responses(
     "Retry-After seconds",
 )
 BUSY = error_responses(
-    503, _503="Too many password checks at once, or the session store is unreachable; retry "
-    "after Retry-After seconds"
+    503,
+    _503="Too many password checks at once, or the session store is unreachable; retry "
+    "after Retry-After seconds",
 )
 
 
@@ -83,10 +85,9 @@ async def register(
             [{"type": "password_too_weak", "loc": ("body", "password"), "msg": str(weak)}]
         ) from None
     password_hash = await _busy_is_503(resources.passwords.hash(body.password))
-    try:
+    # A taken email gets the same answer as a new account: see the docstring.
+    with contextlib.suppress(users.EmailTakenError):
         await users.create_user(session, body.email, password_hash)
-    except users.EmailTakenError:
-        pass  # the same answer as a new account: see the docstring
     return REGISTRATION_ACCEPTED
 
 

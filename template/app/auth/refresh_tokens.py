@@ -93,9 +93,10 @@ class RefreshTokens:
         if not await self._store.add(rotated_key(token), rotation, self.ttl_seconds * 1000):
             # Never handed out: another request rotated this token first.
             await self._store.delete(token_key(successor))
-            successor = await self._successor_within_grace(token, session)
-            if successor is None:
+            earlier = await self._successor_within_grace(token, session)
+            if earlier is None:
                 return None
+            successor = earlier
         # Restarting the family's TTL also checks it was not revoked meanwhile.
         if not await self._store.expire(family_key(session.family_id), self.ttl_seconds):
             return None
