@@ -167,7 +167,7 @@ async def test_a_stopped_redis_gives_503_on_login_and_cached_reads_keep_working(
     )
     body = {"email": "ada@example.com", "password": PASSWORD}
     async with _client(app_settings) as client:
-        assert (await client.post(REGISTER, json=body)).status_code == 201
+        assert (await client.post(REGISTER, json=body)).status_code == 202
         tokens = (await client.post(LOGIN, json=body)).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         item = await client.post(
@@ -206,7 +206,7 @@ async def test_a_one_second_redis_restart_is_bridged_without_errors(
 ) -> None:
     async with _client(settings.model_copy(update={"redis_url": own_redis.url})) as client:
         body = {"email": "ada@example.com", "password": PASSWORD}
-        assert (await client.post(REGISTER, json=body)).status_code == 201
+        assert (await client.post(REGISTER, json=body)).status_code == 202
         assert (await client.post(LOGIN, json=body)).status_code == 200
 
         errors = _sample("session_store_errors_total", {"operation": "login"})
