@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from app.api.static_files import StaticAssets
+    from app.auth.passwords import PasswordHashing
     from app.auth.refresh_tokens import RefreshTokens
+    from app.auth.revocations import RevokedFamilies
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
     from app.db.read_your_writes import LsnTokens
@@ -33,6 +35,8 @@ class Resources:
     store: TTLStore
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
+    revoked_families: RevokedFamilies
+    passwords: PasswordHashing
     read_router: ReadRouter
     lsn_tokens: LsnTokens
     jobs: JobRuntime

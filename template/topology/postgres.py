@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from topology import TopologyError
-from topology.processes import Account
+from topology.processes import Account, listening
 
 PRIMARY_CONF = """
 # pg-pair: primary tuned for tests, not durability
@@ -174,7 +174,16 @@ class PgPair:
             conf.write(REPLICA_CONF.format(port=self.replica_port))
 
     def _start(self, node: str) -> None:
-        if not self.is_running(node) and self._pg_ctl(node, "start", check=False) != 0:
+        if self.is_running(node):
+            return
+        port = self.primary_port if node == "primary" else self.replica_port
+        if listening(port):
+            # Another pair or server holds the port; pg_ctl would only say "failed to start".
+            raise TopologyError(
+                f"port {port} for the {node} is already in use by another server: stop it, "
+                "or choose other PG_PAIR_PRIMARY_PORT/PG_PAIR_REPLICA_PORT values"
+            )
+        if self._pg_ctl(node, "start", check=False) != 0:
             raise TopologyError(f"the {node} failed to start; see {self.directory}/{node}.log")
 
     def _pg_ctl(self, node: str, *args: str, check: bool = True) -> int:
