@@ -23,7 +23,7 @@ from tests.test_security_fuzz import (
     fuzz_config,
     report_and_check,
     run_engine,
-    with_rules_between_parameters,
+    with_unstatable_rules,
 )
 from tests.topology.state import running_topology
 
@@ -58,7 +58,7 @@ def test_schemathesis_through_haproxy_finds_no_5xx(capsys: pytest.CaptureFixture
         workers=FUZZ_WORKERS,
         base_url=topology.base_url,
     )
-    schema = with_rules_between_parameters(schemathesis.openapi.from_dict(document, config=config))
+    schema = with_unstatable_rules(schemathesis.openapi.from_dict(document, config=config))
     report = run_engine(schema)
     report_and_check(report, capsys)
     assert report.stateful_links >= 5
