@@ -20,7 +20,7 @@ from tests.integration.postgres_app import fresh_pair, pair_settings
 from tests.test_security_fuzz import fuzz, fuzz_settings, report_and_check
 
 DATABASE = "app_it_fuzz"
-MAX_EXAMPLES = 25  # per operation and phase, 4 workers, stateful links: 1,000+ requests
+MAX_EXAMPLES = 30  # per operation and phase, 4 workers, stateful links: 1,000+ requests
 MINIMUM_CASES = 1000
 
 

@@ -29,7 +29,7 @@ from tests.topology.state import running_topology
 
 pytestmark = pytest.mark.topology
 
-MAX_EXAMPLES = 10  # per operation and phase: about 1,500 requests through HAProxy
+MAX_EXAMPLES = 30  # per operation and phase: 1,000+ requests through HAProxy
 FUZZ_WORKERS = 4
 LOGIN_PATIENCE_SECONDS = 90.0  # the topology's login rate limit (the fault run logs in too)
 
