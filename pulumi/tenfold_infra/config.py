@@ -141,6 +141,8 @@ class StackConfig:
     alb_routing_algorithm: Literal["least_outstanding_requests", "round_robin"]
     alb_slow_start_seconds: int
     alarm_email: str | None
+    # USD a month; the preview fails when the cost estimate exceeds it (policies/budget.py).
+    monthly_budget_usd: float | None = None
 
     @property
     def name(self) -> str:
@@ -380,7 +382,22 @@ def parse_config(
         alb_routing_algorithm=routing,  # type: ignore[arg-type]
         alb_slow_start_seconds=slow_start,
         alarm_email=_alarm_email(v, tier),
+        monthly_budget_usd=_monthly_budget(v, raw.get("monthlyBudget")),
     )
+
+
+def _monthly_budget(v: _Values, raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        budget = float(raw)
+    except ValueError:
+        budget = -1.0
+    if not budget > 0:
+        raise v.error(
+            "monthlyBudget", "must be a positive number of USD a month, such as 2500", raw
+        )
+    return budget
 
 
 def _image(v: _Values, image: str | None) -> str | None:
@@ -447,6 +464,7 @@ KEYS = (
     "albRoutingAlgorithm",
     "albSlowStartSeconds",
     "alarmEmail",
+    "monthlyBudget",
 )
 
 
