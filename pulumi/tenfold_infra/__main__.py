@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError
 
@@ -39,7 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
     )
+    _cost_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "capacity":
+        from .capacity_cli import run as capacity
+
+        return capacity(args)
+    if args.command == "cost-refresh":
+        from .cost.refresh import rebuild
+
+        for region, count in rebuild(args.region).items():
+            print(f"{region}: {count} figures from the AWS Price List offer files")
+        return 0
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
 
@@ -65,6 +77,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: policy check failed: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def _cost_commands(commands: Any) -> None:
+    capacity = commands.add_parser(
+        "capacity", help="size the stack for a request rate from measured per-process throughput"
+    )
+    capacity.add_argument("--rps", type=float, required=True, help="peak requests per second")
+    capacity.add_argument("--read-share", type=float, default=0.9, help="share of reads (0.9)")
+    capacity.add_argument("--p99-ms", type=float, default=100.0, help="p99 latency target (100)")
+    capacity.add_argument("--stack", default="prod", help="Pulumi.<stack>.yaml to diff (prod)")
+    capacity.add_argument("--dir", type=Path, default=Path("."), help="infra/ directory (.)")
+    capacity.add_argument(
+        "--bench",
+        type=Path,
+        default=None,
+        help="a `make bench` results.json (default: the published results, bench_published.json)",
+    )
+    capacity.add_argument("--apply", action="store_true", help="write the plan into the stack file")
+    capacity.add_argument("--no-cost", action="store_true", help="skip the plan's cost estimate")
+    refresh = commands.add_parser(
+        "cost-refresh",
+        help="rebuild the price snapshot from the AWS Price List bulk offer files (online)",
+    )
+    refresh.add_argument("--region", action="append", required=True, help="region to refresh")
 
 
 if __name__ == "__main__":
