@@ -211,19 +211,11 @@ class _Pricer:
         price = self.book.get(key)
         if price is None:
             reason = (
-                f"no {key} figure for {self.book.region} in the price snapshot of {self.book.date}"
+                f"no {key} figure for {self.book.region} in the price snapshot"
                 if self.book.covers_region
-                else f"the price snapshot of {self.book.date} has no figures for {self.book.region}"
+                else f"the price snapshot has no figures for {self.book.region}"
             )
-            self.result.not_priced.append(
-                NotPriced(
-                    name,
-                    type_,
-                    item,
-                    reason + "; run `python -m tenfold_infra "
-                    "cost-refresh` where the AWS Price List is reachable",
-                )
-            )
+            self.result.not_priced.append(NotPriced(name, type_, item, reason))
             return
         self.result.lines.append(
             Line(
@@ -476,7 +468,8 @@ def estimate(
     traffic: Traffic | None = None,
 ) -> Estimate:
     """Price `resources` (type, name, Pulumi inputs) with `book`'s figures."""
-    rs: Resources = list(resources)
+    # Sorted: the program registers resources in an order that varies from run to run.
+    rs: Resources = sorted(resources, key=lambda r: (r[0], r[1]))
     result = Estimate(book.region, book.date, traffic or Traffic())
     pricer = _Pricer(book, result.traffic, result)
     for type_, name, inputs in rs:
