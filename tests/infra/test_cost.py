@@ -61,10 +61,13 @@ def test_priced_region_prices_compute_network_and_balancer() -> None:
     assert ("ec2/natGateway", "NAT gateway hours") in items
     assert ("lb/loadBalancer", "load balancer hours") in items
     nat_hours = [x for x in cost["lines"] if x["item"] == "NAT gateway hours"]
-    assert len(nat_hours) == 3 and nat_hours[0]["monthly_usd"] == pytest.approx(730 * 0.045)
+    assert len(nat_hours) == 3
+    assert nat_hours[0]["monthly_usd"] == pytest.approx(730 * 0.045)
     mq = [x for x in cost["not_priced"] if x["type"] == "aws:mq/broker:Broker"]
-    assert mq and "mq.instance_hour.mq.m7g.large" in mq[0]["reason"]
-    assert cost["assumptions"] and cost["price_snapshot_date"]
+    assert mq
+    assert "mq.instance_hour.mq.m7g.large" in mq[0]["reason"]
+    assert cost["assumptions"]
+    assert cost["price_snapshot_date"]
 
 
 def _resources(stack: dict[str, Any]) -> list[Resource]:
@@ -86,7 +89,9 @@ def test_budget_policy_catches_a_stack_grown_past_its_budget() -> None:
     assert not budget.check(_resources(preview))
     BUDGET_BREAKAGE.apply(preview["resources"])
     problems = budget.check(_resources(preview))
-    assert problems and "exceeds monthlyBudget" in problems[0] and "-app" in problems[0]
+    assert problems
+    assert "exceeds monthlyBudget" in problems[0]
+    assert "-app" in problems[0]
     assert all(f.passed for f in evaluate(_resources(preview)))  # only the budget fails
 
 
@@ -143,14 +148,17 @@ def test_refresh_rewrites_the_snapshot_with_the_offer_files_figures(tmp_path: Pa
     assert rebuild(["eu-west-1"], fetch, snapshot) == {"eu-west-1": 3}
     book = load_prices("eu-west-1", snapshot)
     price = book.get("rds.instance_hour.multi_az.db.r7g.large")
-    assert price and price.usd == 0.5 and "AmazonRDS eu-west-1" in price.source
+    assert price
+    assert price.usd == 0.5
+    assert "AmazonRDS eu-west-1" in price.source
     assert load_prices("us-east-1", snapshot).get("nat.hour")  # other regions kept
     assert list(tmp_path.iterdir()) == [snapshot]  # written atomically, no leftovers
 
 
 def test_every_snapshot_figure_names_a_recorded_source() -> None:
     data = json.loads((REPO / "pulumi/tenfold_infra/cost/prices.json").read_text())
-    assert data["date"] and data["sources"]
+    assert data["date"]
+    assert data["sources"]
     for figures in data["regions"].values():
         for key, figure in figures.items():
             assert figure["usd"] > 0, key
@@ -161,7 +169,8 @@ def test_an_unpriced_region_prices_nothing_and_says_why() -> None:
     cost = estimate(
         [("aws:ec2/natGateway:NatGateway", "nat", {})], load_prices("eu-west-1"), Traffic()
     )
-    assert cost.total_usd == 0 and not cost.lines
+    assert cost.total_usd == 0
+    assert not cost.lines
     assert "has no figures for eu-west-1" in cost.not_priced[0].reason
     assert cost.summary().startswith("at least $0.00")
 
@@ -197,22 +206,25 @@ def test_plan_matches_a_hand_worked_case() -> None:
     assert (p.worker_min, p.worker_max) == (3, 6)
     # 100 writes/s <= 400 x 2 vCPU x 0.6 = 480; 180 uncached reads/s <= 1500 x 2 x 0.6.
     assert (p.db_class, p.replicas) == ("db.r7g.large", 1)
-    assert p.cache_node == "cache.r7g.large" and p.broker_type == "mq.m7g.large"
-    assert p.config["appMinTasks"] == 6 and p.config["readReplicas"] == 1
+    assert p.cache_node == "cache.r7g.large"
+    assert p.broker_type == "mq.m7g.large"
+    assert p.config["appMinTasks"] == 6
+    assert p.config["readReplicas"] == 1
 
 
 def test_a_tight_p99_lowers_utilisation() -> None:
     p = capacity.plan(1000, 0.9, 30, bench=bench())
     assert p.utilisation == pytest.approx(1 - math.log(100) * 2.08 / (30 - 10))
-    assert p.notes and "P99_MS=30" in p.notes[0]
+    assert p.notes
+    assert "P99_MS=30" in p.notes[0]
 
 
 def test_impossible_requests_name_the_limit_and_the_way_out() -> None:
     with pytest.raises(capacity.Impossible, match="slowest route class"):
         capacity.plan(1000, 0.9, 5, bench=bench())
-    with pytest.raises(capacity.Impossible, match="beyond appMaxTasks 100.*Lift"):
+    with pytest.raises(capacity.Impossible, match=r"beyond appMaxTasks 100.*Lift"):
         capacity.plan(100_000, 0.9, 100, bench=bench())
-    with pytest.raises(capacity.Impossible, match="write rate.*db.r7g.16xlarge.*Aurora"):
+    with pytest.raises(capacity.Impossible, match=r"write rate.*db\.r7g\.16xlarge.*Aurora"):
         capacity.plan(20_000, 0.0, 100, bench=bench(write=50_000))
 
 
@@ -241,13 +253,15 @@ def test_apply_writes_the_plan_into_the_stack_file(tmp_path: Path) -> None:
         )
 
     impossible = run("--rps", "50000", "--apply")
-    assert impossible.returncode == 3 and "appMaxTasks" in impossible.stderr
+    assert impossible.returncode == 3
+    assert "appMaxTasks" in impossible.stderr
     assert (infra / "Pulumi.prod.yaml").read_text() == before  # nothing half-written
     done = run("--rps", "5000", "--apply")
     assert done.returncode == 0, done.stderr
     assert "+  demo-service:appMinTasks: 12" in done.stdout
     after = (infra / "Pulumi.prod.yaml").read_text()
-    assert "demo-service:appMinTasks: 12\n" in after and "alarmEmail" in after
+    assert "demo-service:appMinTasks: 12\n" in after
+    assert "alarmEmail" in after
     assert not [p for p in infra.iterdir() if p.name.startswith(".Pulumi")]
 
 
