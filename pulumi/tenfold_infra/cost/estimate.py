@@ -32,6 +32,7 @@ FREE = {
     "aws:cloudfront/originRequestPolicy:OriginRequestPolicy",
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
     "aws:cloudfront/vpcOrigin:VpcOrigin",  # VPC origins carry no additional charge
+    "aws:wafv2/webAclAssociation:WebAclAssociation",
     "aws:ec2/internetGateway:InternetGateway",
     "aws:ec2/routeTable:RouteTable",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
