@@ -96,8 +96,9 @@ def test_budget_policy_catches_a_stack_grown_past_its_budget() -> None:
 
 
 def test_monthly_budget_in_the_stack_file_fails_the_preview(tmp_path: Path) -> None:
-    infra = tmp_path / "infra"
-    shutil.copytree(rendered(PRICED).infra, infra, ignore=shutil.ignore_patterns("__pycache__"))
+    root = tmp_path / "service"  # the whole service: the CDN uploads ../app/static
+    shutil.copytree(rendered(PRICED).root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    infra = root / "infra"
     stack = infra / "Pulumi.prod.yaml"
     stack.write_text(stack.read_text() + "  demo-service:monthlyBudget: 100\n")
     done = subprocess.run(
