@@ -146,6 +146,8 @@ class Estimate:
         return totals
 
     def summary(self) -> str:
+        if self.not_priced and not self.lines:
+            return f"unknown: nothing is priced in {self.region}"
         total = f"${self.total_usd:,.2f} a month"
         if not self.not_priced:
             return total
