@@ -6,8 +6,9 @@
 Steps, each bounded in time:
 
 1. render the template with the default answers into build/bench/service and install it;
-2. start PostgreSQL primary + streaming replica (template/scripts/pg-pair, in
-   /tmp/tenfold-bench-pg on ports 57432/57433) and a private redis-server on 16381;
+2. start PostgreSQL primary + streaming replica (in /tmp/tenfold-bench-pg on ports
+   57432/57433) and a private redis-server on 16381, through the service's own server
+   orchestrator (template/topology: the same code as `scripts/pg-pair` and the topology);
    RabbitMQ is the machine's (5672), with queues named tenfold-bench (deleted after);
 3. migrate, seed the items (bench/seed.py), ANALYZE;
 4. start the service as in production (`python -m app.server`: Hypercorn on uvloop, JSON
@@ -31,7 +32,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,32 +47,23 @@ import copier
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report
 
+# The generated service's server orchestrator (standard library only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "template"))
+from topology import TopologyError, redis
+from topology.postgres import PgPair
+from topology.processes import Account, Processes, listening
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "bench"
 SERVICE = BUILD / "service"
 DOCS_ASSETS = ROOT / "docs" / "assets"
-PG_PAIR = ROOT / "template" / "scripts" / "pg-pair"
-PG_ENV = {
-    "PG_PAIR_DIR": "/tmp/tenfold-bench-pg",  # noqa: S108 - a private, fixed cluster directory
-    "PG_PAIR_PRIMARY_PORT": "57432",
-    "PG_PAIR_REPLICA_PORT": "57433",
-    "PG_PAIR_DATABASE": "app",
-}
+# A private, fixed cluster directory and spare ports.
+PG_PAIR = PgPair(Path("/tmp/tenfold-bench-pg"), primary_port=57432, replica_port=57433)  # noqa: S108
 REDIS_PORT = 16381
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SERVICE_PORT = 18481
 # One run at a time (the ports above are checked), so one queue name; deleted afterwards.
 QUEUE = "tenfold-bench"
-DELETE_QUEUES = """
-import asyncio, sys, aio_pika
-async def main():
-    connection = await aio_pika.connect(sys.argv[1], timeout=5)
-    async with connection:
-        channel = await connection.channel()
-        for name in sys.argv[2:]:
-            await channel.queue_delete(name)
-asyncio.run(main())
-"""
 # One server process: `python -m app.server` is one process per container (ECS scales by
 # tasks). On this 2-core machine the other core runs wrk, PostgreSQL, Redis and the worker.
 SERVER_PROCESSES = 1
@@ -118,11 +109,6 @@ def check_tools() -> None:
         sys.exit("bench: uv is not on PATH; run it through `make bench` (uv run)")
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
 def run(
     command: list[str],
     *,
@@ -148,47 +134,11 @@ def run(
     return result.stdout
 
 
-class Processes:
-    """The long-running processes of this run, each in its own session (Ctrl-C reaches
-    only this script, which then stops them in reverse order of starting)."""
-
-    def __init__(self) -> None:
-        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(
-        self, name: str, command: list[str], *, cwd: Path, env: Mapping[str, str], log_file: Path
-    ) -> subprocess.Popen[bytes]:
-        with log_file.open("wb") as output:
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=dict(env),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.started.append((name, process))
-        log(f"started {name} (pid {process.pid}), log: {log_file.relative_to(ROOT)}")
-        return process
-
-    def stop_all(self) -> None:
-        for name, process in reversed(self.started):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
-            log(f"stopped {name} (pid {process.pid}, exit {process.returncode})")
-        self.started.clear()
-
-
-def wait_until(url: str, process: subprocess.Popen[bytes], *, timeout: float, what: str) -> None:
+def wait_until(url: str, processes: Processes, name: str, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"bench: {what} exited with {process.returncode} while starting; see its log")
+        if not processes.running(name):
+            sys.exit(f"bench: the {name} exited while starting; see build/bench/{name}.log")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback URL
@@ -196,27 +146,22 @@ def wait_until(url: str, process: subprocess.Popen[bytes], *, timeout: float, wh
             if response.status == 200:
                 return
         time.sleep(0.3)
-    sys.exit(f"bench: {what} did not answer {url} within {timeout:.0f} s")
+    sys.exit(f"bench: the {name} did not answer {url} within {timeout:.0f} s")
 
 
 @contextlib.contextmanager
 def postgres_pair() -> Iterator[dict[str, str]]:
-    env = os.environ | PG_ENV
     try:
-        run([str(PG_PAIR), "down"], env=env, timeout=120)  # a cluster left by a killed run
-        lines = run([str(PG_PAIR), "up"], env=env, timeout=300).split()
-        urls = dict(line.split("=", 1) for line in lines if "=" in line)
-        log(
-            f"PostgreSQL primary :{PG_ENV['PG_PAIR_PRIMARY_PORT']}, replica :{PG_ENV['PG_PAIR_REPLICA_PORT']}"
-        )
+        PG_PAIR.down()  # a cluster left by a killed run
+        PG_PAIR.up()
+        log(f"PostgreSQL primary :{PG_PAIR.primary_port}, replica :{PG_PAIR.replica_port}")
+        urls = PG_PAIR.urls()
         yield {
             "DATABASE_URL": urls["TEST_DATABASE_URL"],
             "DATABASE_READ_URLS": urls["TEST_DATABASE_READ_URLS"],
         }
     finally:
-        subprocess.run(
-            [str(PG_PAIR), "down"], env=env, capture_output=True, timeout=120, check=False
-        )
+        PG_PAIR.down()
         log("PostgreSQL pair stopped and deleted")
 
 
@@ -257,7 +202,7 @@ def delete_queues(env: Mapping[str, str]) -> None:
     python = SERVICE / ".venv" / "bin" / "python"
     names = [QUEUE, f"{QUEUE}.dead-letter"]
     result = subprocess.run(
-        [str(python), "-c", DELETE_QUEUES, BROKER_URL, *names],
+        [str(python), str(ROOT / "scripts" / "delete_queues.py"), BROKER_URL, *names],
         env=dict(env),
         capture_output=True,
         text=True,
@@ -290,38 +235,27 @@ def bench(profile: Profile, *, publish: bool) -> int:
     started = time.monotonic()
     check_tools()
     for port in (SERVICE_PORT, REDIS_PORT):
-        if not port_is_free(port):
+        if listening(port):
             sys.exit(f"bench: port {port} is taken (another `make bench`?); stop that first")
     BUILD.mkdir(parents=True, exist_ok=True)
     env = render_service()
-    processes = Processes()
+    # Each in its own session (Ctrl-C reaches only this script, which then stops them).
+    # PID files of a killed run would name processes that are long gone: forget them.
+    shutil.rmtree(BUILD / "pids", ignore_errors=True)
+    for stale_log in BUILD.glob("*.log"):
+        stale_log.unlink()
+    processes = Processes(BUILD / "pids", BUILD, Account.current())
     before = machine_facts()
     log(
         f"profile {profile.name}: {profile.items:,} items, {profile.duration:g} s per scenario, "
         f"{profile.connections} connections; load average before: {before['load_average_1m_5m_15m']}"
     )
     try:
-        redis = processes.start(
-            "redis-server",
-            [
-                "redis-server",
-                "--port",
-                str(REDIS_PORT),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=BUILD,
-            env=env,
-            log_file=BUILD / "redis.log",
-        )
+        processes.start("redis", redis.server_command(REDIS_PORT, BUILD, keep_data=False), env=env)
+        log(f"redis-server :{REDIS_PORT}")
         with postgres_pair() as database:
             try:
-                if redis.poll() is not None:
-                    sys.exit("bench: redis-server exited at start; see build/bench/redis.log")
+                processes.wait_for_port("redis", REDIS_PORT, 20)
                 service_env = env | service_settings(database)
                 uv_run = ["uv", "run", "--locked", "--no-sync"]
                 # The service's interpreter itself (not `uv run`, which would stay as the
@@ -339,28 +273,21 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 run(
                     [
                         "psql",
-                        f"postgresql://postgres@127.0.0.1:{PG_ENV['PG_PAIR_PRIMARY_PORT']}/app",
+                        f"postgresql://postgres@127.0.0.1:{PG_PAIR.primary_port}/app",
                         "-XAtq",
                         "-c",
                         "ANALYZE",
                     ]
                 )
-                server = processes.start(
-                    "server (python -m app.server)",
-                    [str(python), "-m", "app.server"],
-                    cwd=SERVICE,
-                    env=service_env,
-                    log_file=BUILD / "server.log",
+                server_pid = processes.start(
+                    "server", [str(python), "-m", "app.server"], env=service_env, cwd=SERVICE
                 )
                 processes.start(
-                    "worker (python -m app.jobs.worker)",
-                    [str(python), "-m", "app.jobs.worker"],
-                    cwd=SERVICE,
-                    env=service_env,
-                    log_file=BUILD / "worker.log",
+                    "worker", [str(python), "-m", "app.jobs.worker"], env=service_env, cwd=SERVICE
                 )
+                log("started the server (python -m app.server) and the worker; logs in build/bench")
                 base_url = f"http://127.0.0.1:{SERVICE_PORT}"
-                wait_until(base_url + "/readyz", server, timeout=60, what="the server")
+                wait_until(base_url + "/readyz", processes, "server", timeout=60)
                 log(
                     f"server ready at {base_url}: {SERVER_PROCESSES} Hypercorn process on uvloop "
                     f"({os.cpu_count()} cores: one for the app, the rest for wrk, PostgreSQL, Redis, worker)"
@@ -392,7 +319,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
                         "--output",
                         str(raw),
                         "--server-pid",
-                        str(server.pid),
+                        str(server_pid),
                     ],
                     cwd=SERVICE,
                     env=service_env,
@@ -400,10 +327,11 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 )
                 load_seconds = time.monotonic() - load_started
             finally:
-                processes.stop_all()  # the server and worker before their database
+                processes.stop("server", "worker", wait_seconds=15)  # before their database
                 delete_queues(env)
     finally:
-        processes.stop_all()
+        processes.stop(*processes.names(), wait_seconds=15)
+        log("stopped every process this run started")
     data = json.loads(raw.read_text())
     data["run"] = {
         "profile": profile.name,
@@ -464,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as stopped:
         log(f"stopped by {stopped}; everything it started is stopped")
         return 130
+    except TopologyError as error:
+        sys.exit(f"bench: {error}")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,15 @@ the same chart and table as the published run. The input is bench.run's report p
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# The generated service's bench package: its comparison is the one this report prints.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "template"))
+from bench.results import Result, versus_twin
 
 # Page scenarios load the page plus this many assets per page view.
 PAGE_REQUESTS = 21
@@ -35,17 +40,8 @@ def results_by_name(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def versus(result: Mapping[str, Any], twin: Mapping[str, Any]) -> str:
-    """This row divided by its twin: req/s and p50 latency; the size ratio when they differ."""
-    parts = []
-    if twin["requests_per_second"]:
-        parts.append(f"{result['requests_per_second'] / twin['requests_per_second']:.2f}x req/s")
-    if twin["p50_ms"]:
-        parts.append(f"{result['p50_ms'] / twin['p50_ms']:.2f}x p50")
-    if result["bytes_per_request"]:
-        smaller = twin["bytes_per_request"] / result["bytes_per_request"]
-        if abs(smaller - 1) > 0.05:
-            parts.append(f"{smaller:.1f}x smaller")
-    return ", ".join(parts) + f" vs {twin['name']}"
+    """bench.run's own comparison of this row with its twin, naming the twin."""
+    return f"{versus_twin(Result(**result), Result(**twin))} vs {twin['name']}"
 
 
 def rows(data: Mapping[str, Any]) -> list[list[str]]:

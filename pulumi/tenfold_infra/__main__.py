@@ -1,4 +1,9 @@
-"""`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/."""
+"""`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/.
+
+`python -m tenfold_infra keys`: the table of stack keys and their tier defaults (Markdown).
+
+`python -m tenfold_infra capacity --rps N`: size the stack for a request rate (capacity.py).
+"""
 
 from __future__ import annotations
 
@@ -40,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
     )
+    commands.add_parser("keys", help="print every stack key with its dev and prod default")
     _cost_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        from .config import keys_table
+
+        print(keys_table(), end="")
+        return 0
     if args.command == "capacity":
         from .capacity_cli import run as capacity
 

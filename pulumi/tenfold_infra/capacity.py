@@ -15,9 +15,13 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .config import COMPONENT_SETTINGS, StackConfig
+from .knobs import knobs_of
 
 BENCH = Path(__file__).with_name("bench_published.json")
 ROUTES = {
@@ -56,8 +60,8 @@ BROKERS = {
     "mq.m7g.2xlarge": 8_000,
     "mq.m7g.4xlarge": 16_000,
 }
-MAX_TASKS = 100  # config.py's bound on appMaxTasks / workerMaxTasks
-MAX_REPLICAS = 5  # config.py's bound on readReplicas
+MAX_TASKS = 100  # the bound of the appMaxTasks / workerMaxTasks knobs (service.py)
+MAX_REPLICAS = 5  # the bound of the readReplicas knob (database.py)
 TASK_CPU, TASK_MEMORY_MIB = 1024, 2048  # app.server runs one process: it uses one vCPU
 WORKER_VCPU = 0.5  # the worker task's fixed size (service.py)
 REDIS_MAXCLIENTS = 65_000  # ElastiCache's maxclients, every node type
@@ -229,7 +233,7 @@ def plan(
             f"{rps:,.0f} req/s needs {p.app_min} app tasks of one server process each "
             f"({p.per_process_rps:,.0f} req/s a process at {p.utilisation:.0%}), beyond "
             f"appMaxTasks {MAX_TASKS} (this stack's config bound; ECS allows 5,000 tasks a "
-            "service). Lift: raise the appMaxTasks bound in tenfold_infra/config.py, make "
+            "service). Lift: raise the appMaxTasks bound in tenfold_infra/service.py, make "
             "routes cheaper (a higher cache hit ratio, CloudFront s-maxage on public reads), "
             "or split the traffic across stacks"
         )
@@ -336,6 +340,21 @@ def explain(p: Plan) -> list[str]:
         else "Broker: redis (jobs share the cache)",
     ]
     return lines
+
+
+def changes(planned: dict[str, Any], config: StackConfig, raw: Mapping[str, str]) -> dict[str, Any]:
+    """The planned keys worth writing: those the stack file already sets, and those whose
+    planned value differs from what the stack resolves to now. A stack file holds the copier
+    answers and the user's choices, so a plan never copies a tier default into it."""
+    current: dict[str, object] = {
+        setting.key: getattr(config, name) for name, setting, _ in knobs_of(StackConfig)
+    }
+    for component in COMPONENT_SETTINGS:
+        settings = getattr(config, component)
+        current |= {
+            setting.key: getattr(settings, name) for name, setting, _ in knobs_of(type(settings))
+        }
+    return {key: value for key, value in planned.items() if key in raw or current[key] != value}
 
 
 def apply_to_yaml(text: str, project: str, values: dict[str, Any]) -> str:

@@ -10,32 +10,34 @@ from pathlib import Path
 from .capacity import (
     Impossible,
     apply_to_yaml,
+    changes,
     explain,
     load_bench,
     plan,
     plan_cost,
     write_atomically,
 )
-from .config import ConfigError
+from .config import ConfigError, parse_config
 from .preview import read_stack_config
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         project, values = read_stack_config(args.dir, args.stack)
+        raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{project}:")}
+        config = parse_config(project, args.stack, raw, values.get("aws:region"))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     stack_file = args.dir / f"Pulumi.{args.stack}.yaml"
-    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{project}:")}
     try:
         bench = load_bench(args.bench) if args.bench else load_bench()
         result = plan(
             args.rps,
             args.read_share,
             args.p99_ms,
-            az_count=int(raw.get("azCount", 3)),
-            broker=str(raw.get("broker", "rabbitmq")),
+            az_count=config.network.zone_count,
+            broker=config.broker,
             bench=bench,
         )
     except (ValueError, OSError) as error:
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return 3
     print("\n".join(explain(result)))
     current = stack_file.read_text()
-    planned = apply_to_yaml(current, project, result.config)
+    planned = apply_to_yaml(current, project, changes(result.config, config, raw))
     diff = list(
         difflib.unified_diff(
             current.splitlines(), planned.splitlines(), str(stack_file), "planned", lineterm=""

@@ -35,7 +35,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     # Inside a container the port must be reachable from outside it.
     config.bind = [f"0.0.0.0:{settings.port}"]
-    # app.logging writes one structured line per request; Hypercorn's would duplicate it.
+    # app/observability/logging.py writes one line per request; Hypercorn's would repeat it.
     config.accesslog = None
     config.errorlog = "-"
     config.graceful_timeout = settings.drain_timeout_seconds

@@ -25,13 +25,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
 from bench import targets
+from bench.results import Result, versus_twin
 from bench.scenarios import PAGE, TWIN_PREFIX, Scenario, by_name
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -41,22 +42,6 @@ PAGE_WALK_LIMIT = 100
 # HTTP/1.1 browsers open up to six connections per host; HTTP/2 multiplexes on one.
 HTTP1_CONNECTIONS_PER_BROWSER = 6
 ASSET_LINK = re.compile(r'href="([^"]+)"')
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    name: str
-    engine: str
-    requests: int
-    seconds: float
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    bytes_per_request: float
-    twin: str | None = None
-    # Server CPU time per request (--server-pid): unlike req/s, barely moved by other load.
-    server_cpu_ms: float | None = None
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -369,21 +354,6 @@ def table(results: list[Result], skipped: dict[str, str]) -> str:
         )
     lines.extend(f"{name:<24}skipped: {reason}" for name, reason in skipped.items())
     return "\n".join(lines)
-
-
-def versus_twin(result: Result, twin: Result) -> str:
-    """This scenario against its twin: req/s and p50 ratios, and the size ratio if it differs."""
-    parts = []
-    if twin.requests_per_second:
-        parts.append(f"{result.requests_per_second / twin.requests_per_second:.2f}x req/s")
-    if twin.p50_ms:
-        parts.append(f"{result.p50_ms / twin.p50_ms:.2f}x p50")
-    if (
-        result.bytes_per_request
-        and abs(twin.bytes_per_request / result.bytes_per_request - 1) > 0.05
-    ):
-        parts.append(f"{twin.bytes_per_request / result.bytes_per_request:.1f}x smaller")
-    return ", ".join(parts)
 
 
 def verdicts_text(verdicts: list[targets.Verdict]) -> str:

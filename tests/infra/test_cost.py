@@ -263,6 +263,9 @@ def test_apply_writes_the_plan_into_the_stack_file(tmp_path: Path) -> None:
     after = (infra / "Pulumi.prod.yaml").read_text()
     assert "demo-service:appMinTasks: 12\n" in after
     assert "alarmEmail" in after
+    # appCpu 1024 / appMemoryMib 2048 are the plan's and prod's default: not copied in.
+    assert "appCpu" not in after
+    assert "appMemoryMib" not in after
     assert not [p for p in infra.iterdir() if p.name.startswith(".Pulumi")]
 
 
