@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 from granian.constants import HTTPModes, Interfaces
@@ -61,7 +62,7 @@ def granian_server(app: Starlette, settings: Settings) -> Server:
         log_access=False,
     )
     # How long a stopping worker may take to finish its in-flight requests.
-    server.workers_kill_timeout = settings.drain_timeout_seconds
+    server.workers_kill_timeout = math.ceil(settings.drain_timeout_seconds)
     return server
 
 
@@ -100,7 +101,7 @@ async def serve_until_drained(settings: Settings, app: Starlette | None = None) 
         )
         await asyncio.sleep(settings.drain_delay_seconds)
         logger.info("draining: closing the listener, finishing in-flight requests")
-        server.stop()
+        server.stop()  # type: ignore[no-untyped-call]  # granian's embed API is untyped
 
     drainer = asyncio.create_task(drain())
     try:

@@ -20,7 +20,7 @@ CEILING = "hello-ceiling"
 MAX_RSS_MIB = 512.0
 
 
-class NotMeasured(Exception):
+class NotMeasuredError(Exception):
     """The run did not measure what a target needs (no --server-pid, or a zero)."""
 
 
@@ -96,7 +96,7 @@ def _smaller(results: Results) -> float:
 def _cpu_versus_ceiling(results: Results) -> float:
     measured, ceiling = results["item-read-cached"], results[CEILING]
     if measured.server_cpu_ms is None or ceiling.server_cpu_ms is None:
-        raise NotMeasured
+        raise NotMeasuredError
     return measured.server_cpu_ms / ceiling.server_cpu_ms
 
 
@@ -108,7 +108,7 @@ def _peak_rss(results: Results) -> float:
         if name != CEILING and result.server_rss_mb is not None
     ]
     if not peaks:
-        raise NotMeasured
+        raise NotMeasuredError
     return max(peaks)
 
 
@@ -260,7 +260,7 @@ def check(results: Results) -> list[Verdict]:
             continue
         try:
             ratio = round(target.value(results), 3)
-        except (ZeroDivisionError, NotMeasured):
+        except (ZeroDivisionError, NotMeasuredError):
             verdicts.append(
                 Verdict(target.name, target.goal, "", None, "MISS", "not measured, or zero")
             )
