@@ -169,7 +169,9 @@ def start_servers(
     # The service's interpreter itself (not `uv run`, which would stay as the parent):
     # its PID is the server's, for SIGTERM and CPU time per request.
     pids = [
-        processes.start(name, [str(python), "-m", module], env=env | {"PORT": str(port)}, cwd=SERVICE)
+        processes.start(
+            name, [str(python), "-m", module], env=env | {"PORT": str(port)}, cwd=SERVICE
+        )
         for name in names
     ]
     return names, pids

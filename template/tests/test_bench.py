@@ -18,6 +18,7 @@ from app.main import create_app
 from app.settings import Environment, Settings
 from bench import run, seed, targets
 from bench.ceiling import create_ceiling_app
+from bench.results import Result
 from bench.scenarios import SCENARIOS, by_name
 from tests.conftest import TEST_JWT_SECRET_KEY, bearer
 
@@ -183,8 +184,8 @@ async def test_the_ceiling_app_answers_what_healthz_answers_and_nothing_else(
 
 
 def test_every_result_is_reported_as_a_share_of_the_ceiling() -> None:
-    def result(name: str, requests_per_second: float) -> run.Result:
-        return run.Result(name, "wrk", 100, 1.0, requests_per_second, 1.0, 2.0, 0, 10.0)
+    def result(name: str, requests_per_second: float) -> Result:
+        return Result(name, "wrk", 100, 1.0, requests_per_second, 1.0, 2.0, 0, 10.0)
 
     shared = run.with_shares([result("hello-ceiling", 2000), result("healthz", 1700)])
     assert [row.share_of_ceiling for row in shared] == [1.0, 0.85]
