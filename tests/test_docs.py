@@ -39,6 +39,7 @@ def test_every_page_in_the_nav_is_built(site: Path) -> None:
         Path("architecture/diagram.md"),
         Path("assets/benchmarks-table.md"),
         Path("assets/policies-table.md"),
+        Path("assets/stack-keys-table.md"),
     }
     # use_directory_urls: practices/caching.md -> practices/caching/index.html,
     # practices/index.md -> practices/index.html.

@@ -1,9 +1,9 @@
 """Every setting the docs name exists in template/app/settings.py, with the documented default.
 
 Settings tables in docs/ have rows like "| `CACHE_TTL_SECONDS` | `60` | ... |". The names and
-defaults are read from the Settings class's source (the template repo does not install the
-service's dependencies), so a renamed setting or a changed default fails here, and so does a
-setting that no page documents.
+defaults are read from the source of the Settings class and its sections (the template repo
+does not install the service's dependencies), so a renamed setting or a changed default fails
+here, and so does a setting that no page documents.
 """
 
 import ast
@@ -56,11 +56,10 @@ def _default(field: ast.Call) -> str:
 
 def settings_defaults() -> dict[str, str]:
     tree = ast.parse(SETTINGS.read_text())
-    settings = next(
-        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"
-    )
+    # Settings combines one section class a package (DatabaseSettings, JobSettings...).
+    sections = [node for node in tree.body if isinstance(node, ast.ClassDef)]
     defaults = {}
-    for node in settings.body:
+    for node in (statement for section in sections for statement in section.body):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)

@@ -111,6 +111,7 @@ def test_bad_usage_says_what_is_allowed() -> None:
 def test_the_generated_service_installs_the_same_way() -> None:
     makefile = (REPO / "template" / "Makefile").read_text()
     assert re.search(r"^system-deps:.*\n\tscripts/system-deps ", makefile, re.MULTILINE)
-    topology = (REPO / "template" / "scripts" / "topology").read_text()
+    # The local servers' orchestrator names `make system-deps` for whatever is missing.
+    topology = "".join(path.read_text() for path in (REPO / "template" / "topology").glob("*.py"))
     assert "apt-get install" not in topology
     assert "make system-deps" in topology

@@ -1,4 +1,7 @@
-"""`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/."""
+"""`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/.
+
+`python -m tenfold_infra keys`: the table of stack keys and their tier defaults (Markdown).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
     )
+    commands.add_parser("keys", help="print every stack key with its dev and prod default")
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        from .config import keys_table
+
+        print(keys_table(), end="")
+        return 0
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
 

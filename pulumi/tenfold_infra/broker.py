@@ -12,6 +12,7 @@ first. `broker_id` is exported so the deploy guide can set its retention once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +21,39 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import Check, Refused, knob, one_of
+
+
+def _rabbitmq_4_instance() -> Check:
+    def parse(text: str) -> str:
+        if not re.fullmatch(r"mq\.[a-z0-9]+\.[a-z0-9]+", text):
+            raise ValueError
+        if not text.startswith("mq.m7g."):
+            raise Refused(
+                "must be an mq.m7g instance type such as mq.m7g.medium or mq.m7g.large "
+                "(Amazon MQ runs RabbitMQ 4 on mq.m7g only)"
+            )
+        return text
+
+    return Check("must be an Amazon MQ instance type such as mq.m7g.large", parse)
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """The Amazon MQ knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    # A three-node cluster across AZs survives a node or AZ loss; SINGLE_INSTANCE suits dev.
+    deployment_mode: Literal["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"] = knob(
+        "brokerDeployment",
+        "CLUSTER_MULTI_AZ",
+        one_of("SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"),
+        dev="SINGLE_INSTANCE",
+    )
+    # The smallest instance RabbitMQ 4 runs on is mq.m7g.medium (mq.t3.micro is RabbitMQ 3 only).
+    host_instance_type: str = knob(
+        "brokerInstanceType", "mq.m7g.large", _rabbitmq_4_instance(), dev="mq.m7g.medium"
+    )
+
 
 @dataclass(frozen=True)
 class BrokerArgs:
@@ -27,9 +61,7 @@ class BrokerArgs:
     security_group_id: pulumi.Input[str]
     password: pulumi.Input[str]
     username: str = "app"
-    # A three-node cluster across AZs survives a node or AZ loss; SINGLE_INSTANCE suits dev.
-    deployment_mode: Literal["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"] = "CLUSTER_MULTI_AZ"
-    host_instance_type: str = "mq.m7g.large"
+    settings: BrokerSettings = field(default_factory=BrokerSettings)
     engine_version: str = "4.2"
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -50,10 +82,12 @@ class Broker(pulumi.ComponentResource):
             broker_name=name,
             engine_type="RabbitMQ",
             engine_version=args.engine_version,
-            host_instance_type=args.host_instance_type,
-            deployment_mode=args.deployment_mode,
+            host_instance_type=args.settings.host_instance_type,
+            deployment_mode=args.settings.deployment_mode,
             # A single instance lives in exactly one subnet; a cluster spreads over them.
-            subnet_ids=subnets[:1] if args.deployment_mode == "SINGLE_INSTANCE" else subnets,
+            subnet_ids=subnets[:1]
+            if args.settings.deployment_mode == "SINGLE_INSTANCE"
+            else subnets,
             security_groups=[args.security_group_id],
             publicly_accessible=False,
             # Required from RabbitMQ 3.13 on: AWS applies patch versions in the maintenance window.

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import knob, matching, one_of, whole
 from .security import REDIS_PORT
 
 PARAMETER_FAMILIES = {"valkey": "valkey8", "redis": "redis7"}
@@ -17,14 +18,29 @@ ENGINE_VERSIONS = {"valkey": "8.0", "redis": "7.1"}
 
 
 @dataclass(frozen=True)
+class CacheSettings:
+    """The cache knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    engine: Literal["valkey", "redis"] = knob("cacheEngine", "valkey", one_of("valkey", "redis"))
+    node_type: str = knob(
+        "cacheNodeType",
+        "cache.r7g.large",
+        matching(
+            r"cache\.[a-z0-9]+\.[a-z0-9]+",
+            "must be an ElastiCache node type such as cache.r7g.large",
+        ),
+        dev="cache.t4g.micro",
+    )
+    # Primary + replicas; 2 or more turns on automatic failover and Multi-AZ.
+    nodes: int = knob("cacheNodes", 2, whole(1, 6), dev=1)
+
+
+@dataclass(frozen=True)
 class CacheArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     auth_token: pulumi.Input[str]
-    engine: Literal["valkey", "redis"] = "valkey"
-    node_type: str = "cache.r7g.large"
-    # Primary + replicas; 2 or more turns on automatic failover and Multi-AZ.
-    nodes: int = 2
+    settings: CacheSettings = field(default_factory=CacheSettings)
     # volatile-lru evicts only keys with a TTL. Every cache entry and refresh token has one,
     # while job queues (broker=redis) and counters don't: memory pressure drops cache, never jobs.
     maxmemory_policy: str = "volatile-lru"
@@ -45,7 +61,7 @@ class Cache(pulumi.ComponentResource):
         super().__init__("tenfold:cache:Cache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        highly_available = args.nodes >= 2
+        highly_available = args.settings.nodes >= 2
 
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
@@ -56,7 +72,7 @@ class Cache(pulumi.ComponentResource):
         )
         parameters = aws.elasticache.ParameterGroup(
             f"{name}-params",
-            family=PARAMETER_FAMILIES[args.engine],
+            family=PARAMETER_FAMILIES[args.settings.engine],
             description="tenfold: cache + sessions",
             parameters=[
                 aws.elasticache.ParameterGroupParameterArgs(
@@ -72,10 +88,10 @@ class Cache(pulumi.ComponentResource):
             f"{name}-group",
             replication_group_id=self.replication_group_id,
             description="tenfold cache, sessions and (broker=redis) job queues",
-            engine=args.engine,
-            engine_version=ENGINE_VERSIONS[args.engine],
-            node_type=args.node_type,
-            num_cache_clusters=args.nodes,
+            engine=args.settings.engine,
+            engine_version=ENGINE_VERSIONS[args.settings.engine],
+            node_type=args.settings.node_type,
+            num_cache_clusters=args.settings.nodes,
             port=REDIS_PORT,
             parameter_group_name=parameters.name,
             subnet_group_name=subnet_group.name,
@@ -97,7 +113,7 @@ class Cache(pulumi.ComponentResource):
         self.primary_endpoint = group.primary_endpoint_address
         self.reader_endpoint = group.reader_endpoint_address
         self.member_cluster_ids = [
-            f"{self.replication_group_id}-{i + 1:03d}" for i in range(args.nodes)
+            f"{self.replication_group_id}-{i + 1:03d}" for i in range(args.settings.nodes)
         ]
         self.register_outputs(
             {"primary_endpoint": self.primary_endpoint, "reader_endpoint": self.reader_endpoint}

@@ -18,7 +18,8 @@ import pulumi_aws as aws
 import pulumi
 
 from .buckets import private_bucket
-from .load_balancer import ORIGIN_VERIFY_HEADER, validate_certificate
+from .certificates import validated_certificate
+from .load_balancer import ORIGIN_VERIFY_HEADER
 from .names import fit
 from .static_assets import STATIC_DIRECTORY, StaticAssets, StaticAssetsArgs
 from .waf import CLOUDFRONT_REGION, WebFirewall, WebFirewallArgs
@@ -51,6 +52,8 @@ API_ORIGIN_COOKIES = ("read_after_lsn",)
 # CloudFront policy and OAC names (CloudFront developer guide, quotas: 128 and 64 characters).
 POLICY_NAME_LIMIT = 128
 OAC_NAME_LIMIT = 64
+# Origin ids inside the distribution.
+ALB_ORIGIN, STATIC_ORIGIN = "alb", "static"
 
 
 @dataclass(frozen=True)
@@ -89,26 +92,26 @@ class Cdn(pulumi.ComponentResource):
         self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:cdn:Cdn", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = dict(args.tags)
 
         # CloudFront-scope resources (the viewer certificate, the web ACL) live in us-east-1.
-        us_east_1 = aws.Provider(f"{name}-us-east-1", region=CLOUDFRONT_REGION, opts=child)
+        us_east_1 = aws.Provider(f"{name}-us-east-1", region=CLOUDFRONT_REGION, opts=self._child)
         firewall = WebFirewall(
             name,
             WebFirewallArgs(
                 scope="CLOUDFRONT",
                 rate_limit_per_5_minutes=args.waf_rate_limit_per_5_minutes,
-                tags=tags,
+                tags=self._tags,
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=us_east_1),
         )
-
         bucket = private_bucket(
             f"{name}-static",
             force_destroy=not args.retain_static_bucket,
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-static",
@@ -117,36 +120,55 @@ class Cdn(pulumi.ComponentResource):
             origin_access_control_origin_type="s3",
             signing_behavior="always",
             signing_protocol="sigv4",
-            opts=child,
+            opts=self._child,
+        )
+        # CloudFront only accepts certificates from us-east-1, whatever the stack's region.
+        certificate_arn = (
+            validated_certificate(
+                f"{name}-cdn-cert",
+                args.domain_name,
+                args.hosted_zone_id,
+                parent=self,
+                tags=self._tags,
+                provider=us_east_1,
+            )
+            if args.domain_name is not None
+            else None
+        )
+        distribution = self._distribution(bucket, oac, certificate_arn, firewall.arn)
+        self._static_bucket_policy(bucket, distribution)
+        if args.static_directory is not None:
+            StaticAssets(
+                name,
+                StaticAssetsArgs(bucket_id=bucket.id, directory=args.static_directory),
+                opts=self._child,
+            )
+        if args.domain_name is not None and args.hosted_zone_id is not None:
+            self._alias_records(distribution, args.domain_name, args.hosted_zone_id)
+
+        self.domain_name = distribution.domain_name
+        self.distribution_id = distribution.id
+        self.static_bucket_name = bucket.bucket
+        self.url = (
+            pulumi.Output.from_input(f"https://{args.domain_name}")
+            if args.domain_name
+            else pulumi.Output.concat("https://", distribution.domain_name)
+        )
+        self.register_outputs(
+            {
+                "domain_name": self.domain_name,
+                "url": self.url,
+                "static_bucket_name": self.static_bucket_name,
+            }
         )
 
-        certificate_arn: pulumi.Output[str] | None = None
-        aliases: list[str] = []
-        if args.domain_name is not None:
-            if args.hosted_zone_id is None:
-                raise ValueError(
-                    "a domain_name needs its hosted_zone_id to validate the certificate"
-                )
-            # CloudFront only accepts certificates from us-east-1, whatever the stack's region.
-            certificate = aws.acm.Certificate(
-                f"{name}-cdn-cert",
-                domain_name=args.domain_name,
-                validation_method="DNS",
-                key_algorithm="EC_prime256v1",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, provider=us_east_1),
-            )
-            certificate_arn = validate_certificate(
-                f"{name}-cdn-cert", certificate, args.hosted_zone_id, self, provider=us_east_1
-            ).certificate_arn
-            aliases = [args.domain_name]
-
-        # The API's own cache policy: the origin's Cache-Control decides (default TTL 0), and
-        # Authorization is in the key, so each caller has its own entries and the header
-        # reaches the ALB (CloudFront drops it otherwise).
-        api_cache = aws.cloudfront.CachePolicy(
-            f"{name}-api",
-            name=fit(f"{name}-api", POLICY_NAME_LIMIT),
+    def _api_cache_policy(self) -> aws.cloudfront.CachePolicy:
+        """The origin's Cache-Control decides (default TTL 0), and Authorization is in the key,
+        so each caller has its own entries and the header reaches the ALB (CloudFront drops it
+        otherwise)."""
+        return aws.cloudfront.CachePolicy(
+            f"{self._name}-api",
+            name=fit(f"{self._name}-api", POLICY_NAME_LIMIT),
             comment="API: Cache-Control from the service, Authorization in the key",
             min_ttl=0,
             default_ttl=0,
@@ -167,11 +189,13 @@ class Cdn(pulumi.ComponentResource):
                     query_string_behavior="all"
                 ),
             ),
-            opts=child,
+            opts=self._child,
         )
-        api_origin_request = aws.cloudfront.OriginRequestPolicy(
-            f"{name}-api",
-            name=fit(f"{name}-api", POLICY_NAME_LIMIT),
+
+    def _api_origin_request_policy(self) -> aws.cloudfront.OriginRequestPolicy:
+        return aws.cloudfront.OriginRequestPolicy(
+            f"{self._name}-api",
+            name=fit(f"{self._name}-api", POLICY_NAME_LIMIT),
             comment="API: the viewer headers the service reads and the client address, never Host",
             headers_config=aws.cloudfront.OriginRequestPolicyHeadersConfigArgs(
                 header_behavior="whitelist",
@@ -188,18 +212,20 @@ class Cdn(pulumi.ComponentResource):
             query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(
                 query_string_behavior="all"
             ),
-            opts=child,
+            opts=self._child,
         )
 
-        alb_origin, s3_origin = "alb", "static"
+    def _alb_origin(self) -> aws.cloudfront.DistributionOriginArgs:
+        """Through a VPC origin to an internal ALB, or over HTTPS to origin.<domain>."""
+        args = self._args
         custom_origin: aws.cloudfront.DistributionOriginCustomOriginConfigArgs | None = None
         private_origin: aws.cloudfront.DistributionOriginVpcOriginConfigArgs | None = None
         if args.vpc_origin_alb_arn is not None:
             # Inside the VPC: plain HTTP to the internal ALB never crosses the internet.
             vpc_origin = aws.cloudfront.VpcOrigin(
-                f"{name}-alb",
+                f"{self._name}-alb",
                 vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
-                    name=fit(f"{name}-alb", OAC_NAME_LIMIT),
+                    name=fit(f"{self._name}-alb", OAC_NAME_LIMIT),
                     arn=args.vpc_origin_alb_arn,
                     http_port=80,
                     https_port=443,
@@ -208,8 +234,8 @@ class Cdn(pulumi.ComponentResource):
                         items=["TLSv1.2"], quantity=1
                     ),
                 ),
-                tags=tags,
-                opts=child,
+                tags=self._tags,
+                opts=self._child,
             )
             private_origin = aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
                 vpc_origin_id=vpc_origin.id, origin_keepalive_timeout=60, origin_read_timeout=30
@@ -223,34 +249,49 @@ class Cdn(pulumi.ComponentResource):
                 origin_keepalive_timeout=60,
                 origin_read_timeout=30,
             )
-        distribution = aws.cloudfront.Distribution(
-            f"{name}-distribution",
+        return aws.cloudfront.DistributionOriginArgs(
+            origin_id=ALB_ORIGIN,
+            domain_name=args.alb_domain_name,
+            custom_headers=[
+                aws.cloudfront.DistributionOriginCustomHeaderArgs(
+                    name=ORIGIN_VERIFY_HEADER, value=args.origin_verify_secret
+                )
+            ],
+            custom_origin_config=custom_origin,
+            vpc_origin_config=private_origin,
+        )
+
+    def _static_origin(
+        self, bucket: aws.s3.Bucket, oac: aws.cloudfront.OriginAccessControl
+    ) -> aws.cloudfront.DistributionOriginArgs:
+        return aws.cloudfront.DistributionOriginArgs(
+            origin_id=STATIC_ORIGIN,
+            domain_name=bucket.bucket_regional_domain_name,
+            origin_access_control_id=oac.id,
+        )
+
+    def _distribution(
+        self,
+        bucket: aws.s3.Bucket,
+        oac: aws.cloudfront.OriginAccessControl,
+        certificate_arn: pulumi.Output[str] | None,
+        web_acl_arn: pulumi.Input[str],
+    ) -> aws.cloudfront.Distribution:
+        """The API by default (its own Cache-Control decides), /static/* from S3, cached long."""
+        api_cache, api_origin_request = self._api_cache_policy(), self._api_origin_request_policy()
+        origins = [self._alb_origin(), self._static_origin(bucket, oac)]
+        args = self._args
+        return aws.cloudfront.Distribution(
+            f"{self._name}-distribution",
             enabled=True,
-            comment=f"{name}: API and static assets",
+            comment=f"{self._name}: API and static assets",
             http_version="http2and3",
             is_ipv6_enabled=True,
             price_class=args.price_class,
-            aliases=aliases,
-            origins=[
-                aws.cloudfront.DistributionOriginArgs(
-                    origin_id=alb_origin,
-                    domain_name=args.alb_domain_name,
-                    custom_headers=[
-                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
-                            name=ORIGIN_VERIFY_HEADER, value=args.origin_verify_secret
-                        )
-                    ],
-                    custom_origin_config=custom_origin,
-                    vpc_origin_config=private_origin,
-                ),
-                aws.cloudfront.DistributionOriginArgs(
-                    origin_id=s3_origin,
-                    domain_name=bucket.bucket_regional_domain_name,
-                    origin_access_control_id=oac.id,
-                ),
-            ],
+            aliases=[args.domain_name] if args.domain_name is not None else [],
+            origins=origins,
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
-                target_origin_id=alb_origin,
+                target_origin_id=ALB_ORIGIN,
                 viewer_protocol_policy="redirect-to-https",
                 compress=True,
                 allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
@@ -263,7 +304,7 @@ class Cdn(pulumi.ComponentResource):
             ordered_cache_behaviors=[
                 aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
                     path_pattern=STATIC_PATH,
-                    target_origin_id=s3_origin,
+                    target_origin_id=STATIC_ORIGIN,
                     viewer_protocol_policy="redirect-to-https",
                     compress=True,
                     allowed_methods=["GET", "HEAD"],
@@ -277,23 +318,18 @@ class Cdn(pulumi.ComponentResource):
                     restriction_type="none"
                 )
             ),
-            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
-                acm_certificate_arn=certificate_arn,
-                ssl_support_method="sni-only",
-                minimum_protocol_version=VIEWER_TLS_POLICY,
-            )
-            if certificate_arn is not None
-            else aws.cloudfront.DistributionViewerCertificateArgs(
-                # The *.cloudfront.net certificate: AWS pins its security policy to TLSv1 and
-                # ignores any other minimum_protocol_version (a perpetual diff), so none is set.
-                cloudfront_default_certificate=True,
-            ),
-            web_acl_id=firewall.arn,
-            tags=tags,
-            opts=child,
+            viewer_certificate=_viewer_certificate(certificate_arn),
+            web_acl_id=web_acl_arn,
+            tags=self._tags,
+            opts=self._child,
         )
+
+    def _static_bucket_policy(
+        self, bucket: aws.s3.Bucket, distribution: aws.cloudfront.Distribution
+    ) -> None:
+        """This distribution, and nothing else, reads the static bucket."""
         aws.s3.BucketPolicy(
-            f"{name}-static",
+            f"{self._name}-static",
             bucket=bucket.id,
             policy=pulumi.Output.all(bucket.arn, distribution.arn).apply(
                 lambda a: json.dumps(
@@ -312,43 +348,38 @@ class Cdn(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=child,
+            opts=self._child,
         )
-        if args.static_directory is not None:
-            StaticAssets(
-                name,
-                StaticAssetsArgs(bucket_id=bucket.id, directory=args.static_directory),
-                opts=child,
-            )
-        if args.domain_name is not None and args.hosted_zone_id is not None:
-            for record_type in ("A", "AAAA"):
-                aws.route53.Record(
-                    f"{name}-alias-{record_type.lower()}",
-                    zone_id=args.hosted_zone_id,
-                    name=args.domain_name,
-                    type=record_type,
-                    aliases=[
-                        aws.route53.RecordAliasArgs(
-                            name=distribution.domain_name,
-                            zone_id=distribution.hosted_zone_id,
-                            evaluate_target_health=False,
-                        )
-                    ],
-                    opts=child,
-                )
 
-        self.domain_name = distribution.domain_name
-        self.distribution_id = distribution.id
-        self.static_bucket_name = bucket.bucket
-        self.url = (
-            pulumi.Output.from_input(f"https://{args.domain_name}")
-            if args.domain_name
-            else pulumi.Output.concat("https://", distribution.domain_name)
-        )
-        self.register_outputs(
-            {
-                "domain_name": self.domain_name,
-                "url": self.url,
-                "static_bucket_name": self.static_bucket_name,
-            }
-        )
+    def _alias_records(
+        self, distribution: aws.cloudfront.Distribution, domain_name: str, hosted_zone_id: str
+    ) -> None:
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{self._name}-alias-{record_type.lower()}",
+                zone_id=hosted_zone_id,
+                name=domain_name,
+                type=record_type,
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=distribution.domain_name,
+                        zone_id=distribution.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=self._child,
+            )
+
+
+def _viewer_certificate(
+    certificate_arn: pulumi.Output[str] | None,
+) -> aws.cloudfront.DistributionViewerCertificateArgs:
+    if certificate_arn is None:
+        # The *.cloudfront.net certificate: AWS pins its security policy to TLSv1 and ignores
+        # any other minimum_protocol_version (a perpetual diff), so none is set.
+        return aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True)
+    return aws.cloudfront.DistributionViewerCertificateArgs(
+        acm_certificate_arn=certificate_arn,
+        ssl_support_method="sni-only",
+        minimum_protocol_version=VIEWER_TLS_POLICY,
+    )

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import KnobError, flag, knob, matching, whole
 from .names import fit
 from .security import POSTGRES_PORT
 
@@ -21,6 +22,32 @@ IDENTIFIER_LIMIT = 63
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """The database knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    instance_class: str = knob(
+        "dbInstanceClass",
+        "db.r7g.large",
+        matching(r"db\.[a-z0-9]+\.[a-z0-9]+", "must be an RDS instance class such as db.r7g.large"),
+        dev="db.t4g.micro",
+    )
+    read_replicas: int = knob("readReplicas", 1, whole(0, 5), dev=0)
+    allocated_storage_gb: int = knob("dbAllocatedStorageGb", 50, whole(20, 65536), dev=20)
+    # Storage autoscaling ceiling: headroom without paying for it up front.
+    max_allocated_storage_gb: int = knob("dbMaxAllocatedStorageGb", 500, whole(20, 65536), dev=50)
+    multi_az: bool = knob("dbMultiAz", True, flag(), dev=False)
+    backup_retention_days: int = knob("dbBackupRetentionDays", 14, whole(1, 35), dev=1)
+
+    def __post_init__(self) -> None:
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            raise KnobError(
+                "dbMaxAllocatedStorageGb",
+                f"must be at least dbAllocatedStorageGb ({self.allocated_storage_gb})",
+                self.max_allocated_storage_gb,
+            )
+
+
+@dataclass(frozen=True)
 class DatabaseArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
@@ -28,28 +55,22 @@ class DatabaseArgs:
     # manage_master_user_password: RDS refuses read replicas of a primary whose password it
     # manages (InvalidParameterValue), and its 7-day rotation breaks tasks that read it once.
     password: pulumi.Input[str]
-    instance_class: str = "db.r7g.large"
-    read_replicas: int = 1
+    deletion_protection: bool
+    log_retention_days: int
+    settings: DatabaseSettings = field(default_factory=DatabaseSettings)
     replica_instance_class: str | None = (
         None  # defaults to instance_class: a smaller replica lags under load
     )
     engine_version: str = "17"
     database_name: str = "app"
     username: str = "app"
-    allocated_storage_gb: int = 50
-    # Storage autoscaling ceiling: headroom without paying for it up front.
-    max_allocated_storage_gb: int = 500
     storage_type: str = "gp3"
-    multi_az: bool = True
-    backup_retention_days: int = 14
-    deletion_protection: bool = True
     performance_insights_retention_days: int = 7
     enhanced_monitoring_interval_seconds: int = 60
     # Statements slower than this are logged with their plan-relevant text.
     log_min_duration_statement_ms: int = 500
     # A transaction left open holds locks and blocks vacuum; the server ends it after this.
     idle_in_transaction_session_timeout_ms: int = 60_000
-    log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,15 +87,39 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:database:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        major = args.engine_version.split(".")[0]
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = dict(args.tags)
 
         subnet_group = aws.rds.SubnetGroup(
-            f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=tags, opts=child
+            f"{name}-subnets", subnet_ids=list(args.subnet_ids), tags=self._tags, opts=self._child
         )
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-params",
+        common = self._instance_settings(self._parameter_group(), self._monitoring_role())
+        primary = self._primary(subnet_group, common)
+        replicas = [
+            self._replica(i + 1, primary, common) for i in range(args.settings.read_replicas)
+        ]
+
+        self.port = POSTGRES_PORT
+        self.database_name = args.database_name
+        self.username = args.username
+        self.writer_endpoint = primary.address
+        self.reader_endpoints = [r.address for r in replicas]
+        self.primary_identifier = primary.identifier
+        self.replica_identifiers = [r.identifier for r in replicas]
+        self.register_outputs(
+            {
+                "writer_endpoint": self.writer_endpoint,
+                "reader_endpoints": self.reader_endpoints,
+            }
+        )
+
+    def _parameter_group(self) -> aws.rds.ParameterGroup:
+        """Query statistics, the slow-query log, SSD page costs, TLS only."""
+        args = self._args
+        major = args.engine_version.split(".")[0]
+        return aws.rds.ParameterGroup(
+            f"{self._name}-params",
             family=f"postgres{major}",
             description="tenfold: query stats, slow log, SSD costs",
             parameters=[
@@ -95,11 +140,14 @@ class Database(pulumi.ComponentResource):
                 ),
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
             ],
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
+
+    def _monitoring_role(self) -> aws.iam.Role:
+        """The role Enhanced Monitoring publishes OS metrics with."""
         monitoring_role = aws.iam.Role(
-            f"{name}-monitoring",
+            f"{self._name}-monitoring",
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -112,16 +160,23 @@ class Database(pulumi.ComponentResource):
                     ],
                 }
             ),
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-monitoring",
+            f"{self._name}-monitoring",
             role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-            opts=child,
+            opts=self._child,
         )
-        common: dict[str, Any] = dict(
+        return monitoring_role
+
+    def _instance_settings(
+        self, parameters: aws.rds.ParameterGroup, monitoring_role: aws.iam.Role
+    ) -> dict[str, Any]:
+        """What the primary and every replica share."""
+        args = self._args
+        return dict(
             storage_type=args.storage_type,
             parameter_group_name=parameters.name,
             vpc_security_group_ids=[args.security_group_id],
@@ -136,79 +191,68 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             apply_immediately=False,
             # Replicas grow with the primary: a replica that runs out of disk stops replicating.
-            max_allocated_storage=args.max_allocated_storage_gb,
+            max_allocated_storage=args.settings.max_allocated_storage_gb,
         )
 
-        def log_groups(identifier: str) -> list[aws.cloudwatch.LogGroup]:
-            """Created before the instance: RDS would otherwise create them without retention."""
-            return [
-                aws.cloudwatch.LogGroup(
-                    f"{identifier}-{log}",
-                    name=f"/aws/rds/instance/{identifier}/{log}",
-                    retention_in_days=args.log_retention_days,
-                    tags=tags,
-                    opts=child,
-                )
-                for log in LOG_EXPORTS
-            ]
+    def _log_groups(self, identifier: str) -> list[aws.cloudwatch.LogGroup]:
+        """Created before the instance: RDS would otherwise create them without retention."""
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{identifier}-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=self._args.log_retention_days,
+                tags=self._tags,
+                opts=self._child,
+            )
+            for log in LOG_EXPORTS
+        ]
 
+    def _primary(
+        self, subnet_group: aws.rds.SubnetGroup, common: dict[str, Any]
+    ) -> aws.rds.Instance:
+        name, args = self._name, self._args
         primary_id = fit(f"{name}-primary", IDENTIFIER_LIMIT)
-        primary = aws.rds.Instance(
+        return aws.rds.Instance(
             f"{name}-primary",
             identifier=primary_id,
             engine="postgres",
             engine_version=args.engine_version,
-            instance_class=args.instance_class,
+            instance_class=args.settings.instance_class,
             db_name=args.database_name,
             username=args.username,
             password=args.password,
             port=POSTGRES_PORT,
             db_subnet_group_name=subnet_group.name,
-            allocated_storage=args.allocated_storage_gb,
+            allocated_storage=args.settings.allocated_storage_gb,
             storage_encrypted=True,
-            multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days,
+            multi_az=args.settings.multi_az,
+            backup_retention_period=args.settings.backup_retention_days,
             backup_window="02:00-03:00",
             maintenance_window="sun:03:30-sun:04:30",
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
             final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
-            tags=tags,
+            tags=self._tags,
             **common,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups(primary_id)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._log_groups(primary_id)),
         )
-        replica_ids = [
-            fit(f"{name}-replica-{i + 1}", IDENTIFIER_LIMIT) for i in range(args.read_replicas)
-        ]
-        replicas = [
-            aws.rds.Instance(
-                f"{name}-replica-{i + 1}",
-                identifier=replica_id,
-                # Same-region replica: the source identifier is enough; encryption and engine are inherited.
-                replicate_source_db=primary.identifier,
-                instance_class=args.replica_instance_class or args.instance_class,
-                storage_encrypted=True,
-                skip_final_snapshot=True,
-                deletion_protection=args.deletion_protection,
-                tags={**tags, "Role": "read-replica"},
-                **common,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups(replica_id)),
-            )
-            for i, replica_id in enumerate(replica_ids)
-        ]
 
-        self.port = POSTGRES_PORT
-        self.database_name = args.database_name
-        self.username = args.username
-        self.writer_endpoint = primary.address
-        self.reader_endpoints = [r.address for r in replicas]
-        self.primary_identifier = primary.identifier
-        self.replica_identifiers = [r.identifier for r in replicas]
-        self.register_outputs(
-            {
-                "writer_endpoint": self.writer_endpoint,
-                "reader_endpoints": self.reader_endpoints,
-            }
+    def _replica(
+        self, number: int, primary: aws.rds.Instance, common: dict[str, Any]
+    ) -> aws.rds.Instance:
+        replica_id = fit(f"{self._name}-replica-{number}", IDENTIFIER_LIMIT)
+        return aws.rds.Instance(
+            f"{self._name}-replica-{number}",
+            identifier=replica_id,
+            # Same-region replica: the source identifier is enough; encryption and engine are inherited.
+            replicate_source_db=primary.identifier,
+            instance_class=self._args.replica_instance_class or self._args.settings.instance_class,
+            storage_encrypted=True,
+            skip_final_snapshot=True,
+            deletion_protection=self._args.deletion_protection,
+            tags={**self._tags, "Role": "read-replica"},
+            **common,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._log_groups(replica_id)),
         )
 
     def url(self, host: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -12,6 +12,8 @@ import pulumi_aws as aws
 import pulumi
 
 from .buckets import private_bucket
+from .certificates import validated_certificate
+from .knobs import KnobError, knob, one_of, whole
 from .names import fit
 from .security import APP_PORT
 
@@ -53,12 +55,42 @@ ELB_ACCOUNT_REGIONS = frozenset(
 
 
 @dataclass(frozen=True)
+class LoadBalancerSettings:
+    """The load balancer knobs of a stack (Pulumi.<stack>.yaml)."""
+
+    # AWS refuses slow start together with least_outstanding_requests; LOR wins by default
+    # because request costs vary a lot in an API (cached reads vs. heavy writes).
+    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = knob(
+        "albRoutingAlgorithm",
+        "least_outstanding_requests",
+        one_of("least_outstanding_requests", "round_robin"),
+    )
+    slow_start_seconds: int = knob(
+        "albSlowStartSeconds", 0, whole(0, 900), doc="0, or 30-900 with round_robin only"
+    )
+
+    def __post_init__(self) -> None:
+        if self.slow_start_seconds and self.routing_algorithm != "round_robin":
+            raise KnobError(
+                "albSlowStartSeconds",
+                "must be 0 unless albRoutingAlgorithm is round_robin "
+                "(AWS cannot combine slow start with least_outstanding_requests)",
+                self.slow_start_seconds,
+            )
+        if self.slow_start_seconds and not 30 <= self.slow_start_seconds <= 900:
+            raise KnobError(
+                "albSlowStartSeconds", "must be 0 or from 30 to 900", self.slow_start_seconds
+            )
+
+
+@dataclass(frozen=True)
 class LoadBalancerArgs:
     region: str
     vpc_id: pulumi.Input[str]
     # Public subnets for an internet-facing ALB, private ones for an internal one.
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    deletion_protection: bool
     # Internal: only reachable inside the VPC (CloudFront reaches it through a VPC origin).
     internal: bool = False
     domain_name: str | None = None
@@ -70,23 +102,10 @@ class LoadBalancerArgs:
     health_check_path: str = "/readyz"
     # Long enough for in-flight requests to finish, short enough to keep deploys quick.
     deregistration_delay_seconds: int = 30
-    # AWS refuses slow start together with least_outstanding_requests; LOR wins by default
-    # because request costs vary a lot in an API (cached reads vs. heavy writes).
-    routing_algorithm: Literal["least_outstanding_requests", "round_robin"] = (
-        "least_outstanding_requests"
-    )
-    slow_start_seconds: int = 0
+    settings: LoadBalancerSettings = field(default_factory=LoadBalancerSettings)
     idle_timeout_seconds: int = 60
     access_log_retention_days: int = 90
-    deletion_protection: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.slow_start_seconds and self.routing_algorithm == "least_outstanding_requests":
-            raise ValueError(
-                "slow_start_seconds needs routing_algorithm='round_robin': AWS cannot combine "
-                "slow start with least_outstanding_requests"
-            )
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -104,14 +123,53 @@ class LoadBalancer(pulumi.ComponentResource):
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:load_balancer:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = dict(args.tags)
 
+        alb = self._balancer(*self._access_logs())
+        target_group = self._target_group()
+        self.https = args.domain_name is not None
+        listener = (
+            self._https_listeners(alb, target_group)
+            if self.https
+            else self._http_listener(alb, target_group)
+        )
+        attachments: list[pulumi.Resource] = [listener]
+        if args.origin_verify_secret is not None:
+            attachments.append(
+                self._origin_verify_rule(listener, target_group, args.origin_verify_secret)
+            )
+
+        self.arn = alb.arn
+        self.arn_suffix = alb.arn_suffix
+        self.dns_name = alb.dns_name
+        self.zone_id = alb.zone_id
+        # ECS refuses a target group no listener forwards to: consumers of this ARN wait for
+        # the listener (and the origin-verify rule, the only forward when the CDN is on).
+        self.target_group_arn = pulumi.Output.all(
+            target_group.arn, *[a.urn for a in attachments]
+        ).apply(lambda values: str(values[0]))
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.listener_arn = listener.arn
+        self.register_outputs(
+            {
+                "arn": self.arn,
+                "dns_name": self.dns_name,
+                "url": self.url,
+                "target_group_arn": self.target_group_arn,
+                "listener_arn": self.listener_arn,
+            }
+        )
+
+    def _access_logs(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+        """The log bucket, expiring after the retention, writable by ELB log delivery only."""
+        name, args, child = self._name, self._args, self._child
         # ALB log delivery supports SSE-S3 only (not SSE-KMS).
         logs = private_bucket(
             f"{name}-access-logs",
             force_destroy=not args.deletion_protection,
-            tags=tags,
+            tags=self._tags,
             opts=child,
             owner_enforced=False,
         )
@@ -135,40 +193,23 @@ class LoadBalancer(pulumi.ComponentResource):
             if args.region in ELB_ACCOUNT_REGIONS
             else pulumi.Output.from_input("")
         )
-
-        def log_delivery_policy(bucket_arn: str, account_arn: str) -> str:
-            principal: dict[str, str] = {
-                "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
-            }
-            if account_arn:
-                principal["AWS"] = account_arn
-            return json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AlbAccessLogs",
-                            "Effect": "Allow",
-                            "Action": "s3:PutObject",
-                            "Principal": principal,
-                            "Resource": f"{bucket_arn}/alb/*",
-                        }
-                    ],
-                }
-            )
-
-        log_policy = aws.s3.BucketPolicy(
+        policy = aws.s3.BucketPolicy(
             f"{name}-access-logs",
             bucket=logs.id,
             policy=pulumi.Output.all(logs.arn, elb_account).apply(
-                lambda a: log_delivery_policy(a[0], a[1])
+                lambda a: _log_delivery_policy(a[0], a[1])
             ),
             opts=child,
         )
+        return logs, policy
 
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            name=fit(name, ELB_NAME_LIMIT),
+    def _balancer(
+        self, logs: aws.s3.Bucket, log_policy: aws.s3.BucketPolicy
+    ) -> aws.lb.LoadBalancer:
+        args = self._args
+        return aws.lb.LoadBalancer(
+            f"{self._name}-alb",
+            name=fit(self._name, ELB_NAME_LIMIT),
             load_balancer_type="application",
             internal=args.internal,
             subnets=list(args.subnet_ids),
@@ -182,19 +223,22 @@ class LoadBalancer(pulumi.ComponentResource):
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=logs.id, prefix="alb", enabled=True
             ),
-            tags=tags,
+            tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]),
         )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-app",
-            name=fit(f"{name}-app", ELB_NAME_LIMIT),
+
+    def _target_group(self) -> aws.lb.TargetGroup:
+        args = self._args
+        return aws.lb.TargetGroup(
+            f"{self._name}-app",
+            name=fit(f"{self._name}-app", ELB_NAME_LIMIT),
             port=APP_PORT,
             protocol="HTTP",
             target_type="ip",
             vpc_id=args.vpc_id,
             deregistration_delay=args.deregistration_delay_seconds,
-            slow_start=args.slow_start_seconds,
-            load_balancing_algorithm_type=args.routing_algorithm,
+            slow_start=args.settings.slow_start_seconds,
+            load_balancing_algorithm_type=args.settings.routing_algorithm,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 path=args.health_check_path,
                 matcher="200",
@@ -203,161 +247,135 @@ class LoadBalancer(pulumi.ComponentResource):
                 healthy_threshold=2,
                 unhealthy_threshold=3,
             ),
-            tags=tags,
+            tags=self._tags,
+            opts=self._child,
+        )
+
+    def _default_actions(
+        self, target_group: aws.lb.TargetGroup
+    ) -> list[aws.lb.ListenerDefaultActionArgs]:
+        """Forward to the app; behind CloudFront, 403 unless the origin-verify rule matches."""
+        if self._args.origin_verify_secret is None:
+            return [
+                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+            ]
+        return [
+            aws.lb.ListenerDefaultActionArgs(
+                type="fixed-response",
+                fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                    content_type="text/plain", message_body="Forbidden", status_code="403"
+                ),
+            )
+        ]
+
+    def _https_listeners(
+        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> aws.lb.Listener:
+        """HTTPS on the domain (origin.<domain> behind the CDN), HTTP redirected, an alias record."""
+        name, args, child = self._name, self._args, self._child
+        assert args.domain_name is not None
+        domain = args.origin_domain_name or args.domain_name
+        certificate_arn = validated_certificate(
+            f"{name}-cert", domain, args.hosted_zone_id, parent=self, tags=self._tags
+        )
+        listener = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_actions=self._default_actions(target_group),
+            tags=self._tags,
             opts=child,
         )
-
-        forward = [
-            aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-        ]
-        # Behind CloudFront, only requests carrying the secret header reach the app.
-        default_actions = (
-            forward
-            if args.origin_verify_secret is None
-            else [
+        aws.lb.Listener(
+            f"{name}-http-redirect",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
                 aws.lb.ListenerDefaultActionArgs(
-                    type="fixed-response",
-                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                        content_type="text/plain", message_body="Forbidden", status_code="403"
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port="443", status_code="HTTP_301"
                     ),
                 )
-            ]
+            ],
+            tags=self._tags,
+            opts=child,
         )
-
-        self.https = args.domain_name is not None
-        if args.domain_name is not None:
-            if args.hosted_zone_id is None:
-                raise ValueError(
-                    "a domain_name needs its hosted_zone_id to validate the certificate"
+        aws.route53.Record(
+            f"{name}-alias",
+            zone_id=args.hosted_zone_id,
+            name=domain,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True
                 )
-            cert_domain = args.origin_domain_name or args.domain_name
-            certificate = aws.acm.Certificate(
-                f"{name}-cert",
-                domain_name=cert_domain,
-                validation_method="DNS",
-                key_algorithm="EC_prime256v1",
-                tags=tags,
-                opts=child,
-            )
-            validated = validate_certificate(f"{name}-cert", certificate, args.hosted_zone_id, self)
-            listener = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=validated.certificate_arn,
-                default_actions=default_actions,
-                tags=tags,
-                opts=child,
-            )
-            aws.lb.Listener(
-                f"{name}-http-redirect",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    aws.lb.ListenerDefaultActionArgs(
-                        type="redirect",
-                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                            protocol="HTTPS", port="443", status_code="HTTP_301"
-                        ),
-                    )
-                ],
-                tags=tags,
-                opts=child,
-            )
-            aws.route53.Record(
-                f"{name}-alias",
-                zone_id=args.hosted_zone_id,
-                name=cert_domain,
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(
-                        name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True
-                    )
-                ],
-                opts=child,
-            )
-            self.url = pulumi.Output.from_input(f"https://{cert_domain}")
-        else:
-            listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=default_actions,
-                tags=tags,
-                opts=child,
-            )
-            self.url = pulumi.Output.concat("http://", alb.dns_name)
+            ],
+            opts=child,
+        )
+        self.url = pulumi.Output.from_input(f"https://{domain}")
+        return listener
 
-        attachments: list[pulumi.Resource] = [listener]
-        if args.origin_verify_secret is not None:
-            rule = aws.lb.ListenerRule(
-                f"{name}-origin-verify",
-                listener_arn=listener.arn,
-                priority=1,
-                conditions=[
-                    aws.lb.ListenerRuleConditionArgs(
-                        http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
-                            http_header_name=ORIGIN_VERIFY_HEADER,
-                            values=[args.origin_verify_secret],
-                        ),
-                    )
-                ],
-                actions=[
-                    aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
-                ],
-                tags=tags,
-                opts=child,
-            )
-            attachments.append(rule)
+    def _http_listener(
+        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> aws.lb.Listener:
+        self.url = pulumi.Output.concat("http://", alb.dns_name)
+        return aws.lb.Listener(
+            f"{self._name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=self._default_actions(target_group),
+            tags=self._tags,
+            opts=self._child,
+        )
 
-        self.arn = alb.arn
-        self.arn_suffix = alb.arn_suffix
-        self.dns_name = alb.dns_name
-        self.zone_id = alb.zone_id
-        # ECS refuses a target group no listener forwards to: consumers of this ARN wait for
-        # the listener (and the origin-verify rule, the only forward when the CDN is on).
-        self.target_group_arn = pulumi.Output.all(
-            target_group.arn, *[a.urn for a in attachments]
-        ).apply(lambda values: str(values[0]))
-        self.target_group_arn_suffix = target_group.arn_suffix
-        self.listener_arn = listener.arn
-        self.register_outputs(
-            {
-                "arn": self.arn,
-                "dns_name": self.dns_name,
-                "url": self.url,
-                "target_group_arn": self.target_group_arn,
-                "listener_arn": self.listener_arn,
-            }
+    def _origin_verify_rule(
+        self,
+        listener: aws.lb.Listener,
+        target_group: aws.lb.TargetGroup,
+        secret: pulumi.Input[str],
+    ) -> aws.lb.ListenerRule:
+        """Behind CloudFront, only requests carrying the secret header reach the app."""
+        return aws.lb.ListenerRule(
+            f"{self._name}-origin-verify",
+            listener_arn=listener.arn,
+            priority=1,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                        http_header_name=ORIGIN_VERIFY_HEADER, values=[secret]
+                    ),
+                )
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
+            ],
+            tags=self._tags,
+            opts=self._child,
         )
 
 
-def validate_certificate(
-    name: str,
-    certificate: aws.acm.Certificate,
-    hosted_zone_id: str,
-    parent: pulumi.Resource,
-    provider: aws.Provider | None = None,
-) -> aws.acm.CertificateValidation:
-    """DNS-validate an ACM certificate in the hosted zone; returns the validation to depend on."""
-    option = certificate.domain_validation_options[0]
-    record = aws.route53.Record(
-        f"{name}-validation",
-        zone_id=hosted_zone_id,
-        name=option.resource_record_name,
-        type=option.resource_record_type,
-        records=[option.resource_record_value],
-        ttl=300,
-        allow_overwrite=True,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    return aws.acm.CertificateValidation(
-        f"{name}-validation",
-        certificate_arn=certificate.arn,
-        validation_record_fqdns=[record.fqdn],
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+def _log_delivery_policy(bucket_arn: str, account_arn: str) -> str:
+    """ELB log delivery may write under alb/ (and the regional ELB account, where one exists)."""
+    principal: dict[str, str] = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    if account_arn:
+        principal["AWS"] = account_arn
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AlbAccessLogs",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Principal": principal,
+                    "Resource": f"{bucket_arn}/alb/*",
+                }
+            ],
+        }
     )

@@ -63,6 +63,17 @@ class Monitoring(pulumi.ComponentResource):
             )
         self._topic = topic
         self.alarm_names = []
+        self._load_balancer_alarms(args)
+        self._database_alarms(args)
+        self._cache_alarms(args)
+        self._queue_alarms(args)
+        dashboard = self._dashboard(args)
+        self.topic_arn = topic.arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name})
+
+    def _load_balancer_alarms(self, args: MonitoringArgs) -> None:
+        """5xx from the balancer and from the service, p99 latency, tasks failing /readyz."""
         alb = {"LoadBalancer": args.alb_arn_suffix}
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
 
@@ -103,6 +114,9 @@ class Monitoring(pulumi.ComponentResource):
             0,
             "A task fails /readyz",
         )
+
+    def _database_alarms(self, args: MonitoringArgs) -> None:
+        """Primary CPU and free storage; each replica's lag and CPU."""
         self._alarm(
             "database-cpu",
             "AWS/RDS",
@@ -144,6 +158,9 @@ class Monitoring(pulumi.ComponentResource):
                 "Read replica CPU",
                 periods=5,
             )
+
+    def _cache_alarms(self, args: MonitoringArgs) -> None:
+        """Per cache node: evictions of live keys and a busy engine thread."""
         for cluster_id in args.cache_cluster_ids:
             short = cluster_id.rsplit("-", 1)[-1]
             self._alarm(
@@ -166,6 +183,9 @@ class Monitoring(pulumi.ComponentResource):
                 "Cache engine thread busy",
                 periods=5,
             )
+
+    def _queue_alarms(self, args: MonitoringArgs) -> None:
+        """Jobs piling up, seen by Amazon MQ and by the worker's own queue-depth metric."""
         if args.broker_name is not None:
             self._alarm(
                 "broker-queue-depth",
@@ -191,9 +211,10 @@ class Monitoring(pulumi.ComponentResource):
                 periods=15,
             )
 
-        dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=name,
+    def _dashboard(self, args: MonitoringArgs) -> aws.cloudwatch.Dashboard:
+        return aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=self._name,
             dashboard_body=pulumi.Output.all(
                 alb=args.alb_arn_suffix,
                 tg=args.target_group_arn_suffix,
@@ -213,9 +234,6 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        self.topic_arn = topic.arn
-        self.dashboard_name = dashboard.dashboard_name
-        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name})
 
     def _alarm(
         self,

@@ -5,10 +5,34 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi_aws as aws
 
 import pulumi
+
+from .knobs import knob, one_of, text_list, whole
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The network knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    az_count: int = knob("azCount", 3, whole(2, 3), dev=2)
+    # Named zones instead of the region's first az_count available ones.
+    availability_zones: tuple[str, ...] | None = knob(
+        "availabilityZones",
+        None,
+        text_list(2, 3, "must be a list of 2 or 3 zone names such as [eu-west-1a, eu-west-1b]"),
+    )
+    # One NAT per AZ keeps an AZ outage from cutting egress of the others; dev shares one.
+    nat_gateways: Literal["single", "per-az"] = knob(
+        "natGateways", "per-az", one_of("single", "per-az"), dev="single"
+    )
+
+    @property
+    def zone_count(self) -> int:
+        return len(self.availability_zones) if self.availability_zones else self.az_count
 
 
 @dataclass(frozen=True)
@@ -16,8 +40,7 @@ class NetworkArgs:
     region: str
     availability_zones: Sequence[str]
     cidr_block: str = "10.0.0.0/16"
-    # One NAT per AZ keeps an AZ outage from cutting egress of the others; dev shares one.
-    nat_gateway_per_az: bool = True
+    settings: NetworkSettings = field(default_factory=NetworkSettings)
     # Gateway endpoint for S3 is free; interface endpoints keep image pulls, logs and
     # secret reads off the NAT (cheaper per GB, and they keep working if NAT is impaired).
     interface_endpoints: Sequence[str] = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
@@ -84,7 +107,7 @@ class Network(pulumi.ComponentResource):
             public.append(pub)
             private.append(priv)
 
-        nat_count = len(azs) if args.nat_gateway_per_az else 1
+        nat_count = len(azs) if args.settings.nat_gateways == "per-az" else 1
         nats = []
         for i in range(nat_count):
             eip = aws.ec2.Eip(f"{name}-nat-{i + 1}", domain="vpc", tags=tags, opts=child)

@@ -325,16 +325,16 @@ def diagram(result: PreviewResult) -> str:
     tls = "HTTPS" if c.domain_name else "HTTP"
     lines += [
         f"  alb[ALB {tls}<br/>health /readyz]",
-        f"  subgraph private[Private subnets x{c.az_count}]",
-        f"    app[ECS app<br/>{c.app_min_tasks}-{c.app_max_tasks} tasks]",
-        f"    worker[ECS worker<br/>{c.worker_min_tasks}-{c.worker_max_tasks} tasks]",
-        f"    db[(RDS PostgreSQL primary<br/>{'Multi-AZ' if c.db_multi_az else 'single-AZ'})]",
+        f"  subgraph private[Private subnets x{c.network.zone_count}]",
+        f"    app[ECS app<br/>{c.service.min_tasks}-{c.service.max_tasks} tasks]",
+        f"    worker[ECS worker<br/>{c.service.worker_min_tasks}-{c.service.worker_max_tasks} tasks]",
+        f"    db[(RDS PostgreSQL primary<br/>{'Multi-AZ' if c.database.multi_az else 'single-AZ'})]",
     ]
     if replicas:
         lines.append(f"    replicas[(Read replicas x{replicas})]")
-    lines.append(f"    cache[(ElastiCache {c.cache_engine}<br/>{c.cache_nodes} nodes, TLS)]")
+    lines.append(f"    cache[(ElastiCache {c.cache.engine}<br/>{c.cache.nodes} nodes, TLS)]")
     if "aws:mq/broker:Broker" in has:
-        lines.append(f"    mq[(Amazon MQ RabbitMQ<br/>{c.broker_deployment})]")
+        lines.append(f"    mq[(Amazon MQ RabbitMQ<br/>{c.amazon_mq.deployment_mode})]")
     lines.append("  end")
     lines += [f"  {entry} --> app", "  app -->|writes| db", "  worker --> db", "  app --> cache"]
     if replicas:

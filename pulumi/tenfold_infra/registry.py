@@ -44,10 +44,11 @@ PLATFORMS = {
 
 @dataclass(frozen=True)
 class RegistryArgs:
+    # The service's (ServiceSettings.cpu_architecture): the image must run on its tasks.
+    cpu_architecture: Literal["ARM64", "X86_64"]
     # The service's root (the Dockerfile's build context), relative to infra/ where Pulumi runs.
     context: str = ".."
     dockerfile: str = "../Dockerfile"
-    cpu_architecture: Literal["ARM64", "X86_64"] = "ARM64"
     # Images kept per repository; older ones expire (a rollback needs only the last few).
     keep_images: int = 30
     # Days an untagged image (a superseded build layer) is kept.

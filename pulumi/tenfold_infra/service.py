@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .knobs import KnobError, knob, one_of, whole
 from .security import APP_PORT
 
 SERVER_COMMAND = ("python", "-m", "app.server")
@@ -28,6 +29,52 @@ WORKER_HEALTH_COMMAND = ("CMD", "python", "-m", "app.jobs.health")
 QUEUE_DEPTH_METRIC = "JobsQueueDepth"
 
 
+# Memory (MiB) Fargate allows for each CPU size (units of 1/1024 vCPU).
+FARGATE_CPU_MEMORY_MIB = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The ECS knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
+
+    # Graviton: about 20% cheaper per vCPU and faster for Python; the image must be built for
+    # linux/arm64 (`pulumi up` builds it so).
+    cpu_architecture: Literal["ARM64", "X86_64"] = knob(
+        "cpuArchitecture", "ARM64", one_of("ARM64", "X86_64")
+    )
+    cpu: int = knob("appCpu", 1024, whole(256, 4096, tuple(FARGATE_CPU_MEMORY_MIB)), dev=256)
+    memory_mib: int = knob(
+        "appMemoryMib", 2048, whole(512, 30720), dev=512, doc="within Fargate's range for appCpu"
+    )
+    min_tasks: int = knob("appMinTasks", 2, whole(1, 100), dev=1)
+    max_tasks: int = knob("appMaxTasks", 10, whole(1, 100), dev=2)
+    worker_min_tasks: int = knob("workerMinTasks", 2, whole(0, 100), dev=1)
+    worker_max_tasks: int = knob("workerMaxTasks", 6, whole(1, 100), dev=1)
+
+    def __post_init__(self) -> None:
+        low, high = FARGATE_CPU_MEMORY_MIB[self.cpu]
+        if not low <= self.memory_mib <= high:
+            raise KnobError(
+                "appMemoryMib", f"must be a whole number from {low} to {high}", self.memory_mib
+            )
+        if self.max_tasks < self.min_tasks:
+            raise KnobError(
+                "appMaxTasks", f"must be at least appMinTasks ({self.min_tasks})", self.max_tasks
+            )
+        if self.worker_max_tasks < self.worker_min_tasks:
+            raise KnobError(
+                "workerMaxTasks",
+                f"must be at least workerMinTasks ({self.worker_min_tasks})",
+                self.worker_max_tasks,
+            )
+
+
 @dataclass(frozen=True)
 class ServiceArgs:
     # "<repository>:<tag>" or "<repository>@sha256:...": never `latest`, never untagged.
@@ -35,26 +82,19 @@ class ServiceArgs:
     region: str
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    log_retention_days: int
     target_group_arn: pulumi.Input[str]
     # "<alb arn_suffix>/<target group arn_suffix>", the ALBRequestCountPerTarget label.
     request_count_label: pulumi.Input[str]
     # Plain settings (DATABASE_URL, REDIS_URL...) and Secrets Manager references ("arn" or "arn:key::").
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # Graviton: about 20% cheaper per vCPU and faster for Python; the image must be built for linux/arm64.
-    cpu_architecture: Literal["ARM64", "X86_64"] = "ARM64"
-    cpu: int = 1024
-    memory_mib: int = 2048
-    min_tasks: int = 2
-    max_tasks: int = 10
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
     worker_cpu: int = 512
     worker_memory_mib: int = 1024
-    worker_min_tasks: int = 1
-    worker_max_tasks: int = 4
     target_cpu_percent: float = 60.0
     # Requests per task per minute the ALB may send before a task is added.
     target_requests_per_task: int = 1000
-    log_retention_days: int = 30
     # Seconds a stopping task gets to finish in-flight work after SIGTERM.
     stop_timeout_seconds: int = 30
     health_check_grace_seconds: int = 60
@@ -79,32 +119,77 @@ class Service(pulumi.ComponentResource):
         self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:service:Service", name, None, opts)
-        self._name = name
+        self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
-        child = self._child
-        tags = dict(args.tags)
+        self._tags = dict(args.tags)
 
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
-        logs = aws.cloudwatch.LogGroup(
+        self._logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/ecs/{name}",
             retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child,
         )
-        execution_role = self._role("execution", "ecs-tasks.amazonaws.com", tags)
+        self._execution_role = self._secret_reading_execution_role()
+        self._task_role = self._role("task", "ecs-tasks.amazonaws.com", self._tags)
+
+        app = self._ecs_service(
+            "app",
+            cluster,
+            self._task_definition(
+                "app", args.settings.cpu, args.settings.memory_mib, _app_containers(args)
+            ),
+            args.settings.min_tasks,
+            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name="app",
+                    container_port=APP_PORT,
+                )
+            ],
+        )
+        worker = self._ecs_service(
+            "worker",
+            cluster,
+            self._task_definition(
+                "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
+            ),
+            args.settings.worker_min_tasks,
+        )
+        self._autoscaling(cluster, app, worker)
+
+        self.cluster_name = cluster.name
+        self.service_name = app.name
+        self.worker_service_name = worker.name
+        self.log_group_name = self._logs.name
+        self.task_role_arn = self._task_role.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "worker_service_name": self.worker_service_name,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _secret_reading_execution_role(self) -> aws.iam.Role:
+        """The role ECS starts tasks with: pull the image, write logs, and read exactly the
+        secrets the task names, nothing else."""
+        name, args = self._name, self._args
+        execution_role = self._role("execution", "ecs-tasks.amazonaws.com", self._tags)
         aws.iam.RolePolicyAttachment(
             f"{name}-execution",
             role=execution_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-            opts=child,
+            opts=self._child,
         )
-        # The execution role reads exactly the secrets the task names, nothing else.
         secret_arns = [
             pulumi.Output.from_input(v).apply(_secret_arn) for v in args.secrets.values()
         ]
@@ -126,101 +211,88 @@ class Service(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=child,
+            opts=self._child,
         )
-        task_role = self._role("task", "ecs-tasks.amazonaws.com", tags)
+        return execution_role
 
+    def _task_definition(
+        self, role: str, cpu: int, memory: int, containers: Callable[[dict[str, Any]], list[Any]]
+    ) -> aws.ecs.TaskDefinition:
+        args = self._args
         environment = {
             **dict(args.environment),
             "METRICS_NAMESPACE": args.metrics_namespace,
             "SERVICE_NAME": args.metrics_service,
         }
-
-        def task_definition(
-            role: str, cpu: int, memory: int, containers: Callable[[dict[str, Any]], list[Any]]
-        ) -> aws.ecs.TaskDefinition:
-            container = pulumi.Output.all(
-                env=pulumi.Output.all(**environment),
-                secrets=pulumi.Output.all(**dict(args.secrets)),
-                log_group=logs.name,
-                image=args.image,
-            ).apply(lambda v: json.dumps(containers(v)))
-            return aws.ecs.TaskDefinition(
-                f"{name}-{role}",
-                family=f"{name}-{role}",
-                cpu=str(cpu),
-                memory=str(memory),
-                network_mode="awsvpc",
-                requires_compatibilities=["FARGATE"],
-                execution_role_arn=execution_role.arn,
-                task_role_arn=task_role.arn,
-                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                    cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
-                ),
-                container_definitions=container,
-                tags=tags,
-                opts=child,
-            )
-
-        network = aws.ecs.ServiceNetworkConfigurationArgs(
-            subnets=list(args.subnet_ids),
-            security_groups=[args.security_group_id],
-            assign_public_ip=False,
+        container = pulumi.Output.all(
+            env=pulumi.Output.all(**environment),
+            secrets=pulumi.Output.all(**dict(args.secrets)),
+            log_group=self._logs.name,
+            image=args.image,
+        ).apply(lambda v: json.dumps(containers(v)))
+        return aws.ecs.TaskDefinition(
+            f"{self._name}-{role}",
+            family=f"{self._name}-{role}",
+            cpu=str(cpu),
+            memory=str(memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            execution_role_arn=self._execution_role.arn,
+            task_role_arn=self._task_role.arn,
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture=args.settings.cpu_architecture, operating_system_family="LINUX"
+            ),
+            container_definitions=container,
+            tags=self._tags,
+            opts=self._child,
         )
-        circuit_breaker = aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True)
-        app = aws.ecs.Service(
-            f"{name}-app",
+
+    def _ecs_service(
+        self,
+        role: str,
+        cluster: aws.ecs.Cluster,
+        task_definition: aws.ecs.TaskDefinition,
+        min_tasks: int,
+        **extra: Any,
+    ) -> aws.ecs.Service:
+        """The app and the worker deploy alike; `extra` adds the app's load balancer."""
+        return aws.ecs.Service(
+            f"{self._name}-{role}",
             cluster=cluster.arn,
-            task_definition=task_definition(
-                "app", args.cpu, args.memory_mib, _app_containers(args)
-            ).arn,
-            desired_count=args.min_tasks,
+            task_definition=task_definition.arn,
+            desired_count=min_tasks,
             launch_type="FARGATE",
             platform_version="LATEST",
-            network_configuration=network,
-            deployment_circuit_breaker=circuit_breaker,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=list(self._args.subnet_ids),
+                security_groups=[self._args.security_group_id],
+                assign_public_ip=False,
+            ),
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
             # `pulumi up` fails instead of reporting success while tasks crash-loop.
             wait_for_steady_state=True,
             # Start new tasks before stopping old ones: full capacity during deploys.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            health_check_grace_period_seconds=args.health_check_grace_seconds,
-            load_balancers=[
-                aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=args.target_group_arn,
-                    container_name="app",
-                    container_port=APP_PORT,
-                )
-            ],
             availability_zone_rebalancing="ENABLED",
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
-            tags=tags,
+            tags=self._tags,
+            # Autoscaling owns the running count once the service exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
-        )
-        worker = aws.ecs.Service(
-            f"{name}-worker",
-            cluster=cluster.arn,
-            task_definition=task_definition(
-                "worker", args.worker_cpu, args.worker_memory_mib, _worker_containers(args)
-            ).arn,
-            desired_count=args.worker_min_tasks,
-            launch_type="FARGATE",
-            platform_version="LATEST",
-            network_configuration=network,
-            deployment_circuit_breaker=circuit_breaker,
-            # `pulumi up` fails instead of reporting success while tasks crash-loop.
-            wait_for_steady_state=True,
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            availability_zone_rebalancing="ENABLED",
-            propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            **extra,
         )
 
-        app_target = self._scaling_target("app", cluster, app, args.min_tasks, args.max_tasks)
+    def _autoscaling(
+        self, cluster: aws.ecs.Cluster, app: aws.ecs.Service, worker: aws.ecs.Service
+    ) -> None:
+        """The app on CPU and requests per task; the worker on CPU and queue backlog per task."""
+        args = self._args
+        app_target = self._scaling_target(
+            "app", cluster, app, args.settings.min_tasks, args.settings.max_tasks
+        )
         self._target_tracking(
             "app-cpu", app_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
         )
@@ -232,26 +304,16 @@ class Service(pulumi.ComponentResource):
             resource_label=args.request_count_label,
         )
         worker_target = self._scaling_target(
-            "worker", cluster, worker, args.worker_min_tasks, args.worker_max_tasks
+            "worker",
+            cluster,
+            worker,
+            args.settings.worker_min_tasks,
+            args.settings.worker_max_tasks,
         )
         self._target_tracking(
             "worker-cpu", worker_target, "ECSServiceAverageCPUUtilization", args.target_cpu_percent
         )
         self._queue_depth_tracking(worker_target, cluster, worker, args)
-
-        self.cluster_name = cluster.name
-        self.service_name = app.name
-        self.worker_service_name = worker.name
-        self.log_group_name = logs.name
-        self.task_role_arn = task_role.arn
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "service_name": self.service_name,
-                "worker_service_name": self.worker_service_name,
-                "log_group_name": self.log_group_name,
-            }
-        )
 
     def _role(self, role: str, principal: str, tags: Mapping[str, str]) -> aws.iam.Role:
         return aws.iam.Role(

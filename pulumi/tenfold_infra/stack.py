@@ -41,15 +41,15 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
 
     # With the CDN and no domain, CloudFront reaches an internal ALB through a VPC origin.
     private_alb = config.cdn and not config.domain_name
-    azs = config.availability_zones or tuple(
-        aws.get_availability_zones(state="available").names[: config.az_count]
+    azs = config.network.availability_zones or tuple(
+        aws.get_availability_zones(state="available").names[: config.network.az_count]
     )
     network = Network(
         name,
         NetworkArgs(
             region=config.region,
             availability_zones=azs,
-            nat_gateway_per_az=config.nat_gateway_per_az,
+            settings=config.network,
             tags=tags,
         ),
     )
@@ -88,8 +88,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             hosted_zone_id=config.hosted_zone_id,
             origin_verify_secret=origin_verify.value if origin_verify else None,
             origin_domain_name=origin_domain,
-            routing_algorithm=config.alb_routing_algorithm,
-            slow_start_seconds=config.alb_slow_start_seconds,
+            settings=config.load_balancer,
             deletion_protection=config.deletion_protection,
             tags=tags,
         ),
@@ -105,12 +104,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             security_group_id=groups.database_id,
             password=database_password.value,
             log_retention_days=config.log_retention_days,
-            instance_class=config.db_instance_class,
-            read_replicas=config.read_replicas,
-            allocated_storage_gb=config.db_allocated_storage_gb,
-            max_allocated_storage_gb=config.db_max_allocated_storage_gb,
-            multi_az=config.db_multi_az,
-            backup_retention_days=config.db_backup_retention_days,
+            settings=config.database,
             deletion_protection=config.deletion_protection,
             tags=tags,
         ),
@@ -123,9 +117,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.cache_id,
             auth_token=cache_token.value,
-            engine=config.cache_engine,
-            node_type=config.cache_node_type,
-            nodes=config.cache_nodes,
+            settings=config.cache,
             snapshot_retention_days=7 if prod else 0,
             tags=tags,
         ),
@@ -142,8 +134,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 subnet_ids=network.private_subnet_ids,
                 security_group_id=groups.broker_id,
                 password=broker_password.value,
-                deployment_mode=config.broker_deployment,
-                host_instance_type=config.broker_instance_type,
+                settings=config.amazon_mq,
                 tags=tags,
             ),
         )
@@ -179,7 +170,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         registry = Registry(
             name,
             RegistryArgs(
-                cpu_architecture=config.cpu_architecture,
+                cpu_architecture=config.service.cpu_architecture,
                 force_delete=not config.deletion_protection,
                 tags=tags,
             ),
@@ -223,13 +214,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 "BROKER_PASSWORD": broker_password.arn,
                 "JWT_SECRET_KEY": jwt.arn,
             },
-            cpu_architecture=config.cpu_architecture,
-            cpu=config.app_cpu,
-            memory_mib=config.app_memory_mib,
-            min_tasks=config.app_min_tasks,
-            max_tasks=config.app_max_tasks,
-            worker_min_tasks=config.worker_min_tasks,
-            worker_max_tasks=config.worker_max_tasks,
+            settings=config.service,
             log_retention_days=config.log_retention_days,
             metrics_namespace=metrics_namespace,
             metrics_service=metrics_namespace,

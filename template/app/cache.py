@@ -24,15 +24,13 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import orjson
-from fastapi import Depends, Request
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from app.state import resources_of
-from app.ttl_store import TTLStore
+from app.stores import TTLStore
 
 logger = logging.getLogger(__name__)
 
@@ -224,10 +222,3 @@ class Cache:
             else:
                 self._suppressed_errors += 1
             return default
-
-
-async def cache_of(request: Request) -> Cache:
-    return resources_of(request).cache
-
-
-ResponseCache = Annotated[Cache, Depends(cache_of)]

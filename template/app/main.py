@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import about, metrics, static_files
-from app.api import api_router, bench_twins, health, landing
+from app import about
+from app.api import api_router, bench_twins, health, landing, static_files
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.tokens import AccessTokens
 from app.cache import Cache
@@ -18,14 +18,14 @@ from app.db.routing import ReadRouter
 from app.db.schema import SchemaCheck
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
-from app.http_cache import CacheControlMiddleware
 from app.jobs.runtime import JobRuntime
 from app.lifecycle import Lifecycle
-from app.logging import configure_logging
-from app.redis_store import create_store
+from app.observability import metrics
+from app.observability.logging import configure_logging
+from app.observability.tracing import configure_tracing, fastapi_telemetry
+from app.resources import Resources
 from app.settings import Settings
-from app.state import Resources
-from app.tracing import configure_tracing, fastapi_telemetry
+from app.stores import create_store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,8 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(bench_twins.router)
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
-    # Cache-Control first, so the stack added next (ETag, compression...) wraps it.
-    app.add_middleware(CacheControlMiddleware)
     add_http_middleware(app, settings)
     app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)

@@ -38,8 +38,9 @@ from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Granian's own loggers go through the app's renderer (app.logging), so every line has
-# one shape; its access log stays off: app.logging writes one line per request.
+# Granian's own loggers go through the app's renderer, so every line has
+# one shape; its access log stays off: app/observability/logging.py writes one line per
+# request.
 GRANIAN_LOGGING: dict[str, Any] = {
     "loggers": {
         "_granian": {"handlers": [], "propagate": True},

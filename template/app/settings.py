@@ -4,6 +4,10 @@ The defaults run the service with nothing but Python (SQLite, in-process stores)
 production points the same names at real servers. Secrets arrive separately
 (``*_PASSWORD``) because ECS injects them from Secrets Manager, and are spliced into
 their URLs here so the rest of the code only ever sees complete URLs.
+
+The fields are grouped into one section class a package (``DatabaseSettings`` for
+app/db/, ``JobSettings`` for app/jobs/...); ``Settings`` combines them, so every
+environment variable keeps its one flat name.
 """
 
 from __future__ import annotations
@@ -71,16 +75,55 @@ def check_cors_origins(origins: list[str]) -> list[str]:
     return origins
 
 
-class Settings(BaseSettings):
-    """Service settings; environment variables have the field names in upper case."""
+def split_commas(value: object) -> object:
+    """A comma-separated environment value as a list of its non-empty entries."""
+    if isinstance(value, str):
+        return [entry.strip() for entry in value.split(",") if entry.strip()]
+    return value
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    environment: Environment = Field(
-        Environment.DEVELOPMENT,
-        description="production refuses development defaults such as the JWT key and SQLite.",
-    )
+def secret_value(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class ServerSettings(BaseSettings):
+    """Serving and load balancing (app/server.py, app/api/health.py): port, drain, readiness."""
+
     port: int = Field(8000, ge=1, le=65535, description="TCP port the production server binds.")
+    server_max_connections: int = Field(
+        256,
+        ge=1,
+        description="Client connections one instance is meant to hold at once (set the load "
+        "balancer's per-instance maxconn to it); sizes the open-files limit it needs, see "
+        "app/limits.py.",
+    )
+    drain_delay_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="After SIGTERM, keep serving with /readyz failing this long so the load "
+        "balancer stops routing here first; longer than its health-check detection time, and "
+        "delay + timeout under the orchestrator's stop timeout (ECS: 30 s).",
+    )
+    drain_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="Then stop accepting and give in-flight requests this long to finish; "
+        "longer spares slow requests, shorter makes deploys and scale-in faster.",
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, description="/readyz gives each dependency this long before reporting it down."
+    )
+    readiness_schema_check_ttl_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="/readyz trusts a schema found at (or ahead of) the code's Alembic head "
+        "this long before reading alembic_version again; a schema behind is re-read on every "
+        "poll. Longer saves a query per poll but notices a downgraded schema later.",
+    )
+
+
+class DatabaseSettings(BaseSettings):
+    """The primary, its read replicas and their pools (app/db/)."""
 
     database_url: str = Field(
         "sqlite+aiosqlite:///./app.db",
@@ -143,27 +186,87 @@ class Settings(BaseSettings):
         "reads wait for a replica that has replayed its write (0: no cookie, header only). "
         "Keep it above DATABASE_REPLICA_MAX_LAG_SECONDS.",
     )
-    readiness_timeout_seconds: float = Field(
-        2.0, gt=0, description="/readyz gives each dependency this long before reporting it down."
-    )
-    readiness_schema_check_ttl_seconds: float = Field(
-        60.0,
-        ge=0,
-        description="/readyz trusts a schema found at (or ahead of) the code's Alembic head "
-        "this long before reading alembic_version again; a schema behind is re-read on every "
-        "poll. Longer saves a query per poll but notices a downgraded schema later.",
-    )
+
+    @field_validator("database_read_urls", mode="before")
+    @classmethod
+    def _split_read_urls(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("database_url", "database_read_urls")
+    @classmethod
+    def _check_database_scheme(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            scheme = url.partition("://")[0]
+            if scheme not in DATABASE_SCHEMES:
+                raise ValueError(
+                    f"unsupported database URL scheme {scheme!r}: "
+                    f"use one of {', '.join(DATABASE_SCHEMES)} (got {url!r})"
+                )
+        return value
+
+    @property
+    def primary_database_url(self) -> str:
+        """DATABASE_URL with DATABASE_PASSWORD spliced in."""
+        return with_password(self.database_url, secret_value(self.database_password))
+
+    @property
+    def read_replica_urls(self) -> list[str]:
+        """DATABASE_READ_URLS with DATABASE_PASSWORD spliced into each."""
+        password = secret_value(self.database_password)
+        return [with_password(url, password) for url in self.database_read_urls]
+
+
+class StoreSettings(BaseSettings):
+    """The TTL store (app/stores/) and the cache-aside on it (app/cache.py)."""
 
     redis_url: str = Field(
         "", description="Cache and refresh-token store; empty uses an in-process TTL store."
     )
     redis_password: SecretStr | None = Field(None, description="Injected into REDIS_URL.")
+    redis_socket_timeout_seconds: float = Field(
+        0.25,
+        gt=0,
+        description="Connect and read timeout of each Redis command; short, "
+        "because the database can always answer instead of the cache.",
+    )
+    cache_ttl_seconds: int = Field(
+        60,
+        ge=1,
+        description="How long cached items and first catalog pages live; longer "
+        "saves more database reads but shows data changed outside the API later.",
+    )
+    cache_ttl_jitter_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Adds up to this fraction of the TTL at random, so keys "
+        "written together do not all expire (and recompute) at the same moment.",
+    )
+    cache_lock_timeout_ms: int = Field(
+        2000,
+        ge=10,
+        description="Cross-instance recompute lock: other instances wait up to "
+        "this long for the value before loading it themselves; cover a slow query.",
+    )
+    cache_circuit_open_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="After a cache error, bypass the cache this long before "
+        "trying it again, so a dead Redis does not add a timeout to every request.",
+    )
+
+    @property
+    def redis_url_with_password(self) -> str:
+        return with_password(self.redis_url, secret_value(self.redis_password))
+
+
+class JobSettings(BaseSettings):
+    """Background jobs: broker, outbox relay and worker (app/jobs/)."""
+
     broker_url: str = Field(
         "", description="amqp(s):// for RabbitMQ, redis(s):// for Redis; empty runs in-process."
     )
     broker_password: SecretStr | None = Field(None, description="Injected into BROKER_URL.")
-
-    # --- Background jobs (app/jobs) ---
     jobs_queue_name: str = Field(
         "jobs", description="Queue (RabbitMQ) or stream (Redis) name; DLQ is '<name>.dead-letter'."
     )
@@ -213,18 +316,6 @@ class Settings(BaseSettings):
         "Format line this often, for scaling workers on backlog (0: never); shorter scales "
         "sooner but costs a broker query and a log line each time.",
     )
-    metrics_namespace: str = Field(
-        "tenfold",
-        min_length=1,
-        description="CloudWatch namespace of the metrics the service logs in Embedded Metric "
-        "Format (the infra sets <project>-<stack>).",
-    )
-    service_name: str = Field(
-        "app",
-        min_length=1,
-        description="Value of the Service dimension of those metrics (the infra sets "
-        "<project>-<stack>), so each stack scales on its own queue.",
-    )
     outbox_relay_in_app: bool = Field(
         True,
         description="The app process relays its own outbox rows right after commit "
@@ -252,6 +343,14 @@ class Settings(BaseSettings):
         "(redeliveries older than this are no longer recognised as duplicates).",
     )
 
+    @property
+    def broker_url_with_password(self) -> str:
+        return with_password(self.broker_url, secret_value(self.broker_password))
+
+
+class AuthSettings(BaseSettings):
+    """Access and refresh tokens, the login rate limit and who the client is (app/auth/)."""
+
     jwt_secret_key: SecretStr = Field(
         SecretStr(DEVELOPMENT_JWT_SECRET_KEY),
         description="HS256 key signing access tokens; at least 32 bytes.",
@@ -265,112 +364,6 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(
         14 * 86400, ge=60, description="Refresh-token lifetime: how long a session lasts idle."
     )
-
-    static_url: str = Field(
-        "/static", description="Public URL prefix of static assets (the CDN in production)."
-    )
-
-    # Serving, lean HTTP and observability (practices 3, 4, 6).
-    drain_delay_seconds: float = Field(
-        5.0,
-        ge=0,
-        description="After SIGTERM, keep serving with /readyz failing this long so the load "
-        "balancer stops routing here first; longer than its health-check detection time, and "
-        "delay + timeout under the orchestrator's stop timeout (ECS: 30 s).",
-    )
-    server_max_connections: int = Field(
-        256,
-        ge=1,
-        description="Client connections one instance is meant to hold at once (set the load "
-        "balancer's per-instance maxconn to it); sizes the open-files limit it needs, see "
-        "app/limits.py.",
-    )
-    drain_timeout_seconds: float = Field(
-        20.0,
-        gt=0,
-        description="Then stop accepting and give in-flight requests this long to finish; "
-        "longer spares slow requests, shorter makes deploys and scale-in faster.",
-    )
-    compression_minimum_size_bytes: int = Field(
-        500,
-        ge=0,
-        description="Compress responses at least this large (zstd, br or gzip); smaller ones "
-        "cost more CPU and header bytes than compression saves.",
-    )
-    max_request_body_bytes: int = Field(
-        1_048_576,
-        ge=1,
-        description="Request bodies over this answer 413 before being buffered; "
-        "raise it for uploads, at the cost of memory per request.",
-    )
-    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
-    log_json: bool = Field(
-        True, description="One JSON object per line (for log shippers); false: coloured console."
-    )
-    profiling_enabled: bool = Field(
-        False,
-        description="Allow ?profile=1 with X-Admin-Token to return a pyinstrument profile "
-        "of that request; costs nothing when off.",
-    )
-    admin_token: SecretStr | None = Field(
-        None, description="Shared secret for admin-only features such as profiling."
-    )
-    otel_enabled: bool = Field(
-        False,
-        description="Export OpenTelemetry traces (app/tracing.py): request, dependency and SQL "
-        "spans over OTLP/HTTP; costs some CPU and latency per request, nothing when off.",
-    )
-    otel_exporter_otlp_endpoint: str = Field(
-        "",
-        description="OTLP/HTTP collector base URL (/v1/traces is appended), e.g. "
-        "http://localhost:4318; empty uses the OpenTelemetry default (localhost:4318).",
-    )
-    otel_service_name: str = Field("", description="service.name of spans; empty: the project.")
-    # Caching, sessions and CDN headers (README: 2. Caching, 8. Sessions, 9. CDN readiness).
-    cache_ttl_seconds: int = Field(
-        60,
-        ge=1,
-        description="How long cached items and first catalog pages live; longer "
-        "saves more database reads but shows data changed outside the API later.",
-    )
-    cache_ttl_jitter_ratio: float = Field(
-        0.1,
-        ge=0,
-        le=1,
-        description="Adds up to this fraction of the TTL at random, so keys "
-        "written together do not all expire (and recompute) at the same moment.",
-    )
-    cache_lock_timeout_ms: int = Field(
-        2000,
-        ge=10,
-        description="Cross-instance recompute lock: other instances wait up to "
-        "this long for the value before loading it themselves; cover a slow query.",
-    )
-    cache_circuit_open_seconds: float = Field(
-        5.0,
-        ge=0,
-        description="After a cache error, bypass the cache this long before "
-        "trying it again, so a dead Redis does not add a timeout to every request.",
-    )
-    redis_socket_timeout_seconds: float = Field(
-        0.25,
-        gt=0,
-        description="Connect and read timeout of each Redis command; short, "
-        "because the database can always answer instead of the cache.",
-    )
-    public_max_age_seconds: int = Field(
-        30,
-        ge=0,
-        description="Cache-Control max-age of public GET responses (browsers); "
-        "longer means fewer requests but staler pages in users' browsers.",
-    )
-    cdn_s_maxage_seconds: int = Field(
-        60,
-        ge=0,
-        description="Cache-Control s-maxage of public GET responses (the CDN); "
-        "the CDN serves them this long without asking the service.",
-    )
-    # --- Security (README: Security settings) ---
     login_attempts_per_window: int = Field(
         10,
         ge=0,
@@ -395,40 +388,11 @@ class Settings(BaseSettings):
         "CloudFront-Viewer-Address behind CloudFront; believed only from TRUSTED_PROXIES peers, "
         "ahead of X-Forwarded-For. Empty: X-Forwarded-For only.",
     )
-    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Comma-separated browser origins (scheme://host[:port]) allowed to call the "
-        "API cross-origin, or '*' alone for any (then without credentials); empty: no CORS.",
-    )
-    otel_traces_sample_ratio: float = Field(
-        1.0,
-        ge=0,
-        le=1,
-        description="Share of new traces recorded (an incoming traceparent decides for its "
-        "own); lower it under heavy traffic to cut exporter CPU and collector cost.",
-    )
 
-    # --- Benchmarks (bench/) ---
-    bench_twins: bool = Field(
-        False,
-        description="Mount the untuned twins under /bench (offset paging, inline job work, "
-        "a 20-asset page) that `make bench` compares the tuned routes with; refused in "
-        "production.",
-    )
-
-    @field_validator("database_read_urls", mode="before")
+    @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _split_read_urls(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [url.strip() for url in value.split(",") if url.strip()]
-        return value
-
-    @field_validator("trusted_proxies", "cors_allow_origins", mode="before")
-    @classmethod
-    def _split_security_lists(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [entry.strip() for entry in value.split(",") if entry.strip()]
-        return value
+    def _split_trusted_proxies(cls, value: object) -> object:
+        return split_commas(value)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -443,29 +407,142 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("cors_allow_origins")
-    @classmethod
-    def _check_cors_origins(cls, value: list[str]) -> list[str]:
-        return check_cors_origins(value)
-
-    @field_validator("database_url", "database_read_urls")
-    @classmethod
-    def _check_database_scheme(cls, value: str | list[str]) -> str | list[str]:
-        for url in [value] if isinstance(value, str) else value:
-            scheme = url.partition("://")[0]
-            if scheme not in DATABASE_SCHEMES:
-                raise ValueError(
-                    f"unsupported database URL scheme {scheme!r}: "
-                    f"use one of {', '.join(DATABASE_SCHEMES)} (got {url!r})"
-                )
-        return value
-
     @field_validator("jwt_secret_key")
     @classmethod
     def _check_jwt_key_length(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value().encode()) < 32:
             raise ValueError("JWT_SECRET_KEY must be at least 32 bytes long for HS256")
         return value
+
+
+class HttpSettings(BaseSettings):
+    """The HTTP layer (app/http/) and static assets (app/api/static_files.py)."""
+
+    compression_minimum_size_bytes: int = Field(
+        500,
+        ge=0,
+        description="Compress responses at least this large (zstd, br or gzip); smaller ones "
+        "cost more CPU and header bytes than compression saves.",
+    )
+    max_request_body_bytes: int = Field(
+        1_048_576,
+        ge=1,
+        description="Request bodies over this answer 413 before being buffered; "
+        "raise it for uploads, at the cost of memory per request.",
+    )
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated browser origins (scheme://host[:port]) allowed to call the "
+        "API cross-origin, or '*' alone for any (then without credentials); empty: no CORS.",
+    )
+    public_max_age_seconds: int = Field(
+        30,
+        ge=0,
+        description="Cache-Control max-age of public GET responses (browsers); "
+        "longer means fewer requests but staler pages in users' browsers.",
+    )
+    cdn_s_maxage_seconds: int = Field(
+        60,
+        ge=0,
+        description="Cache-Control s-maxage of public GET responses (the CDN); "
+        "the CDN serves them this long without asking the service.",
+    )
+    static_url: str = Field(
+        "/static", description="Public URL prefix of static assets (the CDN in production)."
+    )
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_cors_origins(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        return check_cors_origins(value)
+
+
+class ObservabilitySettings(BaseSettings):
+    """Logs, metrics, profiling and tracing (app/observability/)."""
+
+    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(
+        True, description="One JSON object per line (for log shippers); false: coloured console."
+    )
+    profiling_enabled: bool = Field(
+        False,
+        description="Allow ?profile=1 with X-Admin-Token to return a pyinstrument profile "
+        "of that request; costs nothing when off.",
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Shared secret for admin-only features such as profiling."
+    )
+    otel_enabled: bool = Field(
+        False,
+        description="Export OpenTelemetry traces (app/observability/tracing.py): request, "
+        "dependency and SQL spans over OTLP/HTTP; costs some CPU and latency per request, "
+        "nothing when off.",
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        "",
+        description="OTLP/HTTP collector base URL (/v1/traces is appended), e.g. "
+        "http://localhost:4318; empty uses the OpenTelemetry default (localhost:4318).",
+    )
+    otel_service_name: str = Field("", description="service.name of spans; empty: the project.")
+    otel_traces_sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded (an incoming traceparent decides for its "
+        "own); lower it under heavy traffic to cut exporter CPU and collector cost.",
+    )
+    metrics_namespace: str = Field(
+        "tenfold",
+        min_length=1,
+        description="CloudWatch namespace of the metrics the service logs in Embedded Metric "
+        "Format (the infra sets <project>-<stack>).",
+    )
+    service_name: str = Field(
+        "app",
+        min_length=1,
+        description="Value of the Service dimension of those metrics (the infra sets "
+        "<project>-<stack>), so each stack scales on its own queue.",
+    )
+
+
+class BenchSettings(BaseSettings):
+    """The untuned twins `make bench` compares with (app/api/bench_twins.py)."""
+
+    bench_twins: bool = Field(
+        False,
+        description="Mount the untuned twins under /bench (offset paging, inline job work, "
+        "a 20-asset page) that `make bench` compares the tuned routes with; refused in "
+        "production.",
+    )
+
+
+class Settings(
+    ServerSettings,
+    DatabaseSettings,
+    StoreSettings,
+    JobSettings,
+    AuthSettings,
+    HttpSettings,
+    ObservabilitySettings,
+    BenchSettings,
+):
+    """Service settings; environment variables have the field names in upper case.
+
+    One flat set of names (``settings.cache_ttl_seconds``, ``CACHE_TTL_SECONDS``), grouped
+    into one section a package: a component may take just its section.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="production refuses development defaults such as the JWT key and SQLite.",
+    )
 
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Self:
@@ -492,26 +569,3 @@ class Settings(BaseSettings):
                 "unset BENCH_TWINS, or benchmark with ENVIRONMENT=development"
             )
         return self
-
-    @property
-    def primary_database_url(self) -> str:
-        """DATABASE_URL with DATABASE_PASSWORD spliced in."""
-        return with_password(self.database_url, self._secret(self.database_password))
-
-    @property
-    def read_replica_urls(self) -> list[str]:
-        """DATABASE_READ_URLS with DATABASE_PASSWORD spliced into each."""
-        password = self._secret(self.database_password)
-        return [with_password(url, password) for url in self.database_read_urls]
-
-    @property
-    def redis_url_with_password(self) -> str:
-        return with_password(self.redis_url, self._secret(self.redis_password))
-
-    @property
-    def broker_url_with_password(self) -> str:
-        return with_password(self.broker_url, self._secret(self.broker_password))
-
-    @staticmethod
-    def _secret(value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value is not None else None

@@ -57,28 +57,39 @@ def settings(migrated_database: Path, tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """An app built from ``settings``, started, and a client that calls it in-process:
-    for tests that need settings other than the ``app`` fixture's."""
+async def serve(
+    settings: Settings,
+    *,
+    peer: tuple[str, int] = ("127.0.0.1", 123),
+    base_url: str = "http://testserver",
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app built from ``settings``, started and stopped as the server does (lifespan),
+    and a client that calls it in-process from the TCP address ``peer``.
+
+    Every test app starts here: the ``app`` and ``client`` fixtures for the default
+    settings, ``serve(settings.model_copy(update={...}))`` for any other.
+    """
     application = create_app(settings)
     async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        transport = httpx.ASGITransport(app=application, client=peer)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield application, client
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with LifespanManager(application):
-        yield application
+async def served(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with serve(settings) as app_and_client:
+        yield app_and_client
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+def app(served: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return served[0]
+
+
+@pytest.fixture
+def client(served: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return served[1]
 
 
 Login = Callable[[str], Awaitable[dict[str, str]]]

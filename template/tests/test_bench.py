@@ -8,19 +8,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
 from app.db.models import Item
-from app.main import create_app
 from app.settings import Environment, Settings
 from bench import run, seed, targets
 from bench.ceiling import create_ceiling_app
 from bench.results import Result
 from bench.scenarios import SCENARIOS, by_name
-from tests.conftest import TEST_JWT_SECRET_KEY, bearer
+from tests.conftest import TEST_JWT_SECRET_KEY, bearer, serve
 
 
 @pytest.fixture
@@ -29,17 +27,19 @@ def twin_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def twin_app(twin_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(twin_settings)
-    async with LifespanManager(application):
-        yield application
+async def twin_served(twin_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with serve(twin_settings, base_url="http://127.0.0.1") as app_and_client:
+        yield app_and_client
 
 
 @pytest.fixture
-async def twin_client(twin_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=twin_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield client
+def twin_app(twin_served: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return twin_served[0]
+
+
+@pytest.fixture
+def twin_client(twin_served: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return twin_served[1]
 
 
 async def test_the_builtin_generator_runs_every_http_scenario_against_the_app(

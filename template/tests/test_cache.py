@@ -10,18 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import event, text
 
 from app.auth.passwords import hash_password
 from app.cache import Cache
-from app.main import create_app
 from app.repositories import items, users
 from app.settings import Settings
-from app.ttl_store import MemoryTTLStore
-from tests.conftest import Login, bearer
+from app.stores.memory import MemoryTTLStore
+from tests.conftest import Login, bearer, serve
 
 ITEMS = "/api/v1/items"
 
@@ -221,8 +219,7 @@ async def test_a_dead_redis_is_bypassed_counted_and_shown_degraded(settings: Set
             "cache_circuit_open_seconds": 60,
         }
     )
-    application = create_app(dead)
-    async with LifespanManager(application):
+    async with serve(dead) as (application, client):
         resources = application.state.resources
         async with resources.session_factory() as session:
             user = await users.create_user(
@@ -232,17 +229,15 @@ async def test_a_dead_redis_is_bypassed_counted_and_shown_degraded(settings: Set
                 session, user.id, {"name": "Desk", "status": "published", "price_cents": 5}
             )
         errors = cache_errors("get")
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            for _ in range(10):
-                response = await client.get(f"{ITEMS}/{item.id}")
-                assert response.status_code == 200
-                assert response.json()["name"] == "Desk"
-                assert (await client.get(ITEMS)).json()["items"][0]["id"] == item.id
-            # The circuit opened on the first error: later requests did not try Redis.
-            assert cache_errors("get") == errors + 1
-            assert cache_requests("item", "bypass") > 0
-            ready = await client.get("/readyz")
+        for _ in range(10):
+            response = await client.get(f"{ITEMS}/{item.id}")
+            assert response.status_code == 200
+            assert response.json()["name"] == "Desk"
+            assert (await client.get(ITEMS)).json()["items"][0]["id"] == item.id
+        # The circuit opened on the first error: later requests did not try Redis.
+        assert cache_errors("get") == errors + 1
+        assert cache_requests("item", "bypass") > 0
+        ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     assert ready.json()["checks"]["cache"]["status"] == "degraded"

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.api.static_files import STATIC_DIR, StaticAssets
 from app.settings import Settings
-from app.static_files import STATIC_DIR, StaticAssets
 from tests.conftest import Login, bearer
 
 IMMUTABLE = "public, max-age=31536000, immutable"

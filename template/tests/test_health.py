@@ -4,9 +4,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TEST_JWT_SECRET_KEY
+from tests.conftest import TEST_JWT_SECRET_KEY, serve
 
 
 async def test_healthz_checks_nothing_but_the_process(client: httpx.AsyncClient) -> None:
@@ -39,12 +38,9 @@ async def test_readyz_is_503_with_detail_when_the_database_is_unreachable(
         jwt_secret_key=SecretStr(TEST_JWT_SECRET_KEY),
         readiness_timeout_seconds=2,
     )
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with serve(settings) as (_, client):
         response = await client.get("/readyz")
         liveness = await client.get("/healthz")
-    await app.state.resources.engine.dispose()
 
     assert response.status_code == 503
     body = response.json()

@@ -22,7 +22,7 @@ from app.jobs.outbox import OutboxMessage, Relay, enqueue
 from app.jobs.registry import JobContext, JobRegistry
 from app.jobs.retry import retry_delay_seconds
 from app.jobs.worker import Outcome, Worker
-from app.request_context import request_id_var
+from app.observability.request_context import request_id_var
 from app.settings import Settings
 from tests.conftest import Login, bearer
 

@@ -10,13 +10,11 @@ import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 import zstandard
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Login
+from tests.conftest import Login, serve
 
 DECOMPRESS = {
     "gzip": gzip.decompress,
@@ -28,11 +26,7 @@ DECOMPRESS = {
 @asynccontextmanager
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client on an app built from ``settings`` (started and closed like the server does)."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with serve(settings, base_url="http://t") as (_, client):
         yield client
 
 

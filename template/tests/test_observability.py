@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
-from app.main import create_app
-from app.request_context import request_id_var
+from app.observability.request_context import request_id_var
 from app.settings import Settings
+from tests.conftest import serve
 
 ADMIN_TOKEN = "admin-token-for-tests"
 
@@ -108,15 +107,10 @@ async def test_each_request_logs_one_json_line_with_its_request_id(
 
 @pytest.fixture
 async def profiling_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        settings.model_copy(
-            update={"profiling_enabled": True, "admin_token": SecretStr(ADMIN_TOKEN)}
-        )
+    profiling = settings.model_copy(
+        update={"profiling_enabled": True, "admin_token": SecretStr(ADMIN_TOKEN)}
     )
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with serve(profiling, base_url="http://t") as (_, client):
         yield client
 
 

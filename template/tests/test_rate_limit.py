@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,9 +15,8 @@ from starlette.requests import Request
 
 from app.auth.client_ip import client_ip
 from app.auth.login_rate_limit import LoginRateLimiter
-from app.main import create_app
 from app.settings import Settings
-from app.ttl_store import MemoryTTLStore
+from app.stores.memory import MemoryTTLStore
 from tests.conftest import PASSWORD, serve
 
 LOGIN = "/api/v1/auth/login"
@@ -164,23 +162,19 @@ def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(
 async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
     settings: Settings,
 ) -> None:
-    application = create_app(
-        settings.model_copy(
-            update={"login_attempts_per_window": 2, "trusted_proxies": ["127.0.0.0/8"]}
-        )
+    behind_proxy = settings.model_copy(
+        update={"login_attempts_per_window": 2, "trusted_proxies": ["127.0.0.0/8"]}
     )
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with serve(behind_proxy, peer=("127.0.0.1", 5000)) as (_, client):
 
-            async def attempt(address: str, email: str) -> int:
-                body = {"email": email, "password": "not the password"}
-                headers = {"X-Forwarded-For": address}
-                return (await client.post(LOGIN, json=body, headers=headers)).status_code
+        async def attempt(address: str, email: str) -> int:
+            body = {"email": email, "password": "not the password"}
+            headers = {"X-Forwarded-For": address}
+            return (await client.post(LOGIN, json=body, headers=headers)).status_code
 
-            first = [await attempt("198.51.100.1", f"u{n}@example.com") for n in range(3)]
-            assert first == [401, 401, 429]
-            assert await attempt("198.51.100.2", "other@example.com") == 401
+        first = [await attempt("198.51.100.1", f"u{n}@example.com") for n in range(3)]
+        assert first == [401, 401, 429]
+        assert await attempt("198.51.100.2", "other@example.com") == 401
 
 
 VIEWER = "cloudfront-viewer-address"
@@ -232,18 +226,15 @@ async def test_behind_cloudfront_each_viewer_has_its_own_login_limit(settings: S
             "client_ip_header": "CloudFront-Viewer-Address",
         }
     )
-    application = create_app(behind_cdn)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with serve(behind_cdn, peer=("127.0.0.1", 5000)) as (_, client):
 
-            async def attempt(viewer: str, email: str) -> int:
-                body = {"email": email, "password": "not the password"}
-                # Every request arrives through the same edge (same X-Forwarded-For).
-                headers = {"CloudFront-Viewer-Address": viewer, "X-Forwarded-For": "130.176.1.1"}
-                return (await client.post(LOGIN, json=body, headers=headers)).status_code
+        async def attempt(viewer: str, email: str) -> int:
+            body = {"email": email, "password": "not the password"}
+            # Every request arrives through the same edge (same X-Forwarded-For).
+            headers = {"CloudFront-Viewer-Address": viewer, "X-Forwarded-For": "130.176.1.1"}
+            return (await client.post(LOGIN, json=body, headers=headers)).status_code
 
-            first = [await attempt("198.51.100.1:1000", f"u{n}@example.com") for n in range(3)]
-            assert first == [401, 401, 429]
-            assert await attempt("2001:db8::1:1000", "other@example.com") == 401
-            assert await attempt("garbage", "third@example.com") == 401
+        first = [await attempt("198.51.100.1:1000", f"u{n}@example.com") for n in range(3)]
+        assert first == [401, 401, 429]
+        assert await attempt("2001:db8::1:1000", "other@example.com") == 401
+        assert await attempt("garbage", "third@example.com") == 401

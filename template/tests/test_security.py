@@ -7,13 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.main import create_app
 from app.settings import Settings
 from tests.conftest import PASSWORD, Login, serve
 
@@ -70,11 +68,8 @@ async def test_an_unlisted_origin_is_not_allowed(cors_client: httpx.AsyncClient)
 
 
 async def test_a_wildcard_allows_any_origin_without_credentials(settings: Settings) -> None:
-    application = create_app(settings.model_copy(update={"cors_allow_origins": ["*"]}))
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            preflight = await client.options(ITEMS, headers=_preflight("https://any.example"))
+    async with serve(settings.model_copy(update={"cors_allow_origins": ["*"]})) as (_, client):
+        preflight = await client.options(ITEMS, headers=_preflight("https://any.example"))
     assert preflight.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in preflight.headers
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.refresh_tokens import FAMILY_PREFIX, RefreshTokens, token_key
-from app.ttl_store import MemoryTTLStore
+from app.stores.memory import MemoryTTLStore
 from tests.conftest import Login, bearer
 
 REFRESH = "/api/v1/auth/refresh"

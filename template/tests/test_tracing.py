@@ -10,18 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from app import tracing
-from app.main import create_app
+from app.observability import tracing
+from app.observability.tracing import Tracing
 from app.settings import Settings
-from app.tracing import Tracing
-from tests.conftest import SERVICE_ROOT
+from tests.conftest import SERVICE_ROOT, serve
 
 
 @pytest.fixture
@@ -33,10 +31,21 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
 
 
 @pytest.fixture
-async def traced_app(settings: Settings, exported: InMemorySpanExporter) -> AsyncIterator[FastAPI]:
-    application = create_app(settings.model_copy(update={"otel_enabled": True}))
-    async with LifespanManager(application):
-        yield application
+async def traced(
+    settings: Settings, exported: InMemorySpanExporter
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with serve(settings.model_copy(update={"otel_enabled": True})) as app_and_client:
+        yield app_and_client
+
+
+@pytest.fixture
+def traced_app(traced: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return traced[0]
+
+
+@pytest.fixture
+def traced_client(traced: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return traced[1]
 
 
 def finished_spans(app: FastAPI, exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
@@ -56,11 +65,9 @@ def ancestors(span: ReadableSpan, spans: tuple[ReadableSpan, ...]) -> list[int]:
 
 
 async def test_a_request_exports_a_server_span_with_route_status_and_child_sql_spans(
-    traced_app: FastAPI, exported: InMemorySpanExporter
+    traced_app: FastAPI, traced_client: httpx.AsyncClient, exported: InMemorySpanExporter
 ) -> None:
-    transport = httpx.ASGITransport(app=traced_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/api/v1/items", params={"limit": 5})
+    response = await traced_client.get("/api/v1/items", params={"limit": 5})
     assert response.status_code == 200
 
     spans = finished_spans(traced_app, exported)
@@ -84,13 +91,11 @@ async def test_a_request_exports_a_server_span_with_route_status_and_child_sql_s
 
 
 async def test_an_incoming_traceparent_continues_the_callers_trace(
-    traced_app: FastAPI, exported: InMemorySpanExporter
+    traced_app: FastAPI, traced_client: httpx.AsyncClient, exported: InMemorySpanExporter
 ) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    transport = httpx.ASGITransport(app=traced_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
-        assert (await client.get("/api/v1/items/4711", headers=headers)).status_code == 404
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    assert (await traced_client.get("/api/v1/items/4711", headers=headers)).status_code == 404
 
     (server,) = [s for s in finished_spans(traced_app, exported) if s.kind is SpanKind.SERVER]
     assert server.context is not None
@@ -100,21 +105,22 @@ async def test_an_incoming_traceparent_continues_the_callers_trace(
     assert server.attributes["http.response.status_code"] == 404
 
 
-async def test_probes_are_not_traced(traced_app: FastAPI, exported: InMemorySpanExporter) -> None:
-    transport = httpx.ASGITransport(app=traced_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        for path in ("/healthz", "/readyz", "/metrics"):
-            assert (await client.get(path)).status_code == 200
+async def test_probes_are_not_traced(
+    traced_app: FastAPI, traced_client: httpx.AsyncClient, exported: InMemorySpanExporter
+) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await traced_client.get(path)).status_code == 200
     assert finished_spans(traced_app, exported) == ()
 
 
 async def test_access_log_lines_carry_the_trace_id(
-    traced_app: FastAPI, exported: InMemorySpanExporter, capsys: pytest.CaptureFixture[str]
+    traced_app: FastAPI,
+    traced_client: httpx.AsyncClient,
+    exported: InMemorySpanExporter,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    transport = httpx.ASGITransport(app=traced_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        capsys.readouterr()
-        await client.get("/api/v1/items")
+    capsys.readouterr()
+    await traced_client.get("/api/v1/items")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     (access,) = [line for line in lines if line.get("event") == "request"]
 

@@ -107,19 +107,19 @@ def test_broker_instance_runs_rabbitmq_4(instance: str) -> None:
 def test_tier_defaults() -> None:
     prod = parse_config("demo", "prod", VALID, "eu-west-1")
     dev = parse_config("demo", "dev", {**VALID, "tier": "dev"}, "eu-west-1")
-    assert dev.broker_instance_type == "mq.m7g.medium"
-    assert (prod.db_multi_az, prod.nat_gateway_per_az, prod.cache_nodes, prod.az_count) == (
-        True,
-        True,
-        2,
-        3,
-    )
-    assert (dev.db_multi_az, dev.nat_gateway_per_az, dev.cache_nodes, dev.read_replicas) == (
-        False,
-        False,
-        1,
-        0,
-    )
+    assert dev.amazon_mq.host_instance_type == "mq.m7g.medium"
+    assert (
+        prod.database.multi_az,
+        prod.network.nat_gateways,
+        prod.cache.nodes,
+        prod.network.zone_count,
+    ) == (True, "per-az", 2, 3)
+    assert (
+        dev.database.multi_az,
+        dev.network.nat_gateways,
+        dev.cache.nodes,
+        dev.database.read_replicas,
+    ) == (False, "single", 1, 0)
 
 
 def broken_copy(service: Rendered, tmp_path: Path, old: str, new: str) -> Path:
@@ -146,8 +146,8 @@ def broken_copy(service: Rendered, tmp_path: Path, old: str, new: str) -> Path:
             "demo-service:readReplica is not a known setting",
         ),
         (
-            "demo-service:cacheNodes: 2",
-            "demo-service:cacheNodes: lots",
+            "demo-service:readReplicas: 1",
+            "demo-service:readReplicas: 1\n  demo-service:cacheNodes: lots",
             "demo-service:cacheNodes must be a whole number from 1 to 6, got 'lots'",
         ),
     ],
@@ -164,7 +164,10 @@ def test_preview_rejects_bad_stack_file(
 def test_preview_fails_when_a_policy_fails(default_service: Rendered, tmp_path: Path) -> None:
     # Valid config, but a prod stack without Multi-AZ breaks the production-resilience policy.
     infra = broken_copy(
-        default_service, tmp_path, "demo-service:dbMultiAz: true", "demo-service:dbMultiAz: false"
+        default_service,
+        tmp_path,
+        "demo-service:readReplicas: 1",
+        "demo-service:readReplicas: 1\n  demo-service:dbMultiAz: false",
     )
     done = run_preview(infra, "prod")
     assert done.returncode == 1

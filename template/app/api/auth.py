@@ -6,16 +6,16 @@ import functools
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from app.api.deps import WriteSession, resources_of
 from app.auth.client_ip import Networks, client_ip, parse_networks
 from app.auth.login_rate_limit import LoginRateLimiter
 from app.auth.passwords import hash_password, verify_password
 from app.auth.session_store import UNAVAILABLE, session_store
-from app.db.session import Session
 from app.repositories import users
+from app.resources import Resources
 from app.schemas.auth import Credentials, LoginRequest, RefreshRequest, TokenPair
 from app.schemas.errors import error_responses
 from app.schemas.users import UserOut
-from app.state import Resources, resources_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -32,7 +32,7 @@ TOO_MANY = error_responses(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(409, _409="The email is already registered"),
 )
-async def register(body: Credentials, session: Session) -> UserOut:
+async def register(body: Credentials, session: WriteSession) -> UserOut:
     try:
         user = await users.create_user(session, body.email, await hash_password(body.password))
     except users.EmailTakenError:
@@ -43,7 +43,7 @@ async def register(body: Credentials, session: Session) -> UserOut:
 
 
 @router.post("/login", responses={**UNAUTHORIZED, **TOO_MANY, **UNAVAILABLE})
-async def login(body: LoginRequest, request: Request, session: Session) -> TokenPair:
+async def login(body: LoginRequest, request: Request, session: WriteSession) -> TokenPair:
     resources = resources_of(request)
     settings = resources.settings
     # Checked before the password, so refused attempts cost no hashing either.

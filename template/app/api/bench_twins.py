@@ -27,17 +27,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from app.api.deps import CurrentUserId, ReadSession, ResponseCache, WriteSession, resources_of
 from app.api.items import CATALOG_CACHE, ITEM_CACHE
-from app.auth.dependencies import CurrentUserId
-from app.cache import ResponseCache
 from app.db.models import Item, ItemStatus
-from app.db.session import ReadSession, Session
+from app.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.jobs.handlers import RECOMPUTE_ITEM_SEARCH_FIELDS, recompute_item_search_fields
 from app.jobs.message import JobMessage
 from app.jobs.registry import JobContext
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.schemas.items import ItemCreate, ItemOut, ItemPage
-from app.state import resources_of
 
 router = APIRouter(prefix="/bench", tags=["bench"], include_in_schema=False)
 
@@ -66,7 +63,7 @@ async def list_catalog_by_offset(
 
 @router.post("/items", status_code=status.HTTP_201_CREATED)
 async def create_item_inline(
-    body: ItemCreate, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    body: ItemCreate, user_id: CurrentUserId, session: WriteSession, cache: ResponseCache
 ) -> ItemOut:
     """Create an item and run its job's handler in the request's own transaction."""
     item = Item(owner_id=user_id, **body.model_dump())

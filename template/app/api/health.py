@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from app.api.deps import resources_of
 from app.lifecycle import lifecycle_of
-from app.state import Resources, resources_of
+from app.resources import Resources
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

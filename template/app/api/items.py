@@ -7,24 +7,32 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
-from app.auth.dependencies import OPTIONAL_AUTH_OPENAPI, CurrentUserId, OptionalUserId
-from app.cache import Cache, ResponseCache
+from app.api.deps import (
+    OPTIONAL_AUTH_OPENAPI,
+    CurrentUserId,
+    LazyReadSession,
+    OptionalUserId,
+    PageParams,
+    PublicCacheControl,
+    ReadSession,
+    ResponseCache,
+    WriteSession,
+)
+from app.cache import Cache
 from app.db.models import Item, ItemStatus
-from app.db.session import LazyReadSession, ReadSession, Session
+from app.db.pagination import PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
-from app.fieldsets import (
+from app.repositories import items
+from app.schemas.errors import error_responses
+from app.schemas.fieldsets import (
     FIELDS_DESCRIPTION,
     FieldSet,
     fields_pattern,
     parse_fields,
     query_error,
 )
-from app.http_cache import public_cache_control
-from app.pagination import PageParams, PageRequest, next_cursor
-from app.repositories import items
-from app.schemas.errors import error_responses
 from app.schemas.items import (
     ItemCreate,
     ItemFields,
@@ -42,7 +50,6 @@ UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
-PublicCacheControl = Depends(public_cache_control)
 FieldsQuery = Annotated[
     str | None,
     Query(
@@ -159,7 +166,7 @@ async def get_item(
 async def create_item(
     body: ItemCreate,
     user_id: CurrentUserId,
-    session: Session,
+    session: WriteSession,
     cache: ResponseCache,
     request: Request,
     response: Response,
@@ -175,7 +182,7 @@ async def update_item(
     item_id: ItemId,
     body: ItemUpdate,
     user_id: CurrentUserId,
-    session: Session,
+    session: WriteSession,
     cache: ResponseCache,
 ) -> ItemOut:
     item = await _owned(session, item_id, user_id)
@@ -190,7 +197,7 @@ async def update_item(
     responses={**MISSING, **UNAUTHENTICATED},
 )
 async def delete_item(
-    item_id: ItemId, user_id: CurrentUserId, session: Session, cache: ResponseCache
+    item_id: ItemId, user_id: CurrentUserId, session: WriteSession, cache: ResponseCache
 ) -> None:
     await items.delete_item(session, await _owned(session, item_id, user_id))
     await _invalidate(cache, item_id)
@@ -202,7 +209,7 @@ async def _invalidate(cache: Cache, item_id: int) -> None:
     await cache.bump_generation(CATALOG_CACHE)
 
 
-async def _owned(session: Session, item_id: int, user_id: int) -> Item:
+async def _owned(session: WriteSession, item_id: int, user_id: int) -> Item:
     # Someone else's item is "not found", not "forbidden": its existence stays private.
     item = await items.get_owned_item(session, item_id, user_id)
     if item is None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app import about
-from app.http_cache import public_cache_control
-from app.state import resources_of
+from app.api.deps import PublicCacheControl, resources_of
 
 router = APIRouter(tags=["landing"])
 
@@ -18,7 +17,7 @@ router = APIRouter(tags=["landing"])
     "/",
     response_class=HTMLResponse,
     include_in_schema=False,
-    dependencies=[Depends(public_cache_control)],
+    dependencies=[PublicCacheControl],
 )
 async def landing(request: Request) -> str:
     assets = resources_of(request).static_assets

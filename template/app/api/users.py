@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from app.auth.dependencies import CurrentUserId
-from app.db.session import Session
+from app.api.deps import CurrentUserId, WriteSession
 from app.repositories import users
 from app.schemas.errors import error_responses
 from app.schemas.users import UserOut
@@ -14,7 +13,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", responses=error_responses(401))
-async def me(user_id: CurrentUserId, session: Session) -> UserOut:
+async def me(user_id: CurrentUserId, session: WriteSession) -> UserOut:
     user = await users.get_user(session, user_id)
     if user is None:
         # A valid token for an account deleted since it was issued.

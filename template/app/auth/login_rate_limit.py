@@ -29,7 +29,7 @@ from fastapi import HTTPException, status
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from app.ttl_store import TTLStore
+from app.stores import TTLStore
 
 KEY_PREFIX = "login-attempts:"
 logger = logging.getLogger(__name__)

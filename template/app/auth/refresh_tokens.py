@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from app.ttl_store import TTLStore
+from app.stores import TTLStore
 
 KEY_PREFIX = "refresh:"
 FAMILY_PREFIX = "refresh-family:"

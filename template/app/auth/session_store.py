@@ -2,7 +2,7 @@
 
 Login, refresh and logout need the store (Redis); every other endpoint checks access
 tokens without it. When the store fails even after the client's retries
-(app/redis_store.py), the caller gets a clear "try again shortly" instead of an
+(app/stores/redis.py), the caller gets a clear "try again shortly" instead of an
 internal error, and the failure is logged and counted in
 ``session_store_errors_total``.
 """

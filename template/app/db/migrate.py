@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.db.schema import alembic_config, database_revisions
-from app.logging import configure_logging
+from app.observability.logging import configure_logging
 from app.settings import Settings
 
 logger = logging.getLogger("app.db.migrate")

@@ -1,31 +1,23 @@
-"""Per-request database sessions: ``ReadSession`` for reads, ``WriteSession`` for writes.
+"""Database sessions: primary sessions that learn their commit's WAL position, and
+read sessions opened only when a request first needs one.
 
-``ReadSession`` goes wherever ``app.db.routing.ReadRouter`` sends it: a caught-up
-replica, or the primary. ``WriteSession`` (alias ``Session``) always uses the
-primary; every commit on it hands the client a read-your-writes token (see routing).
-Endpoints that change data, or read and then write, take a ``WriteSession``.
+Routes get them as ``WriteSession``, ``ReadSession`` and ``LazyReadSession`` from
+app/api/deps.py. A read session goes wherever ``app.db.routing.ReadRouter`` sends it:
+a caught-up replica, or the primary; a write session always uses the primary, and every
+commit on it hands the client a read-your-writes token (see routing).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Annotated
 
-from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db.routing import (
-    COMMIT_LSN_SQL,
-    READ_AFTER_LSN_COOKIE,
-    READ_AFTER_LSN_HEADER,
-    parse_lsn,
-    read_lsn_token,
-)
-from app.settings import Environment
-from app.state import resources_of
+from app.db.routing import COMMIT_LSN_SQL, ReadRouter, parse_lsn
 
-_ON_COMMIT_LSN = "on_commit_lsn"
+# The session.info key of the callback that receives each commit's WAL position.
+ON_COMMIT_LSN = "on_commit_lsn"
 
 
 class PrimarySession(AsyncSession):
@@ -33,7 +25,7 @@ class PrimarySession(AsyncSession):
 
     async def commit(self) -> None:
         await super().commit()
-        on_commit_lsn: Callable[[int], None] | None = self.info.get(_ON_COMMIT_LSN)
+        on_commit_lsn: Callable[[int], None] | None = self.info.get(ON_COMMIT_LSN)
         engine = self.bind
         if on_commit_lsn is None or not isinstance(engine, AsyncEngine):
             return
@@ -52,41 +44,6 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False, class_=PrimarySession)
 
 
-async def get_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
-    """A primary session; it rolls back whatever the endpoint left uncommitted."""
-    resources = resources_of(request)
-    window_seconds = resources.settings.database_read_your_writes_window_seconds
-
-    def hand_out_lsn(lsn: int) -> None:
-        response.headers[READ_AFTER_LSN_HEADER] = str(lsn)
-        if window_seconds:
-            response.set_cookie(
-                READ_AFTER_LSN_COOKIE,
-                str(lsn),
-                max_age=window_seconds,
-                httponly=True,
-                secure=resources.settings.environment is Environment.PRODUCTION,
-                samesite="lax",
-            )
-
-    async with resources.session_factory() as session:
-        session.info[_ON_COMMIT_LSN] = hand_out_lsn
-        yield session
-
-
-def _client_lsn(request: Request) -> int | None:
-    """The WAL position of the client's last write, if it sent one back."""
-    return read_lsn_token(
-        request.headers.get(READ_AFTER_LSN_HEADER), request.cookies.get(READ_AFTER_LSN_COOKIE)
-    )
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session on a replica that has seen the client's writes, else on the primary."""
-    async with resources_of(request).read_router.session(_client_lsn(request)) as session:
-        yield session
-
-
 class ReadSessionOnDemand:
     """A read session opened on the first ``await reads()``, closed with the request.
 
@@ -94,26 +51,16 @@ class ReadSessionOnDemand:
     pre-pings) a database connection, which costs more than the cached answer itself.
     """
 
-    def __init__(self, request: Request, exit_stack: AsyncExitStack) -> None:
-        self._request = request
+    def __init__(
+        self, router: ReadRouter, client_lsn: int | None, exit_stack: AsyncExitStack
+    ) -> None:
+        self._router = router
+        self._client_lsn = client_lsn
         self._exit_stack = exit_stack
         self._session: AsyncSession | None = None
 
     async def __call__(self) -> AsyncSession:
         if self._session is None:
-            router = resources_of(self._request).read_router
-            reads = router.session(_client_lsn(self._request))
+            reads = self._router.session(self._client_lsn)
             self._session = await self._exit_stack.enter_async_context(reads)
         return self._session
-
-
-async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSessionOnDemand]:
-    async with AsyncExitStack() as exit_stack:
-        yield ReadSessionOnDemand(request, exit_stack)
-
-
-WriteSession = Annotated[AsyncSession, Depends(get_session)]
-ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
-LazyReadSession = Annotated[ReadSessionOnDemand, Depends(get_read_session_on_demand)]
-# The primary session under its original name, for code that predates the split.
-Session = WriteSession

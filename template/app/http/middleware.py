@@ -1,4 +1,4 @@
-"""The HTTP middleware stack, outermost first, in one place so its order is visible."""
+"""The whole HTTP middleware stack, outermost first, in one place so its order is visible."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from app.http.body_limit import BodyLimitMiddleware
+from app.http.cache_control import CacheControlMiddleware
 from app.http.compression import compression
 from app.http.cors import cors
 from app.http.etag import ETagMiddleware
 from app.http.observed import ObservedRequestsMiddleware
 from app.http.request_id import RequestIdMiddleware
-from app.logging import AccessLog
-from app.metrics import RequestMetrics
-from app.profiling import ProfilingMiddleware
+from app.observability.logging import AccessLog
+from app.observability.metrics import RequestMetrics
+from app.observability.profiling import ProfilingMiddleware
 from app.settings import Settings
 
 
@@ -36,6 +37,9 @@ def http_middleware(settings: Settings) -> list[Middleware]:
         compression(minimum_size_bytes=settings.compression_minimum_size_bytes),
         # Inside compression: the tag hashes the uncompressed body.
         Middleware(ETagMiddleware),
+        # Innermost, so the ETag (and 304s) are computed on what the route answered and
+        # every layer above sees the final Cache-Control.
+        Middleware(CacheControlMiddleware),
     ]
     return stack
 

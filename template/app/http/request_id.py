@@ -12,7 +12,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.request_context import request_id_var
+from app.observability.request_context import request_id_var
 
 HEADER = "X-Request-ID"
 # Ids from the outside end up in logs: accept only short, printable, log-safe tokens.

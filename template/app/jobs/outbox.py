@@ -28,7 +28,7 @@ from app.jobs import metrics
 from app.jobs.brokers import Broker
 from app.jobs.idempotency import ProcessedJob
 from app.jobs.message import JobMessage
-from app.request_context import request_id_var
+from app.observability.request_context import request_id_var
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,20 @@
-"""Wires broker, relay and worker from settings, for the app process and the worker command."""
+"""Wires broker, relay and worker from settings, for the app process and the worker command.
+
+``python -m app.jobs.worker`` runs ``main`` here: a worker and an outbox relay until
+SIGTERM or SIGINT.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import event_loop
+from app.db.engine import create_engine
+from app.db.session import create_session_factory
 from app.jobs.brokers import Broker, create_broker
 from app.jobs.depth import DepthReporter
 from app.jobs.handlers import jobs
@@ -14,7 +22,10 @@ from app.jobs.heartbeat import Heartbeat
 from app.jobs.outbox import Relay
 from app.jobs.registry import JobRegistry
 from app.jobs.worker import Worker
+from app.observability.logging import configure_logging
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class JobRuntime:
@@ -85,9 +96,6 @@ class JobRuntime:
     @classmethod
     def from_settings(cls, settings: Settings, *, run_worker: bool) -> JobRuntime:
         """A runtime with its own engine (the worker command)."""
-        from app.db.engine import create_engine  # noqa: PLC0415
-        from app.db.session import create_session_factory  # noqa: PLC0415
-
         engine = create_engine(settings.primary_database_url, settings)
         session_factory = create_session_factory(engine)
         runtime = cls(settings, session_factory, run_worker=run_worker, engine=engine)
@@ -137,3 +145,22 @@ class JobRuntime:
         await self.broker.close()
         if self._engine is not None:
             await self._engine.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    """Run a worker and an outbox relay until SIGTERM or SIGINT."""
+    runtime = JobRuntime.from_settings(settings, run_worker=True)
+    stop = event_loop.stop_requested_by_signals()
+    logger.info("worker started (broker: %s)", type(runtime.broker).__name__)
+    try:
+        await runtime.run(stop)
+    finally:
+        await runtime.close()
+    logger.info("worker stopped")
+
+
+def main() -> None:
+    settings = Settings()
+    # The same JSON lines as the app, so a job's lines carry the request id that enqueued it.
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    event_loop.run(serve(settings))

@@ -1,7 +1,8 @@
 """The worker: takes deliveries from the broker and runs their handlers.
 
-``python -m app.jobs.worker`` runs a worker and an outbox relay until SIGTERM/SIGINT;
-then it finishes (and acks) the job in hand, takes no new one, and exits.
+``python -m app.jobs.worker`` runs a worker and an outbox relay until SIGTERM/SIGINT
+(``app.jobs.runtime.main``); then it finishes (and acks) the job in hand, takes no new
+one, and exits.
 
 Each delivery ends in one outcome:
 - succeeded: the handler's effect and the ``processed_jobs`` row committed together;
@@ -21,16 +22,12 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import event_loop
-from app.event_loop import stop_requested_by_signals
 from app.jobs import metrics
 from app.jobs.brokers import Broker, Delivery
 from app.jobs.idempotency import already_processed, claim
 from app.jobs.registry import Handler, JobContext, JobRegistry
 from app.jobs.retry import retry_delay_seconds, schedule_retry
-from app.logging import configure_logging
-from app.request_context import request_id_var
-from app.settings import Settings
+from app.observability.request_context import request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -174,26 +171,7 @@ class Worker:
         return Outcome.RETRIED
 
 
-async def serve(settings: Settings) -> None:
-    """Run a worker and an outbox relay until SIGTERM or SIGINT."""
-    from app.jobs.runtime import JobRuntime  # noqa: PLC0415
+if __name__ == "__main__":  # `python -m app.jobs.worker`: the worker command
+    from app.jobs.runtime import main
 
-    runtime = JobRuntime.from_settings(settings, run_worker=True)
-    stop = stop_requested_by_signals()
-    logger.info("worker started (broker: %s)", type(runtime.broker).__name__)
-    try:
-        await runtime.run(stop)
-    finally:
-        await runtime.close()
-    logger.info("worker stopped")
-
-
-def main() -> None:
-    settings = Settings()
-    # The same JSON lines as the app, so a job's lines carry the request id that enqueued it.
-    configure_logging(level=settings.log_level, json=settings.log_json)
-    event_loop.run(serve(settings))
-
-
-if __name__ == "__main__":
     main()

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from app.db.models import Item, ItemStatus
+from app.db.pagination import PageRequest, paginate
 from app.jobs.handlers import enqueue_item_changed
-from app.pagination import PageRequest, paginate
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class ItemPage(BaseModel):
 
 
 class ItemFields(BaseModel):
-    """An item with only the fields named in ``?fields=`` (``id`` always); app/fieldsets.py."""
+    """An item with only the fields named in ``?fields=`` (``id`` always); see fieldsets.py."""
 
     model_config = ConfigDict(json_schema_extra=_omit_null_from_schema)
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tenfold_infra.config import StackConfig, parse_config
+from tenfold_infra.preview import read_stack_config
 
 INFRA = Path(__file__).resolve().parent.parent
 # How the preview shows a generated secret (the database password): never its value.
@@ -28,6 +30,13 @@ def settings(stack: str) -> dict[str, Any]:
         for key, value in config.items()
         if key.startswith(f"{project}:")
     }
+
+
+def effective(stack: str) -> StackConfig:
+    """The stack's config as the program reads it: the file's values over the tier's defaults."""
+    project, values = read_stack_config(INFRA, stack)
+    raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{project}:")}
+    return parse_config(project, stack, raw, values.get("aws:region"))
 
 
 def run_preview(stack: str) -> subprocess.CompletedProcess[str]:
@@ -77,12 +86,12 @@ def test_every_policy_passes(preview: dict[str, Any]) -> None:
 
 
 def test_database_matches_the_stack_config(preview: dict[str, Any]) -> None:
-    wanted = settings(preview["stack"])
+    wanted = effective(preview["stack"]).database
     instances = of_type(preview, "aws:rds/instance:Instance")
     primary = [i for i in instances if not i["inputs"].get("replicateSourceDb")]
     replicas = [i for i in instances if i["inputs"].get("replicateSourceDb")]
-    assert len(primary) == 1 and len(replicas) == wanted["readReplicas"]
-    assert primary[0]["inputs"]["multiAz"] is wanted["dbMultiAz"]
+    assert len(primary) == 1 and len(replicas) == wanted.read_replicas
+    assert primary[0]["inputs"]["multiAz"] is wanted.multi_az
     assert primary[0]["inputs"]["storageEncrypted"] is True
     # A stack-generated password: RDS refuses replicas of a primary whose password it manages.
     assert "manageMasterUserPassword" not in primary[0]["inputs"]

@@ -20,8 +20,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.db.models import ItemStatus
+from app.db.pagination import Cursor, PageRequest
 from app.db.routing import READ_AFTER_LSN_HEADER, ReadRouter
-from app.pagination import Cursor, PageRequest
 from app.repositories import items
 from app.settings import Settings
 from tests.conftest import (

@@ -17,14 +17,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 
 from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
 from app.cache import Cache
-from app.main import create_app
-from app.redis_store import RedisTTLStore
 from app.settings import Settings
+from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, bearer, serve
 from tests.integration.conftest import require_server
 
@@ -177,47 +175,45 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
     port, processes = own_redis
     await _wait_until_up(port)
     url = f"redis://127.0.0.1:{port}/0"
-    application = create_app(
-        settings.model_copy(update={"redis_url": url, "cache_circuit_open_seconds": 0.2})
-    )
     probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            tokens = await _login(client)
-            body = {"name": "Desk", "status": "published"}
-            item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
-            detail = f"{ITEMS}/{item['id']}"
-            assert (await client.get(detail)).json() == item
-            assert await probe.get(f"items:item:{item['id']}") is not None
+    short_circuit = settings.model_copy(
+        update={"redis_url": url, "cache_circuit_open_seconds": 0.2}
+    )
+    async with serve(short_circuit) as (_, client):
+        tokens = await _login(client)
+        body = {"name": "Desk", "status": "published"}
+        item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
+        detail = f"{ITEMS}/{item['id']}"
+        assert (await client.get(detail)).json() == item
+        assert await probe.get(f"items:item:{item['id']}") is not None
 
-            processes[0].kill()  # Redis dies mid-test
-            processes[0].wait()
-            errors = _sample("cache_errors_total", {"operation": "get"})
-            for _ in range(5):
-                response = await client.get(detail)
-                assert response.status_code == 200
-                assert response.json() == item
-                assert (await client.get(ITEMS)).json()["items"] == [item]
-            assert _sample("cache_errors_total", {"operation": "get"}) > errors
-            ready = await client.get("/readyz")
-            assert ready.status_code == 200
-            assert ready.json()["checks"]["cache"]["status"] == "degraded"
-            # Writes work too; the next read comes from the database.
-            patched = await client.patch(detail, json={"name": "Table"}, headers=bearer(tokens))
-            assert patched.status_code == 200
+        processes[0].kill()  # Redis dies mid-test
+        processes[0].wait()
+        errors = _sample("cache_errors_total", {"operation": "get"})
+        for _ in range(5):
+            response = await client.get(detail)
+            assert response.status_code == 200
+            assert response.json() == item
+            assert (await client.get(ITEMS)).json()["items"] == [item]
+        assert _sample("cache_errors_total", {"operation": "get"}) > errors
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["cache"]["status"] == "degraded"
+        # Writes work too; the next read comes from the database.
+        patched = await client.patch(detail, json={"name": "Table"}, headers=bearer(tokens))
+        assert patched.status_code == 200
+        assert (await client.get(detail)).json()["name"] == "Table"
+
+        processes.append(_start_redis(port))
+        await _wait_until_up(port)
+        await probe.close()
+        probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
+        await asyncio.sleep(0.3)  # the circuit closes again after cache_circuit_open_seconds
+        hits = _sample("cache_requests_total", {"cache": "item", "result": "hit"})
+        for _ in range(3):
             assert (await client.get(detail)).json()["name"] == "Table"
-
-            processes.append(_start_redis(port))
-            await _wait_until_up(port)
-            await probe.close()
-            probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
-            await asyncio.sleep(0.3)  # the circuit closes again after cache_circuit_open_seconds
-            hits = _sample("cache_requests_total", {"cache": "item", "result": "hit"})
-            for _ in range(3):
-                assert (await client.get(detail)).json()["name"] == "Table"
-            assert await probe.get(f"items:item:{item['id']}") is not None
-            assert _sample("cache_requests_total", {"cache": "item", "result": "hit"}) > hits
-            ready = await client.get("/readyz")
-            assert ready.json()["checks"]["cache"]["status"] == "ok"
+        assert await probe.get(f"items:item:{item['id']}") is not None
+        assert _sample("cache_requests_total", {"cache": "item", "result": "hit"}) > hits
+        ready = await client.get("/readyz")
+        assert ready.json()["checks"]["cache"]["status"] == "ok"
     await probe.close()

@@ -24,8 +24,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from app.auth.login_rate_limit import KEY_PREFIX, LoginRateLimiter
-from app.redis_store import RedisTTLStore
 from app.settings import Settings
+from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, serve
 from tests.integration.conftest import require_server
 

@@ -11,10 +11,9 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
-from fastapi import Depends, HTTPException, Query, status
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -59,29 +58,6 @@ class Cursor:
 class PageRequest:
     limit: int
     after: Cursor | None
-
-
-async def page_request(
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=200, description="next_cursor of the previous page; omit for the first."),
-    ] = None,
-) -> PageRequest:
-    if cursor is None:
-        return PageRequest(limit, None)
-    try:
-        return PageRequest(limit, Cursor.decode(cursor))
-    except InvalidCursorError:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            "Invalid cursor: pass the next_cursor value of a previous page unchanged",
-        ) from None
-
-
-PageParams = Annotated[PageRequest, Depends(page_request)]
 
 
 class Keyed(Protocol):

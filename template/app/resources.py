@@ -1,15 +1,17 @@
-"""The long-lived objects one application instance shares across requests."""
+"""The long-lived objects one application instance shares across requests.
+
+``create_app`` (app/main.py) builds them; routes reach them through app/api/deps.py.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
-
-from fastapi import Request
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from app.api.static_files import StaticAssets
     from app.auth.refresh_tokens import RefreshTokens
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
@@ -17,8 +19,7 @@ if TYPE_CHECKING:
     from app.db.schema import SchemaCheck
     from app.jobs.runtime import JobRuntime
     from app.settings import Settings
-    from app.static_files import StaticAssets
-    from app.ttl_store import TTLStore
+    from app.stores import TTLStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,3 @@ class Resources:
     cache: Cache
     static_assets: StaticAssets
     schema: SchemaCheck
-
-
-def resources_of(request: Request) -> Resources:
-    return cast("Resources", request.app.state.resources)

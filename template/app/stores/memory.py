@@ -1,44 +1,9 @@
-"""Short-lived key/value storage: the in-process default behind one small interface.
-
-Refresh tokens and the cache live here. Production swaps in the Redis-backed store
-(app/redis_store.py) with the same methods, so callers never know which one they talk to.
-"""
+"""The in-process TTL store: the default when REDIS_URL is empty (development, tests)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
-
-
-class TTLStore(Protocol):
-    """Keys expire after their TTL; ``take`` reads and deletes in one atomic step."""
-
-    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
-    async def get(self, key: str) -> bytes | None: ...
-    async def take(self, key: str) -> bytes | None: ...
-    async def delete(self, key: str) -> None: ...
-    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
-        """Set only if ``key`` is absent (a lock); True when this call set it."""
-        ...
-
-    async def swap(self, key: str, value: bytes, ttl_seconds: int) -> bytes | None:
-        """Replace ``key`` only if it exists and return its old value, atomically."""
-        ...
-
-    async def expire(self, key: str, ttl_seconds: int) -> bool:
-        """Restart ``key``'s TTL; False when it no longer exists."""
-        ...
-
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """Count one event in ``key``'s fixed window, which starts at its first event.
-
-        Returns the count so far and the seconds until the window ends, atomically.
-        """
-        ...
-
-    async def ping(self) -> None: ...
-    async def close(self) -> None: ...
 
 
 class MemoryTTLStore:

@@ -18,9 +18,6 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.settings import Settings
-from app.ttl_store import MemoryTTLStore, TTLStore
-
 # Waits of 0.1, 0.2, 0.4, 0.4, 0.4, 0.4 s between attempts: 1.9 s of retrying in all.
 RETRY_BACKOFF = ExponentialBackoff(cap=0.4, base=0.05)
 RETRIES = 6
@@ -81,13 +78,3 @@ class RedisTTLStore:
 
     async def close(self) -> None:
         await self.client.aclose()
-
-
-def create_store(settings: Settings) -> TTLStore:
-    """Redis when REDIS_URL is set, otherwise the in-process store."""
-    if not settings.redis_url:
-        return MemoryTTLStore()
-    return RedisTTLStore.from_url(
-        settings.redis_url_with_password,
-        socket_timeout_seconds=settings.redis_socket_timeout_seconds,
-    )

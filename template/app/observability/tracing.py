@@ -53,7 +53,7 @@ class Tracing:
     provider: TracerProvider
 
     def fastapi_telemetry(self) -> TelemetryConfig:
-        # Prometheus (app.metrics) and the JSON logs already cover metrics and logs.
+        # Prometheus (app.observability.metrics) and the JSON logs already cover metrics and logs.
         return {
             "tracer_provider": self.provider,
             "tracing": True,
@@ -91,7 +91,7 @@ def configure_tracing(settings: Settings, engines: Sequence[AsyncEngine]) -> Tra
     )
     provider.add_span_processor(BatchSpanProcessor(span_exporter(settings)))
     tracer = provider.get_tracer("app.db")
-    # The instrumentation's pool-usage counter goes nowhere: app.metrics exports pool usage.
+    # The instrumentation's pool-usage counter goes nowhere: metrics.py exports pool usage.
     connections = (
         NoOpMeterProvider()
         .get_meter("app.db")

@@ -1,6 +1,6 @@
 """Cache-Control for browsers and the CDN: public where it is safe, private elsewhere.
 
-Routes opt in to public caching with the ``public_cache_control`` dependency
+Routes opt in to public caching with the ``PublicCacheControl`` dependency (app/api/deps.py)
 (``public, max-age=PUBLIC_MAX_AGE_SECONDS, s-maxage=CDN_S_MAXAGE_SECONDS``), so
 CloudFront can answer repeated catalog reads without the service. Everything else,
 and every request that carries credentials or gets a cookie back, is
@@ -9,23 +9,11 @@ and every request that carries credentials or gets a cookie back, is
 
 from __future__ import annotations
 
-from fastapi import Request, Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.state import resources_of
-
 PRIVATE = "private, no-store"
 PRIVATE_PATH_PREFIXES = ("/api/v1/auth", "/api/v1/me", "/api/v1/users")
-
-
-async def public_cache_control(request: Request, response: Response) -> None:
-    """Mark a successful response as cacheable by browsers and the CDN."""
-    settings = resources_of(request).settings
-    response.headers["Cache-Control"] = (
-        f"public, max-age={settings.public_max_age_seconds}, "
-        f"s-maxage={settings.cdn_s_maxage_seconds}"
-    )
 
 
 class CacheControlMiddleware:

@@ -15,8 +15,8 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from app.request_context import request_id_var
-from app.tracing import add_trace_ids
+from app.observability.request_context import request_id_var
+from app.observability.tracing import add_trace_ids
 
 if TYPE_CHECKING:
     from app.http.observed import CompletedRequest

@@ -4,7 +4,7 @@ At startup every file under app/static/ gets a name with a hash of its content
 (``app.css`` -> ``app.3f2a9c1b0d4e.css``); ``StaticAssets.url`` gives the public URL
 under STATIC_URL (the app's /static, or the CDN). A changed file gets a new name, so
 ``Cache-Control: public, max-age=31536000, immutable`` is safe. Unhashed names still
-work but must be revalidated. ``python -m app.static_files DIR`` writes the hashed files
+work but must be revalidated. ``python -m app.api.static_files DIR`` writes the hashed files
 into DIR, for uploading to the CDN's bucket.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 
-from app.state import resources_of
+from app.api.deps import resources_of
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=0, must-revalidate"
 HASH_LENGTH = 12

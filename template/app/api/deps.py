@@ -1,0 +1,183 @@
+"""Every request dependency in one place, so routes read as plain functions.
+
+Routes take what they need as annotated parameters: ``WriteSession``, ``ReadSession``
+or ``LazyReadSession`` for the database, ``ResponseCache`` for cache-aside,
+``PageParams`` for keyset pages, ``CurrentUserId``/``OptionalUserId`` for the caller,
+and ``PublicCacheControl`` to let browsers and the CDN keep a response. The modules
+behind them (app/db/, app/cache.py, app/auth/) know nothing about FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from fastapi import Depends, HTTPException, Query, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.tokens import InvalidAccessTokenError
+from app.cache import Cache
+from app.db.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Cursor,
+    InvalidCursorError,
+    PageRequest,
+)
+from app.db.routing import READ_AFTER_LSN_COOKIE, READ_AFTER_LSN_HEADER, read_lsn_token
+from app.db.session import ON_COMMIT_LSN, ReadSessionOnDemand
+from app.settings import Environment
+
+if TYPE_CHECKING:
+    from app.resources import Resources
+
+
+def resources_of(request: Request) -> Resources:
+    """The app's long-lived objects (``create_app`` puts them on ``app.state``)."""
+    return cast("Resources", request.app.state.resources)
+
+
+# --- Database sessions (app/db/) ---
+
+
+async def get_write_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
+    """A primary session; it rolls back whatever the endpoint left uncommitted.
+
+    Every commit on it hands the client a read-your-writes token (see app/db/routing.py).
+    """
+    resources = resources_of(request)
+    window_seconds = resources.settings.database_read_your_writes_window_seconds
+
+    def hand_out_lsn(lsn: int) -> None:
+        response.headers[READ_AFTER_LSN_HEADER] = str(lsn)
+        if window_seconds:
+            response.set_cookie(
+                READ_AFTER_LSN_COOKIE,
+                str(lsn),
+                max_age=window_seconds,
+                httponly=True,
+                secure=resources.settings.environment is Environment.PRODUCTION,
+                samesite="lax",
+            )
+
+    async with resources.session_factory() as session:
+        session.info[ON_COMMIT_LSN] = hand_out_lsn
+        yield session
+
+
+def _client_lsn(request: Request) -> int | None:
+    """The WAL position of the client's last write, if it sent one back."""
+    return read_lsn_token(
+        request.headers.get(READ_AFTER_LSN_HEADER), request.cookies.get(READ_AFTER_LSN_COOKIE)
+    )
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on a replica that has seen the client's writes, else on the primary."""
+    async with resources_of(request).read_router.session(_client_lsn(request)) as session:
+        yield session
+
+
+async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSessionOnDemand]:
+    router = resources_of(request).read_router
+    async with AsyncExitStack() as exit_stack:
+        yield ReadSessionOnDemand(router, _client_lsn(request), exit_stack)
+
+
+# Endpoints that change data, or read and then write, take a WriteSession.
+WriteSession = Annotated[AsyncSession, Depends(get_write_session)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+LazyReadSession = Annotated[ReadSessionOnDemand, Depends(get_read_session_on_demand)]
+
+
+# --- Cache-aside (app/cache.py) ---
+
+
+async def get_cache(request: Request) -> Cache:
+    return resources_of(request).cache
+
+
+ResponseCache = Annotated[Cache, Depends(get_cache)]
+
+
+# --- Keyset pages (app/db/pagination.py) ---
+
+
+async def page_request(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="next_cursor of the previous page; omit for the first."),
+    ] = None,
+) -> PageRequest:
+    if cursor is None:
+        return PageRequest(limit, None)
+    try:
+        return PageRequest(limit, Cursor.decode(cursor))
+    except InvalidCursorError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "Invalid cursor: pass the next_cursor value of a previous page unchanged",
+        ) from None
+
+
+PageParams = Annotated[PageRequest, Depends(page_request)]
+
+
+# --- Cache-Control for browsers and the CDN (app/http/cache_control.py) ---
+
+
+async def public_cache_control(request: Request, response: Response) -> None:
+    """Mark a successful response as cacheable by browsers and the CDN."""
+    settings = resources_of(request).settings
+    response.headers["Cache-Control"] = (
+        f"public, max-age={settings.public_max_age_seconds}, "
+        f"s-maxage={settings.cdn_s_maxage_seconds}"
+    )
+
+
+PublicCacheControl = Depends(public_cache_control)
+
+
+# --- The caller (app/auth/): access tokens checked statelessly on every protected request ---
+
+# auto_error=False: we answer 401 (not 403) with a proper WWW-Authenticate header ourselves.
+bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
+
+
+async def optional_user_id(request: Request, credentials: Credentials) -> int | None:
+    """The caller's user id, None when anonymous; a bad token is still a 401."""
+    if credentials is None:
+        return None
+    try:
+        claims = resources_of(request).access_tokens.verify(credentials.credentials)
+    except InvalidAccessTokenError as error:
+        raise _unauthorized(
+            "Invalid or expired access token; log in or refresh it", "invalid_token"
+        ) from error
+    return claims.user_id
+
+
+async def current_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:
+    if user_id is None:
+        raise _unauthorized("Not authenticated: send 'Authorization: Bearer <access token>'")
+    return user_id
+
+
+CurrentUserId = Annotated[int, Depends(current_user_id)]
+OptionalUserId = Annotated[int | None, Depends(optional_user_id)]
+
+# For routes that take OptionalUserId: the token is optional ({} is "no security"),
+# so the document does not promise a 401 to anonymous callers. FastAPI appends this
+# list to the bearer requirement it derives from the dependency.
+OPTIONAL_AUTH_OPENAPI: dict[str, Any] = {"security": [{}]}
