@@ -1,10 +1,11 @@
 """The production server: ``python -m app.server`` runs Granian, embedded in our uvloop loop.
 
 Granian parses HTTP in Rust and hands each request to the app on this process's event
-loop; measured with ``make bench`` on this app it serves about 3x the requests of
-uvicorn (httptools) and 6x those of Hypercorn per CPU second on the bare ``/healthz``.
-It speaks HTTP/1.1 and HTTP/2 on one port (h2c with prior knowledge, h2 when given
-TLS); on AWS the ALB speaks HTTP/1.1 to its targets and HTTP/2 to clients.
+loop. Chosen by measurement (two processes, wrk with 64 connections, interleaved rounds):
+on this service's ``/healthz`` it served about 3x the req/s of uvicorn (httptools) and
+6x Hypercorn's. It speaks HTTP/1.1 and HTTP/2 on one port (h2c with prior knowledge, h2
+when given TLS); on AWS, HTTP/2 ends at CloudFront and the ALB, which speak HTTP/1.1 to
+the service. The embedded server is what lets the drain below decide when to stop.
 
 One process per container (ECS scales by tasks). Several processes on one machine share
 the port (Granian binds with SO_REUSEPORT and the kernel spreads connections).
