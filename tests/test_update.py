@@ -7,13 +7,14 @@ path, edited and committed by its user, then updated to v1.1.0.
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import copier
 import pytest
 import yaml
 
-from tests.conftest import TEMPLATE_ROOT, render
+from tests.conftest import TEMPLATE_ROOT, render, run, service_env
 
 TEMPLATE_CHANGE = "## Changelog\n\nTemplate v1.1.0 adds this section.\n"
 USER_SECTION = "## Our team's notes\n\nOn-call: #orders-oncall.\n"
@@ -133,3 +134,147 @@ def test_conflicting_edit_is_marked_and_nothing_is_lost(
     answers = answers_of(service)
     assert answers["_commit"] == "v1.1.0"
     assert answers["project_name"] == "Order Service"
+
+
+# --- Across the regrouping of app/ (issue 12) -----------------------------------------------
+
+# The last template commit before app/ was regrouped by concern.
+BEFORE_MOVE = "5de5016"
+# Moved modules the user leaves alone: the update must simply move them.
+UNTOUCHED_MOVES = {
+    "app/logging.py": "app/observability/logging.py",
+    "app/metrics.py": "app/observability/metrics.py",
+    "app/fieldsets.py": "app/schemas/fieldsets.py",
+    "app/pagination.py": "app/db/pagination.py",
+    "app/redis_store.py": "app/stores/redis.py",
+}
+# (moved module, its new path, the template's line the user edits, the user's version of it)
+EDIT_MERGED = (
+    "app/ttl_store.py",
+    "app/stores/memory.py",
+    "self, *, sweep_every: int = 1000,",
+    "self, *, sweep_every: int = 250,",
+)
+EDITS_CONFLICTING = [
+    (
+        # The template moved resources_of out of this module (to app/api/deps.py).
+        "app/state.py",
+        "app/resources.py",
+        '    return cast("Resources", request.app.state.resources)',
+        "    # Ours: the hook for per-tenant resources.\n"
+        '    return cast("Resources", request.app.state.resources)',
+    ),
+    (
+        # ... and public_cache_control out of this one (to app/api/deps.py too).
+        "app/http_cache.py",
+        "app/http/cache_control.py",
+        'f"s-maxage={settings.cdn_s_maxage_seconds}"',
+        'f"s-maxage={settings.cdn_s_maxage_seconds}, stale-while-revalidate=30"',
+    ),
+]
+# The service's tests that exercise the moved modules (the whole suite takes minutes more).
+MOVED_MODULE_TESTS = [
+    "tests/test_cache.py",
+    "tests/test_sessions.py",
+    "tests/test_cdn.py",
+    "tests/test_observability.py",
+    "tests/test_lean_http.py",
+    "tests/test_worker_health.py",
+]
+
+
+def resolve_taking_the_template_side(path: Path) -> None:
+    """What a user does with a conflict whose code moved elsewhere: keep the new side."""
+    kept, side = [], "both"
+    for line in path.read_text().splitlines(keepends=True):
+        if line.startswith("<<<<<<< "):
+            side = "ours"
+        elif line.startswith("=======") and side == "ours":
+            side = "theirs"
+        elif line.startswith(">>>>>>> "):
+            side = "both"
+        elif side != "ours":
+            kept.append(line)
+    path.write_text("".join(kept))
+
+
+@pytest.fixture(scope="module")
+def service_across_the_move(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A service rendered before the move, edited and committed, then updated to HEAD."""
+    try:
+        git(TEMPLATE_ROOT, "cat-file", "-e", f"{BEFORE_MOVE}^{{commit}}")
+    except subprocess.CalledProcessError:
+        pytest.fail(
+            f"commit {BEFORE_MOVE} is missing: this test needs the template's git history "
+            "(in a shallow clone run `git fetch --unshallow`)"
+        )
+    service = tmp_path_factory.mktemp("moved") / "service"
+    render(service, {"alarm_email": "oncall@example.com"}, vcs_ref=BEFORE_MOVE)
+    git(service, "init", "-q", "-b", "main")
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", "Start from tenfold before the move")
+    for old, _new, line, edited in [EDIT_MERGED, *EDITS_CONFLICTING]:
+        module = service / old
+        assert line in module.read_text(), f"{old} no longer has the line this test edits"
+        module.write_text(module.read_text().replace(line, edited))
+    git(service, "commit", "-q", "-am", "Our edits")
+
+    head = git(TEMPLATE_ROOT, "rev-parse", "HEAD").strip()
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "copier", "update",
+            "--trust", "--defaults", "--vcs-ref", head,
+        ],
+        cwd=service,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return service, result.stderr
+
+
+def test_untouched_moved_modules_move(service_across_the_move: tuple[Path, str]) -> None:
+    service, _ = service_across_the_move
+    head = git(TEMPLATE_ROOT, "rev-parse", "HEAD").strip()
+    for old, new in UNTOUCHED_MOVES.items():
+        assert not (service / old).exists(), f"{old} stayed behind"
+        template_version = git(TEMPLATE_ROOT, "show", f"{head}:template/{new}")
+        assert (service / new).read_text() == template_version, f"{new} is not the template's"
+
+
+def test_edits_in_moved_modules_are_merged_or_marked_never_lost(
+    service_across_the_move: tuple[Path, str],
+) -> None:
+    service, output = service_across_the_move
+    old, new, _line, edited = EDIT_MERGED
+    merged = (service / new).read_text()
+    assert edited in merged, f"the user's edit of {old} did not reach {new}"
+    assert "<<<<<<<" not in merged
+    assert f"{old} -> {new}: your edits were merged" in output
+
+    unmerged = git(service, "diff", "--name-only", "--diff-filter=U").split()
+    for old, new, _line, edited in EDITS_CONFLICTING:
+        text = (service / new).read_text()
+        assert "<<<<<<< before updating" in text, f"the edit of {old} is not marked in {new}"
+        assert ">>>>>>> after updating" in text
+        assert edited in text, f"the user's side of the {old} conflict was lost"
+        assert new in unmerged, f"{new} is not unmerged in git's index"
+        assert f"{old} -> {new}: CONFLICT" in output
+
+
+def test_the_updated_service_passes_its_checks(
+    service_across_the_move: tuple[Path, str],
+) -> None:
+    service, _ = service_across_the_move
+    for _old, new, _line, _edited in EDITS_CONFLICTING:
+        resolve_taking_the_template_side(service / new)
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", "Update to the regrouped app/")
+    env = service_env()
+    run(["make", "lint"], cwd=service, env=env)
+    run(
+        ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", *MOVED_MODULE_TESTS],
+        cwd=service,
+        env=env,
+    )

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import about
 from app.api import api_router, bench_twins, health, landing, static_files
+from app.api.redacted_errors import redacted_validation_errors
+from app.auth.passwords import PasswordHashing
 from app.auth.refresh_tokens import RefreshTokens
+from app.auth.revocations import RevokedFamilies
 from app.auth.tokens import AccessTokens
 from app.cache import Cache
 from app.db.engine import create_engine
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=fastapi_telemetry(tracing),
     )
     app.state.resources = resources
+    app.add_exception_handler(RequestValidationError, redacted_validation_errors)
     app.state.tracing = tracing
     app.include_router(health.router)
     app.include_router(api_router)
@@ -84,6 +89,12 @@ def _build_resources(settings: Settings) -> Resources:
     engine = create_engine(settings.primary_database_url, settings)
     session_factory = create_session_factory(engine)
     store = create_store(settings)
+    revoked_families = RevokedFamilies(
+        store,
+        # As long as the family's last access token can be accepted.
+        marker_ttl_seconds=settings.access_token_ttl_seconds + settings.jwt_leeway_seconds,
+        cache_seconds=settings.access_token_revocation_cache_seconds,
+    )
     return Resources(
         settings=settings,
         engine=engine,
@@ -91,9 +102,22 @@ def _build_resources(settings: Settings) -> Resources:
         store=store,
         access_tokens=AccessTokens(
             settings.jwt_secret_key.get_secret_value(),
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
             ttl_seconds=settings.access_token_ttl_seconds,
+            leeway_seconds=settings.jwt_leeway_seconds,
         ),
-        refresh_tokens=RefreshTokens(store, ttl_seconds=settings.refresh_token_ttl_seconds),
+        refresh_tokens=RefreshTokens(
+            store,
+            ttl_seconds=settings.refresh_token_ttl_seconds,
+            reuse_grace_seconds=settings.refresh_token_reuse_grace_seconds,
+            revoked_families=revoked_families,
+        ),
+        revoked_families=revoked_families,
+        passwords=PasswordHashing(
+            concurrency=settings.password_hashing_concurrency,
+            wait_seconds=settings.password_hashing_wait_seconds,
+        ),
         static_assets=static_files.StaticAssets(url_prefix=settings.static_url),
         cache=_build_cache(settings, store),
         jobs=JobRuntime.for_app(settings, session_factory),

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from app.api.static_files import StaticAssets
+    from app.auth.passwords import PasswordHashing
     from app.auth.refresh_tokens import RefreshTokens
+    from app.auth.revocations import RevokedFamilies
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
     from app.db.routing import ReadRouter
@@ -32,6 +34,8 @@ class Resources:
     store: TTLStore
     access_tokens: AccessTokens
     refresh_tokens: RefreshTokens
+    revoked_families: RevokedFamilies
+    passwords: PasswordHashing
     read_router: ReadRouter
     jobs: JobRuntime
     cache: Cache

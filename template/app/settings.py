@@ -20,10 +20,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app import about
+
 # Public on purpose: production refuses it (see _refuse_development_defaults_in_production).
 DEVELOPMENT_JWT_SECRET_KEY = "development-only-jwt-secret-key-do-not-use-in-production"  # noqa: S105
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 CORS_SCHEMES = ("http", "https")
+MIN_ADMIN_TOKEN_LENGTH = 32
 
 
 class Environment(StrEnum):
@@ -429,6 +432,107 @@ class AuthSettings(BaseSettings):
         return value
 
 
+class AccountSecuritySettings(BaseSettings):
+    """Abuse limits on accounts and sessions (app/auth/): sign-up limits, bounded password
+    hashing, password strength, refresh retries, revocation and token claims."""
+
+    registration_attempts_per_window: int = Field(
+        5,
+        ge=0,
+        description="Sign-ups allowed per client IP in each registration window; more answer "
+        "429 with Retry-After (0: no limit). Each costs an argon2 hash, so keep it low.",
+    )
+    registration_network_attempts_per_window: int = Field(
+        20,
+        ge=0,
+        description="Sign-ups allowed per client network (RATE_LIMIT_IPV4_PREFIX_LENGTH / "
+        "RATE_LIMIT_IPV6_PREFIX_LENGTH) in each window, so rotating addresses within one "
+        "allocation does not lift the per-IP limit (0: no limit).",
+    )
+    registration_window_seconds: int = Field(
+        3600,
+        ge=1,
+        le=86400,
+        description="Length of the registration rate-limit window; longer slows mass sign-ups "
+        "more, but a shared office address waits longer after its quota.",
+    )
+    rate_limit_ipv4_prefix_length: int = Field(
+        24,
+        ge=8,
+        le=32,
+        description="IPv4 addresses in one /N network share the per-network limits; smaller N "
+        "catches more rotation but lumps more neighbours together.",
+    )
+    rate_limit_ipv6_prefix_length: int = Field(
+        64,
+        ge=16,
+        le=128,
+        description="IPv6 addresses in one /N network share the per-network limits (a /64 is "
+        "one subscriber's LAN).",
+    )
+    password_hashing_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="argon2 hashes (sign-up, login) one process runs at once; each takes "
+        "64 MiB and most of a core, so this bounds their memory (N x 64 MiB) and CPU.",
+    )
+    password_hashing_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="How long a sign-up or login waits for a free hashing slot before it "
+        "answers 503 with Retry-After; longer queues more under a burst.",
+    )
+    password_min_strength: int = Field(
+        3,
+        ge=0,
+        le=4,
+        description="Lowest zxcvbn score (0-4) a new password needs; 3 refuses common, breached "
+        "and guessable passwords (0: length only).",
+    )
+    refresh_token_reuse_grace_seconds: int = Field(
+        10,
+        ge=0,
+        le=60,
+        description="A refresh token presented again this soon after its rotation gets the same "
+        "new refresh token (a client retrying after a timeout) instead of revoking its family; "
+        "0: every reuse revokes.",
+    )
+    access_token_revocation_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="How long an instance trusts its last look at a session's revocation marker; "
+        "a logout reaches other instances' access tokens within this (0: every request asks "
+        "the store).",
+    )
+    jwt_issuer: str = Field(
+        "",
+        description="iss claim of access tokens, checked on verify; empty: the service's slug.",
+    )
+    jwt_audience: str = Field(
+        "",
+        description="aud claim of access tokens, checked on verify; empty: the service's slug.",
+    )
+    jwt_leeway_seconds: int = Field(
+        30,
+        ge=0,
+        le=300,
+        description="Clock skew tolerated between instances when checking exp, iat and nbf.",
+    )
+
+    @property
+    def token_issuer(self) -> str:
+        """JWT_ISSUER, or the service's slug."""
+        return self.jwt_issuer or about.SLUG
+
+    @property
+    def token_audience(self) -> str:
+        """JWT_AUDIENCE, or the service's slug."""
+        return self.jwt_audience or about.SLUG
+
+
 class HttpSettings(BaseSettings):
     """The HTTP layer (app/http/) and static assets (app/api/static_files.py)."""
 
@@ -489,7 +593,9 @@ class ObservabilitySettings(BaseSettings):
         "of that request; costs nothing when off.",
     )
     admin_token: SecretStr | None = Field(
-        None, description="Shared secret for admin-only features such as profiling."
+        None,
+        description="Shared secret for admin-only features such as profiling; at least 32 "
+        "characters when PROFILING_ENABLED is true.",
     )
     otel_enabled: bool = Field(
         False,
@@ -523,6 +629,19 @@ class ObservabilitySettings(BaseSettings):
         "<project>-<stack>), so each stack scales on its own queue.",
     )
 
+    @model_validator(mode="after")
+    def _refuse_profiling_without_a_strong_admin_token(self) -> Self:
+        if not self.profiling_enabled:
+            return self
+        token = self.admin_token.get_secret_value() if self.admin_token is not None else ""
+        if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"PROFILING_ENABLED=true needs an ADMIN_TOKEN of at least {MIN_ADMIN_TOKEN_LENGTH} "
+                f"characters (got {len(token)}): anyone holding it can profile requests; set one "
+                "with `openssl rand -hex 32`, or unset PROFILING_ENABLED"
+            )
+        return self
+
 
 class BenchSettings(BaseSettings):
     """The untuned twins `make bench` compares with (app/api/bench_twins.py)."""
@@ -541,6 +660,7 @@ class Settings(
     StoreSettings,
     JobSettings,
     AuthSettings,
+    AccountSecuritySettings,
     HttpSettings,
     ObservabilitySettings,
     BenchSettings,

@@ -14,7 +14,7 @@ from app.observability.request_context import request_id_var
 from app.settings import Settings
 from tests.conftest import serve
 
-ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef"
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:

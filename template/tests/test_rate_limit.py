@@ -1,4 +1,5 @@
-"""Login rate limit on the in-process store: per IP, per email, Retry-After, fail-open."""
+"""Login and registration rate limits on the in-process store: per IP, per email, per
+network, Retry-After, fail-open."""
 
 from __future__ import annotations
 
@@ -14,12 +15,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.requests import Request
 
 from app.auth.client_ip import client_ip
-from app.auth.login_rate_limit import LoginRateLimiter
+from app.auth.rate_limit import RateLimiter, Verdict, login_keys, registration_keys
 from app.settings import Settings
 from app.stores.memory import MemoryTTLStore
 from tests.conftest import PASSWORD, serve
 
 LOGIN = "/api/v1/auth/login"
+REGISTER = "/api/v1/auth/register"
+
+
+class LoginLimiter:
+    """The login limiter as the endpoint builds it: ``attempts`` per IP and per email."""
+
+    def __init__(self, store: MemoryTTLStore, *, attempts: int, window_seconds: int) -> None:
+        self._limiter = RateLimiter(store, limit="login", window_seconds=window_seconds)
+        self._attempts = attempts
+
+    async def attempt(self, client_ip: str, email: str) -> Verdict:
+        return await self._limiter.attempt(login_keys(client_ip, email, self._attempts))
 
 
 class Clock:
@@ -32,7 +45,7 @@ class Clock:
 
 async def test_each_key_allows_its_attempts_per_window_then_refuses_until_it_ends() -> None:
     clock = Clock()
-    limiter = LoginRateLimiter(MemoryTTLStore(clock=clock), attempts=3, window_seconds=60)
+    limiter = LoginLimiter(MemoryTTLStore(clock=clock), attempts=3, window_seconds=60)
     for _ in range(3):
         assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
     clock.now += 20
@@ -44,13 +57,13 @@ async def test_each_key_allows_its_attempts_per_window_then_refuses_until_it_end
 
 
 async def test_one_address_cannot_try_many_accounts() -> None:
-    limiter = LoginRateLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
+    limiter = LoginLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
     verdicts = [await limiter.attempt("10.0.0.1", f"user{n}@example.com") for n in range(4)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
 
 
 async def test_many_addresses_cannot_brute_force_one_account() -> None:
-    limiter = LoginRateLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
+    limiter = LoginLimiter(MemoryTTLStore(), attempts=3, window_seconds=60)
     verdicts = [await limiter.attempt(f"10.0.0.{n}", "ada@example.com") for n in range(4)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
     # Another account from a fresh address is not affected.
@@ -59,7 +72,7 @@ async def test_many_addresses_cannot_brute_force_one_account() -> None:
 
 async def test_zero_attempts_disables_the_limit() -> None:
     store = MemoryTTLStore()
-    limiter = LoginRateLimiter(store, attempts=0, window_seconds=60)
+    limiter = LoginLimiter(store, attempts=0, window_seconds=60)
     for _ in range(50):
         assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
     assert len(store) == 0
@@ -73,11 +86,12 @@ class FailingStore(MemoryTTLStore):
 
 
 async def test_a_failing_store_lets_logins_through_and_counts_it() -> None:
-    limiter = LoginRateLimiter(FailingStore(), attempts=1, window_seconds=60)
-    before = REGISTRY.get_sample_value("login_rate_limit_store_errors_total") or 0.0
+    limiter = LoginLimiter(FailingStore(), attempts=1, window_seconds=60)
+    labels = {"limit": "login"}
+    before = REGISTRY.get_sample_value("rate_limit_store_errors_total", labels) or 0.0
     for _ in range(3):
         assert (await limiter.attempt("10.0.0.1", "ada@example.com")).allowed
-    assert REGISTRY.get_sample_value("login_rate_limit_store_errors_total") == before + 3
+    assert REGISTRY.get_sample_value("rate_limit_store_errors_total", labels) == before + 3
 
 
 @pytest.fixture
@@ -238,3 +252,59 @@ async def test_behind_cloudfront_each_viewer_has_its_own_login_limit(settings: S
         assert first == [401, 401, 429]
         assert await attempt("2001:db8::1:1000", "other@example.com") == 401
         assert await attempt("garbage", "third@example.com") == 401
+
+
+async def test_registration_is_limited_per_address_and_per_network() -> None:
+    limiter = RateLimiter(MemoryTTLStore(), limit="registration", window_seconds=3600)
+
+    async def allowed(address: str) -> bool:
+        keys = registration_keys(address, ip_limit=2, network_limit=3)
+        return (await limiter.attempt(keys)).allowed
+
+    assert [await allowed("198.51.100.1") for _ in range(3)] == [True, True, False]
+    # Rotating addresses within one /24 shares the network's count (3, one already refused).
+    assert await allowed("198.51.100.2") is False
+    assert await allowed("198.51.101.1") is True  # the next /24 is another network
+    # IPv6: one /64 is one network, whatever the interface id; IPv4-mapped is IPv4.
+    assert [await allowed(f"2001:db8:0:1::{n}") for n in range(1, 5)] == [True] * 3 + [False]
+    assert await allowed("2001:db8:0:2::1") is True
+    assert await allowed("::ffff:198.51.101.9") is True
+    assert await allowed("198.51.101.10") is True
+    assert await allowed("198.51.101.11") is False  # 198.51.101.0/24 counted the mapped one
+
+
+async def test_registration_over_the_limit_answers_429_with_retry_after(
+    settings: Settings,
+) -> None:
+    limited = settings.model_copy(
+        update={"registration_attempts_per_window": 2, "registration_window_seconds": 600}
+    )
+    async with serve(limited) as (_, client):
+        statuses = []
+        for n in range(3):
+            body = {"email": f"user{n}@example.com", "password": PASSWORD}
+            statuses.append((await client.post(REGISTER, json=body)).status_code)
+        refused = await client.post(REGISTER, json={"email": "x@example.com", "password": PASSWORD})
+    assert statuses == [202, 202, 429]
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["Retry-After"])
+    assert 1 <= retry_after <= 600
+    assert refused.json()["detail"] == (
+        f"Too many sign-ups from this address or network: retry in {retry_after} seconds"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("registration_attempts_per_window", -1),
+        ("registration_network_attempts_per_window", -1),
+        ("registration_window_seconds", 0),
+        ("rate_limit_ipv4_prefix_length", 33),
+        ("rate_limit_ipv6_prefix_length", 8),
+    ],
+)
+def test_bad_registration_limit_settings_are_refused(field: str, value: int) -> None:
+    values: dict[str, Any] = {field: value}
+    with pytest.raises(ValidationError, match=field):
+        Settings(_env_file=None, **values)

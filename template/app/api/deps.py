@@ -9,6 +9,7 @@ behind them (app/db/, app/cache.py, app/auth/) know nothing about FastAPI.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -83,7 +84,7 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSessionOnDemand]:
     router = resources_of(request).read_router
     async with AsyncExitStack() as exit_stack:
-        yield ReadSessionOnDemand(router, _client_lsn(request), exit_stack)
+        yield ReadSessionOnDemand(router, functools.partial(_client_lsn, request), exit_stack)
 
 
 # Endpoints that change data, or read and then write, take a WriteSession.
@@ -146,7 +147,7 @@ async def public_cache_control(request: Request, response: Response) -> None:
 PublicCacheControl = Depends(public_cache_control)
 
 
-# --- The caller (app/auth/): access tokens checked statelessly on every protected request ---
+# --- The caller (app/auth/): access tokens checked on every protected request ---
 
 # auto_error=False: we answer 401 (not 403) with a proper WWW-Authenticate header ourselves.
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -168,6 +169,9 @@ async def optional_user_id(request: Request, credentials: Credentials) -> int | 
         raise _unauthorized(
             "Invalid or expired access token; log in or refresh it", "invalid_token"
         ) from error
+    # A dict lookup most of the time (app/auth/revocations.py).
+    if await resources_of(request).revoked_families.is_revoked(claims.family_id):
+        raise _unauthorized("This session was logged out or revoked; log in again", "invalid_token")
     return claims.user_id
 
 

@@ -1,4 +1,12 @@
-"""Short-lived access tokens: HS256 JWTs verified without any store lookup."""
+"""Short-lived access tokens: HS256 JWTs verified by signature and claims.
+
+Each token names its issuer and audience (JWT_ISSUER, JWT_AUDIENCE: the service's slug
+by default), so a token another service signed with a shared key is refused here, and
+the session (refresh-token family) it was issued for, so a logout can revoke it
+(app/auth/revocations.py). exp, iat and nbf are checked with JWT_LEEWAY_SECONDS of
+tolerance, because the instance that issued a token and the one checking it never have
+exactly the same clock.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import jwt
 
 ALGORITHM = "HS256"
 TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "type", "fam"]
 
 
 class InvalidAccessTokenError(Exception):
@@ -21,6 +30,7 @@ class InvalidAccessTokenError(Exception):
 class AccessTokenClaims:
     user_id: int
     token_id: str
+    family_id: str
     issued_at: datetime
     expires_at: datetime
 
@@ -32,20 +42,30 @@ class AccessTokens:
         self,
         secret_key: str,
         *,
+        issuer: str,
+        audience: str,
         ttl_seconds: int = 900,
+        leeway_seconds: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._secret_key = secret_key
+        self.issuer = issuer
+        self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self.leeway_seconds = leeway_seconds
         self._clock = clock
 
-    def issue(self, user_id: int) -> str:
+    def issue(self, user_id: int, family_id: str) -> str:
         now = self._clock()
         claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
             "sub": str(user_id),
             "type": TOKEN_TYPE,
             "jti": secrets.token_urlsafe(16),
+            "fam": family_id,
             "iat": now,
+            "nbf": now,
             "exp": now + timedelta(seconds=self.ttl_seconds),
         }
         return jwt.encode(claims, self._secret_key, algorithm=ALGORITHM)
@@ -58,15 +78,23 @@ class AccessTokens:
                 token,
                 self._secret_key,
                 algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "sub", "jti", "type"]},
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway_seconds,
+                options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as error:
             raise InvalidAccessTokenError(str(error)) from error
-        if claims["type"] != TOKEN_TYPE or not str(claims["sub"]).isdigit():
+        if (
+            claims["type"] != TOKEN_TYPE
+            or not str(claims["sub"]).isdigit()
+            or not isinstance(claims["fam"], str)
+        ):
             raise InvalidAccessTokenError("not an access token")
         return AccessTokenClaims(
             user_id=int(claims["sub"]),
             token_id=claims["jti"],
+            family_id=claims["fam"],
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )

@@ -52,15 +52,18 @@ class ReadSessionOnDemand:
     """
 
     def __init__(
-        self, router: ReadRouter, client_lsn: int | None, exit_stack: AsyncExitStack
+        self,
+        router: ReadRouter,
+        client_lsn: Callable[[], int | None],
+        exit_stack: AsyncExitStack,
     ) -> None:
         self._router = router
-        self._client_lsn = client_lsn
+        self._client_lsn = client_lsn  # read only when a session is needed
         self._exit_stack = exit_stack
         self._session: AsyncSession | None = None
 
     async def __call__(self) -> AsyncSession:
         if self._session is None:
-            reads = self._router.session(self._client_lsn)
+            reads = self._router.session(self._client_lsn())
             self._session = await self._exit_stack.enter_async_context(reads)
         return self._session

@@ -72,3 +72,15 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RegistrationAccepted(BaseModel):
+    """The one answer to every accepted sign-up, new email or taken."""
+
+    detail: str
+
+
+REGISTRATION_ACCEPTED = RegistrationAccepted(
+    detail="Registration accepted: if this email had no account, it has one now with this "
+    "password. Log in to continue; an email that already had an account keeps its own password."
+)

@@ -20,6 +20,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
+from app.auth.revocations import KEY_PREFIX as REVOKED_PREFIX
+from app.auth.revocations import RevokedFamilies
 from app.cache import Cache
 from app.db.routing import READ_AFTER_LSN_HEADER
 from app.settings import Settings
@@ -55,7 +57,7 @@ async def client(settings: Settings, store: RedisTTLStore, redis_url: str) -> As
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
     body = {"email": "ada@example.com", "password": PASSWORD}
-    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 201
+    assert (await client.post("/api/v1/auth/register", json=body)).status_code == 202
     tokens: dict[str, str] = (await client.post("/api/v1/auth/login", json=body)).json()
     return tokens
 
@@ -103,8 +105,9 @@ async def test_items_are_cached_in_redis_with_a_ttl_and_writes_invalidate(
 
 
 async def test_refresh_tokens_rotate_revoke_and_expire_in_redis(store: RedisTTLStore) -> None:
-    tokens = RefreshTokens(store, ttl_seconds=600)
-    first = await tokens.issue(user_id=7)
+    revoked = RevokedFamilies(store, marker_ttl_seconds=930, cache_seconds=0)
+    tokens = RefreshTokens(store, ttl_seconds=600, reuse_grace_seconds=0, revoked_families=revoked)
+    _, first = await tokens.start(user_id=7)
     keys = [key.decode() if isinstance(key, bytes) else key for key in await store.client.keys("*")]
     assert token_key(first) in keys
     assert all(first not in key for key in keys)
@@ -117,10 +120,21 @@ async def test_refresh_tokens_rotate_revoke_and_expire_in_redis(store: RedisTTLS
     assert await tokens.rotate(first) is None  # reuse ...
     assert await store.get(family_key(session.family_id)) is None  # ... revokes the family
     assert await tokens.rotate(second) is None
+    assert await revoked.is_revoked(session.family_id)  # and its access tokens
+    assert 0 < await store.client.ttl(REVOKED_PREFIX + session.family_id) <= 930
 
-    third = await tokens.issue(user_id=7)
+    _, third = await tokens.start(user_id=7)
     await tokens.revoke(third)  # logout
     assert await tokens.rotate(third) is None
+
+
+async def test_concurrent_refreshes_in_redis_share_one_successor(store: RedisTTLStore) -> None:
+    """Two instances, one Redis: retries within the grace window get the same token."""
+    instances = [RefreshTokens(store, ttl_seconds=600, reuse_grace_seconds=10) for _ in range(2)]
+    _, token = await instances[0].start(user_id=7)
+    results = await asyncio.gather(*(instances[n % 2].rotate(token) for n in range(10)))
+    assert all(result is not None for result in results)
+    assert len({result[1] for result in results if result is not None}) == 1
 
 
 def _spare_port() -> int:

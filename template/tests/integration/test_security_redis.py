@@ -23,7 +23,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from app.auth.login_rate_limit import KEY_PREFIX, LoginRateLimiter
+from app.auth.rate_limit import KEY_PREFIX, RateLimiter, login_keys
 from app.settings import Settings
 from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, serve
@@ -48,21 +48,24 @@ async def test_the_window_is_shared_by_every_instance_and_expires_in_redis() -> 
     stores = [RedisTTLStore.from_url(url, socket_timeout_seconds=2) for _ in range(2)]
     try:
         # Two instances of the service, one Redis: attempts add up across them.
-        limiters = [LoginRateLimiter(s, attempts=4, window_seconds=30) for s in stores]
+        limiters = [RateLimiter(s, limit="login", window_seconds=30) for s in stores]
         email = f"{uuid.uuid4().hex}@example.com"
         ip = f"203.0.113.{uuid.uuid4().int % 250}"
-        verdicts = [await limiters[n % 2].attempt(ip, email) for n in range(5)]
+        verdicts = [await limiters[n % 2].attempt(login_keys(ip, email, 4)) for n in range(5)]
         assert [v.allowed for v in verdicts] == [True, True, True, True, False]
         assert 1 <= verdicts[-1].retry_after_seconds <= 30
         # The counters carry the window as their TTL: Redis forgets them on its own.
-        keys = [key async for key in stores[0].client.scan_iter(f"{KEY_PREFIX}ip:{ip}")]
+        keys = [key async for key in stores[0].client.scan_iter(f"{KEY_PREFIX}login:ip:{ip}")]
         assert keys
         ttl_ms = await stores[0].client.pttl(keys[0])
         assert 0 < ttl_ms <= 30_000
         # 50 concurrent attempts are counted exactly: INCR is atomic.
         burst_email = f"{uuid.uuid4().hex}@example.com"
         results = await asyncio.gather(
-            *(limiters[n % 2].attempt(f"198.51.100.{n}", burst_email) for n in range(50))
+            *(
+                limiters[n % 2].attempt(login_keys(f"198.51.100.{n}", burst_email, 4))
+                for n in range(50)
+            )
         )
         assert sum(v.allowed for v in results) == 4
     finally:
@@ -164,7 +167,7 @@ async def test_a_stopped_redis_gives_503_on_login_and_cached_reads_keep_working(
     )
     body = {"email": "ada@example.com", "password": PASSWORD}
     async with _client(app_settings) as client:
-        assert (await client.post(REGISTER, json=body)).status_code == 201
+        assert (await client.post(REGISTER, json=body)).status_code == 202
         tokens = (await client.post(LOGIN, json=body)).json()
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         item = await client.post(
@@ -203,7 +206,7 @@ async def test_a_one_second_redis_restart_is_bridged_without_errors(
 ) -> None:
     async with _client(settings.model_copy(update={"redis_url": own_redis.url})) as client:
         body = {"email": "ada@example.com", "password": PASSWORD}
-        assert (await client.post(REGISTER, json=body)).status_code == 201
+        assert (await client.post(REGISTER, json=body)).status_code == 202
         assert (await client.post(LOGIN, json=body)).status_code == 200
 
         errors = _sample("session_store_errors_total", {"operation": "login"})
