@@ -11,8 +11,10 @@ Steps, each bounded in time:
    orchestrator (template/topology: the same code as `scripts/pg-pair` and the topology);
    RabbitMQ is the machine's (5672), with queues named tenfold-bench (deleted after);
 3. migrate, seed the items (bench/seed.py), ANALYZE;
-4. start the service as in production (`python -m app.server`: Hypercorn on uvloop, JSON
-   logs) with BENCH_TWINS=true, plus the job worker;
+4. start the service as in production (`python -m app.server`: Granian on uvloop, JSON
+   logs), two processes on one port, with BENCH_TWINS=true, plus the job worker; and the
+   ceiling, a bare FastAPI app (`python -m bench.ceiling`) on the same server, also two
+   processes, on its own port;
 5. run every scenario of bench/scenarios.py (wrk, and h2load for the HTTP/2 page), each
    beside its untuned twin in the same run against the same server;
 6. write build/bench/results.json, the markdown table and the PNG chart (and, for a full
@@ -62,11 +64,14 @@ PG_PAIR = PgPair(Path("/tmp/tenfold-bench-pg"), primary_port=57432, replica_port
 REDIS_PORT = 16381
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 SERVICE_PORT = 18481
+CEILING_PORT = 18482
 # One run at a time (the ports above are checked), so one queue name; deleted afterwards.
 QUEUE = "tenfold-bench"
-# One server process: `python -m app.server` is one process per container (ECS scales by
-# tasks). On this 2-core machine the other core runs wrk, PostgreSQL, Redis and the worker.
-SERVER_PROCESSES = 1
+# Two server processes, as two containers on one host would be (`python -m app.server` is
+# one process per container; they share the port with SO_REUSEPORT): on this 2-core
+# machine one process would leave a core to wrk, PostgreSQL and Redis and measure their
+# idle time. The ceiling runs as many, so every ratio compares like with like.
+SERVER_PROCESSES = 2
 # `make system-deps` installs each of them (template/scripts/system-deps, group bench).
 REQUIRED_TOOLS = {
     "wrk": "make system-deps (installs wrk)",
@@ -87,7 +92,7 @@ class Profile:
     max_requests: int
 
 
-FULL = Profile("full", 100_000, 90_000, 10.0, 2.0, 32, 4, 500_000)
+FULL = Profile("full", 100_000, 90_000, 10.0, 2.0, 64, 4, 500_000)
 SMOKE = Profile("smoke", 2_000, 1_500, 1.0, 0.0, 8, 2, 50_000)
 
 
@@ -134,19 +139,42 @@ def run(
     return result.stdout
 
 
-def wait_until(url: str, processes: Processes, name: str, *, timeout: float) -> None:
+def wait_until(url: str, processes: Processes, names: list[str], *, timeout: float) -> None:
+    """Until ``url`` answers 200 from every one of ``names`` (processes sharing a port)."""
     deadline = time.monotonic() + timeout
+    answered = 0
     while time.monotonic() < deadline:
-        if not processes.running(name):
-            sys.exit(f"bench: the {name} exited while starting; see build/bench/{name}.log")
+        for name in names:
+            if not processes.running(name):
+                sys.exit(f"bench: {name} exited while starting; see build/bench/{name}.log")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 - loopback URL
         ):
-            if response.status == 200:
-                return
-        time.sleep(0.3)
-    sys.exit(f"bench: the {name} did not answer {url} within {timeout:.0f} s")
+            answered += response.status == 200
+        # The kernel spreads new connections over the processes: a few answers in a row
+        # make it very likely that each process has bound the port and serves.
+        if answered >= 4 * len(names):
+            return
+        time.sleep(0.1 if answered else 0.3)
+    sys.exit(f"bench: {', '.join(names)} did not answer {url} within {timeout:.0f} s")
+
+
+def start_servers(
+    processes: Processes, role: str, module: str, env: Mapping[str, str], port: int
+) -> tuple[list[str], list[int]]:
+    """``SERVER_PROCESSES`` processes of ``python -m module`` sharing ``port``."""
+    python = SERVICE / ".venv" / "bin" / "python"
+    names = [f"{role}-{number}" for number in range(1, SERVER_PROCESSES + 1)]
+    # The service's interpreter itself (not `uv run`, which would stay as the parent):
+    # its PID is the server's, for SIGTERM and CPU time per request.
+    pids = [
+        processes.start(
+            name, [str(python), "-m", module], env=env | {"PORT": str(port)}, cwd=SERVICE
+        )
+        for name in names
+    ]
+    return names, pids
 
 
 @contextlib.contextmanager
@@ -234,7 +262,7 @@ def tool_version(command: list[str]) -> str:
 def bench(profile: Profile, *, publish: bool) -> int:
     started = time.monotonic()
     check_tools()
-    for port in (SERVICE_PORT, REDIS_PORT):
+    for port in (SERVICE_PORT, CEILING_PORT, REDIS_PORT):
         if listening(port):
             sys.exit(f"bench: port {port} is taken (another `make bench`?); stop that first")
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -258,8 +286,6 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 processes.wait_for_port("redis", REDIS_PORT, 20)
                 service_env = env | service_settings(database)
                 uv_run = ["uv", "run", "--locked", "--no-sync"]
-                # The service's interpreter itself (not `uv run`, which would stay as the
-                # parent): its PID is the server's, for SIGTERM and CPU time per request.
                 python = SERVICE / ".venv" / "bin" / "python"
                 run([*uv_run, "alembic", "upgrade", "head"], cwd=SERVICE, env=service_env)
                 seeded = run(
@@ -279,18 +305,27 @@ def bench(profile: Profile, *, publish: bool) -> int:
                         "ANALYZE",
                     ]
                 )
-                server_pid = processes.start(
-                    "server", [str(python), "-m", "app.server"], env=service_env, cwd=SERVICE
+                servers, server_pids = start_servers(
+                    processes, "server", "app.server", service_env, SERVICE_PORT
+                )
+                ceilings, ceiling_pids = start_servers(
+                    processes, "ceiling", "bench.ceiling", service_env, CEILING_PORT
                 )
                 processes.start(
                     "worker", [str(python), "-m", "app.jobs.worker"], env=service_env, cwd=SERVICE
                 )
-                log("started the server (python -m app.server) and the worker; logs in build/bench")
-                base_url = f"http://127.0.0.1:{SERVICE_PORT}"
-                wait_until(base_url + "/readyz", processes, "server", timeout=60)
                 log(
-                    f"server ready at {base_url}: {SERVER_PROCESSES} Hypercorn process on uvloop "
-                    f"({os.cpu_count()} cores: one for the app, the rest for wrk, PostgreSQL, Redis, worker)"
+                    "started the server (python -m app.server), the ceiling (python -m "
+                    "bench.ceiling) and the worker; logs in build/bench"
+                )
+                base_url = f"http://127.0.0.1:{SERVICE_PORT}"
+                ceiling_url = f"http://127.0.0.1:{CEILING_PORT}"
+                wait_until(base_url + "/readyz", processes, servers, timeout=60)
+                wait_until(ceiling_url + "/healthz", processes, ceilings, timeout=60)
+                log(
+                    f"server ready at {base_url}, ceiling at {ceiling_url}: {SERVER_PROCESSES} "
+                    f"Granian processes each on uvloop, on {os.cpu_count()} cores shared with "
+                    "wrk, PostgreSQL, Redis and the worker"
                 )
                 raw = BUILD / "run.json"
                 load_started = time.monotonic()
@@ -318,8 +353,10 @@ def bench(profile: Profile, *, publish: bool) -> int:
                         "wrk",
                         "--output",
                         str(raw),
-                        "--server-pid",
-                        str(server_pid),
+                        "--ceiling-url",
+                        ceiling_url,
+                        *(f"--server-pid={pid}" for pid in server_pids),
+                        *(f"--ceiling-pid={pid}" for pid in ceiling_pids),
                     ],
                     cwd=SERVICE,
                     env=service_env,
@@ -327,7 +364,10 @@ def bench(profile: Profile, *, publish: bool) -> int:
                 )
                 load_seconds = time.monotonic() - load_started
             finally:
-                processes.stop("server", "worker", wait_seconds=15)  # before their database
+                # Every server and the worker, before their database.
+                processes.stop(
+                    *(name for name in processes.names() if name != "redis"), wait_seconds=15
+                )
                 delete_queues(env)
     finally:
         processes.stop(*processes.names(), wait_seconds=15)
@@ -337,7 +377,7 @@ def bench(profile: Profile, *, publish: bool) -> int:
         "profile": profile.name,
         "items": profile.items,
         "server_processes": SERVER_PROCESSES,
-        "server": "python -m app.server (Hypercorn, uvloop, HTTP/1.1 + h2c)",
+        "server": "python -m app.server (Granian, uvloop, HTTP/1.1 + h2c)",
         "database": "PostgreSQL primary + streaming replica (pg-pair: fsync off)",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine_before": before,

@@ -1,6 +1,8 @@
 """`python -m tenfold_infra preview --stack prod [--json] [--out DIR]`: the offline preview from infra/.
 
 `python -m tenfold_infra keys`: the table of stack keys and their tier defaults (Markdown).
+
+`python -m tenfold_infra capacity --rps N`: size the stack for a request rate (capacity.py).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError
 
@@ -43,11 +46,22 @@ def main(argv: list[str] | None = None) -> int:
         help="also write plan.txt, preview.json, architecture.{mmd,txt,png,svg} into this folder",
     )
     commands.add_parser("keys", help="print every stack key with its dev and prod default")
+    _cost_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "keys":
         from .config import keys_table
 
         print(keys_table(), end="")
+        return 0
+    if args.command == "capacity":
+        from .capacity_cli import run as capacity
+
+        return capacity(args)
+    if args.command == "cost-refresh":
+        from .cost.refresh import rebuild
+
+        for region, count in rebuild(args.region).items():
+            print(f"{region}: {count} figures from the AWS Price List offer files")
         return 0
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
@@ -74,6 +88,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: policy check failed: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def _cost_commands(commands: Any) -> None:
+    capacity = commands.add_parser(
+        "capacity", help="size the stack for a request rate from measured per-process throughput"
+    )
+    capacity.add_argument("--rps", type=float, required=True, help="peak requests per second")
+    capacity.add_argument("--read-share", type=float, default=0.9, help="share of reads (0.9)")
+    capacity.add_argument("--p99-ms", type=float, default=100.0, help="p99 latency target (100)")
+    capacity.add_argument("--stack", default="prod", help="Pulumi.<stack>.yaml to diff (prod)")
+    capacity.add_argument("--dir", type=Path, default=Path("."), help="infra/ directory (.)")
+    capacity.add_argument(
+        "--bench",
+        type=Path,
+        default=None,
+        help="a `make bench` results.json (default: the published results, bench_published.json)",
+    )
+    capacity.add_argument("--apply", action="store_true", help="write the plan into the stack file")
+    capacity.add_argument("--no-cost", action="store_true", help="skip the plan's cost estimate")
+    refresh = commands.add_parser(
+        "cost-refresh",
+        help="rebuild the price snapshot from the AWS Price List bulk offer files (online)",
+    )
+    refresh.add_argument("--region", action="append", required=True, help="region to refresh")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ database.py, ...). The stack files carry only the copier answers and the user's 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -90,6 +91,16 @@ def _image() -> Check:
     )
 
 
+def _usd_a_month() -> Check:
+    def parse(text: str) -> float:
+        usd = float(text)
+        if not (usd > 0 and math.isfinite(usd)):
+            raise ValueError
+        return usd
+
+    return Check("must be a positive number of USD a month, such as 2500", parse)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything a stack deploys: the stack-wide knobs here, each component's in its settings."""
@@ -132,6 +143,15 @@ class StackConfig:
     # Required in prod (the alarms must reach a person); optional in dev.
     alarm_email: str | None = knob(
         "alarmEmail", None, matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an email address")
+    )
+    # A cost cap over the whole stack: the offline preview fails when its estimate exceeds it
+    # (policies/budget.py). Unset: no cap.
+    monthly_budget_usd: float | None = knob(
+        "monthlyBudget",
+        None,
+        _usd_a_month(),
+        doc="USD a month; the preview fails when the [cost estimate](cost-and-capacity.md) "
+        "exceeds it",
     )
     network: NetworkSettings = field(default_factory=NetworkSettings)
     load_balancer: LoadBalancerSettings = field(default_factory=LoadBalancerSettings)

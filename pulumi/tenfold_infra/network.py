@@ -57,96 +57,160 @@ class Network(pulumi.ComponentResource):
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:network:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        region = args.region
-        azs = list(args.availability_zones)
-        # /20 per subnet: 4094 addresses, room for Fargate tasks (one ENI each) at scale.
-        subnets = list(ipaddress.ip_network(args.cidr_block).subnets(new_prefix=20))
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = dict(args.tags)
+        self._zones = list(args.availability_zones)
 
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.cidr_block,
+        vpc = self._vpc()
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=self._tags, opts=self._child
+        )
+        public, private = self._subnets(vpc, self._public_route_table(vpc, igw))
+        nats = self._nat_gateways(public, igw)
+        private_route_tables = self._private_route_tables(vpc, private, nats)
+        self._s3_gateway_endpoint(vpc, private_route_tables)
+        self._interface_endpoints(vpc, private)
+
+        self.vpc_id = vpc.id
+        self.cidr_block = args.cidr_block
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )
+
+    def _vpc(self) -> aws.ec2.Vpc:
+        """DNS support and hostnames on: the interface endpoints' private DNS needs both."""
+        return aws.ec2.Vpc(
+            f"{self._name}-vpc",
+            cidr_block=self._args.cidr_block,
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags={**tags, "Name": f"{name}-vpc"},
-            opts=child,
-        )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={**tags, "Name": f"{name}-public"},
-            opts=child,
+            tags={**self._tags, "Name": f"{self._name}-vpc"},
+            opts=self._child,
         )
 
+    def _public_route_table(
+        self, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway
+    ) -> aws.ec2.RouteTable:
+        """One table for every public subnet: the internet through the gateway."""
+        return aws.ec2.RouteTable(
+            f"{self._name}-public",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={**self._tags, "Name": f"{self._name}-public"},
+            opts=self._child,
+        )
+
+    def _subnets(
+        self, vpc: aws.ec2.Vpc, public_route_table: aws.ec2.RouteTable
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+        """A public and a private subnet per zone; private /20s start at the ninth."""
+        name, tags = self._name, self._tags
+        # /20 per subnet: 4094 addresses, room for Fargate tasks (one ENI each) at scale.
+        cidrs = list(ipaddress.ip_network(self._args.cidr_block).subnets(new_prefix=20))
         public: list[aws.ec2.Subnet] = []
         private: list[aws.ec2.Subnet] = []
-        for i, az in enumerate(azs):
+        for i, az in enumerate(self._zones):
             pub = aws.ec2.Subnet(
                 f"{name}-public-{i + 1}",
                 vpc_id=vpc.id,
                 availability_zone=az,
-                cidr_block=str(subnets[i]),
+                cidr_block=str(cidrs[i]),
                 map_public_ip_on_launch=False,
                 tags={**tags, "Name": f"{name}-public-{az}", "Tier": "public"},
-                opts=child,
+                opts=self._child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i + 1}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
+                f"{name}-public-{i + 1}",
+                subnet_id=pub.id,
+                route_table_id=public_route_table.id,
+                opts=self._child,
             )
             priv = aws.ec2.Subnet(
                 f"{name}-private-{i + 1}",
                 vpc_id=vpc.id,
                 availability_zone=az,
-                cidr_block=str(subnets[8 + i]),
+                cidr_block=str(cidrs[8 + i]),
                 tags={**tags, "Name": f"{name}-private-{az}", "Tier": "private"},
-                opts=child,
+                opts=self._child,
             )
             public.append(pub)
             private.append(priv)
+        return public, private
 
-        nat_count = len(azs) if args.settings.nat_gateways == "per-az" else 1
+    def _nat_gateways(
+        self, public: list[aws.ec2.Subnet], igw: aws.ec2.InternetGateway
+    ) -> list[aws.ec2.NatGateway]:
+        """One NAT per zone, or a single shared one (`natGateways`), each with its Elastic IP."""
+        name, tags = self._name, self._tags
+        count = len(self._zones) if self._args.settings.nat_gateways == "per-az" else 1
         nats = []
-        for i in range(nat_count):
-            eip = aws.ec2.Eip(f"{name}-nat-{i + 1}", domain="vpc", tags=tags, opts=child)
+        for i in range(count):
+            eip = aws.ec2.Eip(f"{name}-nat-{i + 1}", domain="vpc", tags=tags, opts=self._child)
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i + 1}",
                     allocation_id=eip.id,
                     subnet_id=public[i].id,
-                    tags={**tags, "Name": f"{name}-nat-{azs[i]}"},
+                    tags={**tags, "Name": f"{name}-nat-{self._zones[i]}"},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
             )
-        private_rts = []
+        return nats
+
+    def _private_route_tables(
+        self,
+        vpc: aws.ec2.Vpc,
+        private: list[aws.ec2.Subnet],
+        nats: list[aws.ec2.NatGateway],
+    ) -> list[aws.ec2.RouteTable]:
+        """A table per private subnet, egress through its zone's NAT (or the shared one)."""
+        name, tags = self._name, self._tags
+        tables = []
         for i, priv in enumerate(private):
-            rt = aws.ec2.RouteTable(
+            table = aws.ec2.RouteTable(
                 f"{name}-private-{i + 1}",
                 vpc_id=vpc.id,
                 routes=[
                     aws.ec2.RouteTableRouteArgs(
-                        cidr_block="0.0.0.0/0", nat_gateway_id=nats[i % nat_count].id
+                        cidr_block="0.0.0.0/0", nat_gateway_id=nats[i % len(nats)].id
                     )
                 ],
-                tags={**tags, "Name": f"{name}-private-{azs[i]}"},
-                opts=child,
+                tags={**tags, "Name": f"{name}-private-{self._zones[i]}"},
+                opts=self._child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i + 1}", subnet_id=priv.id, route_table_id=rt.id, opts=child
+                f"{name}-private-{i + 1}",
+                subnet_id=priv.id,
+                route_table_id=table.id,
+                opts=self._child,
             )
-            private_rts.append(rt)
+            tables.append(table)
+        return tables
 
+    def _s3_gateway_endpoint(
+        self, vpc: aws.ec2.Vpc, private_route_tables: list[aws.ec2.RouteTable]
+    ) -> None:
+        """S3 through the private route tables: free, and off the NAT."""
         aws.ec2.VpcEndpoint(
-            f"{name}-s3",
+            f"{self._name}-s3",
             vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{region}.s3",
+            service_name=f"com.amazonaws.{self._args.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts],
-            tags=tags,
-            opts=child,
+            route_table_ids=[table.id for table in private_route_tables],
+            tags=self._tags,
+            opts=self._child,
         )
+
+    def _interface_endpoints(self, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet]) -> None:
+        """`interface_endpoints` in the private subnets, behind a group admitting VPC HTTPS."""
+        name, args, tags = self._name, self._args, self._tags
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints",
             vpc_id=vpc.id,
@@ -161,29 +225,17 @@ class Network(pulumi.ComponentResource):
                 )
             ],
             tags=tags,
-            opts=child,
+            opts=self._child,
         )
         for service in args.interface_endpoints:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{region}.{service}",
+                service_name=f"com.amazonaws.{args.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=[s.id for s in private],
                 security_group_ids=[endpoint_sg.id],
                 tags=tags,
-                opts=child,
+                opts=self._child,
             )
-
-        self.vpc_id = vpc.id
-        self.cidr_block = args.cidr_block
-        self.public_subnet_ids = [s.id for s in public]
-        self.private_subnet_ids = [s.id for s in private]
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "public_subnet_ids": self.public_subnet_ids,
-                "private_subnet_ids": self.private_subnet_ids,
-            }
-        )

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .config import ConfigError, StackConfig
+from .cost import Estimate, Traffic
 from .policies import Finding, Resource, evaluate
 
 ACCOUNT = "123456789012"
@@ -44,6 +45,7 @@ class PreviewResult:
     findings: list[Finding]
     outputs: dict[str, Any]
     diagram: str = field(default="")
+    cost: Estimate | None = None
 
     @property
     def passed(self) -> bool:
@@ -53,7 +55,8 @@ class PreviewResult:
         return [r for r in self.resources if r.type == type_]
 
     def to_json(self) -> dict[str, Any]:
-        return plan_json(self.resources, self.findings, self.outputs) | {"diagram": self.diagram}
+        plan = plan_json(self.resources, self.findings, self.outputs)
+        return plan | {"cost": self.cost.to_json() if self.cost else None, "diagram": self.diagram}
 
 
 def plan_json(
@@ -189,15 +192,28 @@ class _Mocks:
         return out
 
 
-def run_preview(directory: Path, stack: str) -> PreviewResult:
-    """Run the stack program of `directory` under mocks; ConfigError if its config is invalid."""
+def run_preview(directory: Path, stack: str, traffic: Traffic | None = None) -> PreviewResult:
+    """Run the stack program of `directory` under mocks; ConfigError if its config is invalid.
+
+    `traffic` is the level the cost estimate assumes for data and request charges.
+    """
     from . import stack as stack_module
     from .config import load_config
+    from .cost import estimate, load_prices
+    from .policies.budget import monthly_budget
 
     config, captured, findings, outputs = run_program(
         directory, stack, load_config, stack_module.build
     )
     result = PreviewResult(config, captured, findings, outputs)
+    triples = [(r.type, r.name, r.inputs) for r in captured]
+    result.cost = estimate(triples, load_prices(config.region), traffic)
+    if config.monthly_budget_usd is not None:
+        budget = monthly_budget(config.monthly_budget_usd, traffic)
+        problems = budget.check([Resource(*t) for t in triples])
+        findings.append(
+            Finding(budget.name, not problems, "; ".join(problems) or budget.description)
+        )
     result.diagram = diagram(result)
     return result
 
@@ -467,6 +483,8 @@ def render_text(result: PreviewResult) -> str:
             walk((r.type, r.name), depth + 1)
 
     walk((None, None), 1)
+    if result.cost:
+        lines += ["", *result.cost.render()]
     lines += ["", "Policies"]
     lines += [f"  {'PASS' if f.passed else 'FAIL'} {f.name}: {f.message}" for f in result.findings]
     lines += ["", "Outputs"]

@@ -47,56 +47,20 @@ class SecurityGroups(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tenfold:security:SecurityGroups", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
-        self._name = name
-        tags = dict(args.tags)
+        self._name, self._args = name, args
+        self._groups: dict[str, aws.ec2.SecurityGroup] = {}
 
-        def group(role: str, description: str) -> aws.ec2.SecurityGroup:
-            # No inline rules: the provider then strips AWS's default allow-all egress,
-            # and every rule below is a separate, reviewable resource.
-            return aws.ec2.SecurityGroup(
-                f"{name}-{role}",
-                vpc_id=args.vpc_id,
-                description=description,
-                tags={**tags, "Name": f"{name}-{role}"},
-                opts=self._child,
-            )
-
-        alb = group("alb", "Load balancer: HTTP(S) in, app port out to the service")
-        service = group("service", "ECS tasks: app port from the load balancer only")
-        database = group("database", "RDS PostgreSQL: only from the service")
-        cache = group("cache", "ElastiCache: only from the service")
+        alb = self._group("alb", "Load balancer: HTTP(S) in, app port out to the service")
+        service = self._group("service", "ECS tasks: app port from the load balancer only")
+        database = self._group("database", "RDS PostgreSQL: only from the service")
+        cache = self._group("cache", "ElastiCache: only from the service")
         broker = (
-            group("broker", "Amazon MQ RabbitMQ: only from the service")
+            self._group("broker", "Amazon MQ RabbitMQ: only from the service")
             if args.with_broker
             else None
         )
 
-        if args.cloudfront_only:
-            prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING)
-            self._ingress(
-                f"alb-{args.cloudfront_port}-cloudfront",
-                alb,
-                args.cloudfront_port,
-                prefix_list_id=prefix_list.id,
-                description="CloudFront origin-facing servers",
-            )
-        else:
-            for port in (80, 443):
-                # IPv4 only: the VPC has no IPv6 ranges; CloudFront serves IPv6 viewers when the CDN is on.
-                self._ingress(
-                    f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet"
-                )
-        self._egress(
-            "alb-to-service", alb, APP_PORT, referenced=service, description="To the service tasks"
-        )
-
-        self._ingress(
-            "service-from-alb",
-            service,
-            APP_PORT,
-            referenced=alb,
-            description="From the load balancer",
-        )
+        self._load_balancer_ingress()
         if args.vpc_cidr is not None:
             self._ingress(
                 "service-metrics-from-vpc",
@@ -109,45 +73,17 @@ class SecurityGroups(pulumi.ComponentResource):
         self._egress(
             "service-https", service, 443, cidr_ipv4="0.0.0.0/0", description="HTTPS to AWS APIs"
         )
-        self._egress(
-            "service-to-database",
-            service,
-            POSTGRES_PORT,
-            referenced=database,
-            description="PostgreSQL",
+        self._allow(
+            "alb",
+            "service",
+            APP_PORT,
+            egress_description="To the service tasks",
+            ingress_description="From the load balancer",
         )
-        self._egress(
-            "service-to-cache",
-            service,
-            REDIS_PORT,
-            referenced=cache,
-            description="Valkey/Redis (TLS)",
-        )
-        self._ingress(
-            "database-from-service",
-            database,
-            POSTGRES_PORT,
-            referenced=service,
-            description="From the service",
-        )
-        self._ingress(
-            "cache-from-service",
-            cache,
-            REDIS_PORT,
-            referenced=service,
-            description="From the service",
-        )
+        self._allow("service", "database", POSTGRES_PORT, egress_description="PostgreSQL")
+        self._allow("service", "cache", REDIS_PORT, egress_description="Valkey/Redis (TLS)")
         if broker is not None:
-            self._egress(
-                "service-to-broker", service, AMQPS_PORT, referenced=broker, description="AMQPS"
-            )
-            self._ingress(
-                "broker-from-service",
-                broker,
-                AMQPS_PORT,
-                referenced=service,
-                description="From the service",
-            )
+            self._allow("service", "broker", AMQPS_PORT, egress_description="AMQPS")
 
         self.alb_id = alb.id
         self.service_id = service.id
@@ -162,6 +98,65 @@ class SecurityGroups(pulumi.ComponentResource):
                 "cache_id": self.cache_id,
                 "broker_id": self.broker_id,
             }
+        )
+
+    def _group(self, role: str, description: str) -> aws.ec2.SecurityGroup:
+        """The tier's group, found again by `role` when rules between tiers are added."""
+        # No inline rules: the provider then strips AWS's default allow-all egress,
+        # and every rule is a separate, reviewable resource.
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-{role}",
+            vpc_id=self._args.vpc_id,
+            description=description,
+            tags={**self._args.tags, "Name": f"{self._name}-{role}"},
+            opts=self._child,
+        )
+        self._groups[role] = group
+        return group
+
+    def _load_balancer_ingress(self) -> None:
+        """CloudFront's origin-facing servers on one port when the CDN is on, else the internet."""
+        args, alb = self._args, self._groups["alb"]
+        if args.cloudfront_only:
+            prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_ORIGIN_FACING)
+            self._ingress(
+                f"alb-{args.cloudfront_port}-cloudfront",
+                alb,
+                args.cloudfront_port,
+                prefix_list_id=prefix_list.id,
+                description="CloudFront origin-facing servers",
+            )
+            return
+        for port in (80, 443):
+            # IPv4 only: the VPC has no IPv6 ranges; CloudFront serves IPv6 viewers when the CDN is on.
+            self._ingress(
+                f"alb-{port}-internet", alb, port, cidr_ipv4="0.0.0.0/0", description="Internet"
+            )
+
+    def _allow(
+        self,
+        source: str,
+        target: str,
+        port: int,
+        *,
+        egress_description: str,
+        ingress_description: str = "From the service",
+    ) -> None:
+        """The `source` tier reaches the `target` tier on `port`: an egress and an ingress rule."""
+        source_group, target_group = self._groups[source], self._groups[target]
+        self._egress(
+            f"{source}-to-{target}",
+            source_group,
+            port,
+            referenced=target_group,
+            description=egress_description,
+        )
+        self._ingress(
+            f"{target}-from-{source}",
+            target_group,
+            port,
+            referenced=source_group,
+            description=ingress_description,
         )
 
     def _ingress(

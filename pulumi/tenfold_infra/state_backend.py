@@ -47,76 +47,28 @@ class StateBackend(pulumi.ComponentResource):
         self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenfold:state_backend:StateBackend", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        tags = {**args.tags, "Purpose": PURPOSE_TAG}
-        state = f"{name}-state"
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        self._args = args
+        self._tags = {**args.tags, "Purpose": PURPOSE_TAG}
+        self._state = f"{name}-state"
 
-        key = aws.kms.Key(
-            state,
-            description=f"Pulumi state and stack secrets of {name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=args.key_deletion_window_days,
-            tags=tags,
-            opts=kept,
+        key = self._key(name)
+        alias = aws.kms.Alias(
+            self._state, name=f"alias/{self._state}", target_key_id=key.arn, opts=self._child
         )
-        alias = aws.kms.Alias(state, name=f"alias/{state}", target_key_id=key.arn, opts=child)
         bucket = private_bucket(
-            state,
+            self._state,
             force_destroy=False,
             kms_key_arn=key.arn,
-            tags=tags,
-            opts=child,
-            bucket_opts=kept,
+            tags=self._tags,
+            opts=self._child,
+            bucket_opts=self._kept,
         )
-        aws.s3.BucketVersioning(
-            state,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            state,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-old-state-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.noncurrent_version_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            state,
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "TlsOnly",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
+        self._versioning(bucket)
+        self._expire_old_versions(bucket)
+        self._tls_only(bucket)
+
         self.bucket_name = bucket.bucket
         self.key_arn = key.arn
         self.backend_url = bucket.bucket.apply(lambda b: f"s3://{b}")
@@ -129,3 +81,74 @@ class StateBackend(pulumi.ComponentResource):
                 "secrets_provider": self.secrets_provider,
             }
         )
+
+    def _key(self, name: str) -> aws.kms.Key:
+        """Encrypts the state and the stack secrets; rotated yearly, kept like the bucket."""
+        return aws.kms.Key(
+            self._state,
+            description=f"Pulumi state and stack secrets of {name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=self._args.key_deletion_window_days,
+            tags=self._tags,
+            opts=self._kept,
+        )
+
+    def _versioning(self, bucket: aws.s3.Bucket) -> None:
+        """Every write keeps the previous checkpoint, so a bad one can be undone."""
+        aws.s3.BucketVersioning(
+            self._state,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=self._child,
+        )
+
+    def _expire_old_versions(self, bucket: aws.s3.Bucket) -> None:
+        """Old checkpoints go after `noncurrent_version_days`; abandoned uploads after a week."""
+        aws.s3.BucketLifecycleConfiguration(
+            self._state,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-state-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=self._args.noncurrent_version_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=self._child,
+        )
+
+    def _tls_only(self, bucket: aws.s3.Bucket) -> None:
+        """State travels over TLS only."""
+        aws.s3.BucketPolicy(
+            self._state,
+            bucket=bucket.id,
+            policy=bucket.arn.apply(tls_only_policy),
+            opts=self._child,
+        )
+
+
+def tls_only_policy(bucket_arn: str) -> str:
+    """A bucket policy denying every request to the bucket or its objects without TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )

@@ -18,6 +18,9 @@
   stored while a fence appeared deletes what it stored. 0 (no replicas) turns fences off.
 - List pages carry a generation in their key, so a write invalidates every cached
   first page with one write (``bump_generation``), whatever the filters were.
+- Hot keys are also kept in process memory for about a second (app/near_cache.py), so
+  a hit on them costs no Redis round trip; every invalidation reaches every instance's
+  copy through Redis pub/sub, and requests with a read-your-writes token skip it.
 - A failing store is bypassed: the error is counted and logged (at most every
   ``ERROR_LOG_INTERVAL_SECONDS``), and the cache stays off for ``circuit_open_seconds``
   so a dead Redis does not add a timeout to every request. Data then comes from the
@@ -27,6 +30,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 import random
@@ -39,6 +43,7 @@ import orjson
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from app.near_cache import InvalidationListener, NearCache
 from app.stores import TTLStore
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,17 @@ GENERATION_TTL_SECONDS = 7 * 86400
 _T = TypeVar("_T")
 
 
+class _Circuit:
+    """Whether the store is being bypassed, shared by a cache and its views."""
+
+    __slots__ = ("last_error_logged", "open_until", "suppressed_errors")
+
+    def __init__(self) -> None:
+        self.open_until = float("-inf")
+        self.last_error_logged = float("-inf")
+        self.suppressed_errors = 0
+
+
 class Cache:
     def __init__(
         self,
@@ -67,6 +83,8 @@ class Cache:
         lock_timeout_ms: int = 2000,
         circuit_open_seconds: float = 5.0,
         write_fence_seconds: float = 0.0,
+        near: NearCache | None = None,
+        invalidations: InvalidationListener | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -77,9 +95,55 @@ class Cache:
         self.write_fence_seconds = write_fence_seconds
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
-        self._open_until = float("-inf")
-        self._last_error_logged = float("-inf")
-        self._suppressed_errors = 0
+        self._circuit = _Circuit()
+        # The near cache is only as good as its invalidations: with several processes,
+        # it is read only while the listener is subscribed.
+        self._near = near
+        self._invalidations = invalidations
+
+    def without_near_cache(self) -> Cache:
+        """This cache as a read-your-writes request must see it: Redis, never memory."""
+        view = copy.copy(self)  # shares the store, the in-flight loads and the circuit
+        view._near = None
+        return view
+
+    def near_cache_size(self) -> int:
+        """How many keys this process holds in memory (0 without a near cache)."""
+        return 0 if self._near is None else len(self._near)
+
+    def start(self) -> None:
+        if self._invalidations is not None:
+            self._invalidations.start()
+
+    async def stop(self) -> None:
+        if self._invalidations is not None:
+            await self._invalidations.stop()
+
+    def _usable_near(self) -> NearCache | None:
+        if self._near is None:
+            return None
+        if self._invalidations is not None and not self._invalidations.subscribed.is_set():
+            return None
+        return self._near
+
+    async def _get(self, key: str) -> bytes | None:
+        near = self._usable_near()
+        if near is not None:
+            raw = near.get(key)
+            if raw is not None:
+                return raw
+        raw = await self._call("get", lambda: self._store.get(key), None)
+        if raw is not None and near is not None:
+            near.put(key, raw)
+        return raw
+
+    async def _forget(self, key: str) -> None:
+        """Drop ``key`` from this process's memory and, through Redis, from every other's."""
+        if self._near is None:
+            return
+        self._near.drop(key)
+        if self._invalidations is not None:
+            await self._call("publish", functools.partial(self._invalidations.publish, key), None)
 
     async def get_or_load(
         self,
@@ -132,7 +196,7 @@ class Cache:
         if self._bypassed():
             CACHE_REQUESTS.labels(cache, "bypass").inc()
             return await loader()
-        raw = await self._call("get", lambda: self._store.get(key), None)
+        raw = await self._get(key)
         if raw is not None:
             CACHE_REQUESTS.labels(cache, "hit").inc()
             return raw
@@ -154,7 +218,7 @@ class Cache:
         future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            value = await self._load_once(key, loader, fence_key)
+            value, kept = await self._load_once(key, loader, fence_key)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -166,6 +230,9 @@ class Cache:
             future.set_result(value)
         finally:
             del self._inflight[key]
+        near = self._usable_near()
+        if value is not None and kept and near is not None:  # never a fenced fill
+            near.put(key, value)
         return value
 
     async def invalidate(self, *keys: str) -> None:
@@ -173,11 +240,12 @@ class Cache:
         for key in keys:
             await self._fence(key)
             await self._call("delete", functools.partial(self._store.delete, key), None)
+            await self._forget(key)
 
     async def generation(self, name: str) -> str:
         """The current generation of the key family ``name`` (part of its keys)."""
         key = f"{name}:generation"
-        raw = await self._call("get", lambda: self._store.get(key), None)
+        raw = await self._get(key)
         if raw is None:
             # First use, or the key expired or was evicted: start a fresh, unguessable one.
             fresh = secrets.token_hex(6).encode()
@@ -200,6 +268,7 @@ class Cache:
         fresh = secrets.token_hex(6).encode()
         key = f"{name}:generation"
         await self._call("set", lambda: self._store.set(key, fresh, GENERATION_TTL_SECONDS), None)
+        await self._forget(key)
 
     async def ping(self) -> None:
         """Raise when the store is unreachable (for /readyz); ignores the circuit."""
@@ -223,7 +292,8 @@ class Cache:
 
     async def _load_once(
         self, key: str, loader: Callable[[], Awaitable[bytes | None]], fence_key: str
-    ) -> bytes | None:
+    ) -> tuple[bytes | None, bool]:
+        """The value, and whether the cache keeps it (False for a fenced fill)."""
         lock_key = f"lock:{key}"
         locked = await self._call(
             "lock", lambda: self._store.add(lock_key, b"1", self.lock_timeout_ms), True
@@ -231,7 +301,7 @@ class Cache:
         if not locked:
             raw = await self._wait_for(key, lock_key)
             if raw is not None:
-                return raw
+                return raw, True
         try:
             fenced = await self._fenced(fence_key)  # a write within the fence window
             value = await loader()
@@ -241,7 +311,8 @@ class Cache:
                 )
                 if await self._fenced(fence_key):  # a write landed while we loaded
                     await self._call("delete", lambda: self._store.delete(key), None)
-            return value
+                    fenced = True
+            return value, not fenced
         finally:
             if locked:
                 await self._call("unlock", lambda: self._store.delete(lock_key), None)
@@ -260,7 +331,7 @@ class Cache:
         return None
 
     def _bypassed(self) -> bool:
-        return self._clock() < self._open_until
+        return self._clock() < self._circuit.open_until
 
     async def _call(self, operation: str, command: Callable[[], Awaitable[_T]], default: _T) -> _T:
         if self._bypassed():
@@ -270,17 +341,17 @@ class Cache:
         except (RedisError, OSError) as error:
             CACHE_ERRORS.labels(operation).inc()
             now = self._clock()
-            self._open_until = now + self.circuit_open_seconds
-            if now - self._last_error_logged >= ERROR_LOG_INTERVAL_SECONDS:
+            self._circuit.open_until = now + self.circuit_open_seconds
+            if now - self._circuit.last_error_logged >= ERROR_LOG_INTERVAL_SECONDS:
                 logger.warning(
                     "cache %s failed (%s similar errors not logged); bypassing the cache for %ss",
                     operation,
-                    self._suppressed_errors,
+                    self._circuit.suppressed_errors,
                     self.circuit_open_seconds,
                     exc_info=error,
                 )
-                self._last_error_logged = now
-                self._suppressed_errors = 0
+                self._circuit.last_error_logged = now
+                self._circuit.suppressed_errors = 0
             else:
-                self._suppressed_errors += 1
+                self._circuit.suppressed_errors += 1
             return default

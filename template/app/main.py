@@ -25,12 +25,14 @@ from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
 from app.jobs.runtime import JobRuntime
 from app.lifecycle import Lifecycle
+from app.near_cache import InvalidationListener, NearCache
 from app.observability import metrics
 from app.observability.logging import configure_logging
 from app.observability.tracing import configure_tracing, fastapi_telemetry
 from app.resources import Resources
 from app.settings import Settings
-from app.stores import create_store
+from app.stores import TTLStore, create_store
+from app.stores.redis import RedisTTLStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,9 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         resources.jobs.start()
+        resources.cache.start()
         try:
             yield
         finally:
+            await resources.cache.stop()
             await resources.jobs.stop()
             await resources.store.close()
             await resources.read_router.dispose()
@@ -121,14 +125,7 @@ def _build_resources(settings: Settings) -> Resources:
             wait_seconds=settings.password_hashing_wait_seconds,
         ),
         static_assets=static_files.StaticAssets(url_prefix=settings.static_url),
-        cache=Cache(
-            store,
-            ttl_seconds=settings.cache_ttl_seconds,
-            jitter_ratio=settings.cache_ttl_jitter_ratio,
-            lock_timeout_ms=settings.cache_lock_timeout_ms,
-            circuit_open_seconds=settings.cache_circuit_open_seconds,
-            write_fence_seconds=write_fence_seconds(settings),
-        ),
+        cache=_build_cache(settings, store),
         jobs=JobRuntime.for_app(settings, session_factory),
         schema=SchemaCheck(engine, ttl_seconds=settings.readiness_schema_check_ttl_seconds),
         read_router=_build_read_router(settings, session_factory),
@@ -142,6 +139,27 @@ def write_fence_seconds(settings: Settings) -> float:
     if not settings.database_read_urls:
         return 0.0
     return settings.database_replica_max_lag_seconds + settings.database_replica_status_ttl_seconds
+
+
+def _build_cache(settings: Settings, store: TTLStore) -> Cache:
+    near, invalidations = None, None
+    # The in-process store needs no copy in front of it; Redis gets one when enabled.
+    if isinstance(store, RedisTTLStore) and settings.near_cache_ttl_seconds > 0:
+        near = NearCache(
+            ttl_seconds=settings.near_cache_ttl_seconds,
+            max_entries=settings.near_cache_max_entries,
+        )
+        invalidations = InvalidationListener(store.client, near)
+    return Cache(
+        store,
+        ttl_seconds=settings.cache_ttl_seconds,
+        jitter_ratio=settings.cache_ttl_jitter_ratio,
+        lock_timeout_ms=settings.cache_lock_timeout_ms,
+        circuit_open_seconds=settings.cache_circuit_open_seconds,
+        write_fence_seconds=write_fence_seconds(settings),
+        near=near,
+        invalidations=invalidations,
+    )
 
 
 def _build_read_router(settings: Settings, primary: async_sessionmaker[AsyncSession]) -> ReadRouter:

@@ -298,6 +298,20 @@ class StoreSettings(BaseSettings):
         description="After a cache error, bypass the cache this long before "
         "trying it again, so a dead Redis does not add a timeout to every request.",
     )
+    near_cache_ttl_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="With Redis: keep hot cache keys in each process's memory this long "
+        "(0 turns it off). Writes reach every instance's copy at once through Redis "
+        "pub/sub; this bounds how stale a copy can be if that message is lost.",
+    )
+    near_cache_max_entries: int = Field(
+        1024,
+        ge=1,
+        description="Keys each process keeps in memory at most (least recently stored "
+        "go first); each holds one cached body, so this bounds the memory it takes.",
+    )
 
     @property
     def redis_url_with_password(self) -> str:

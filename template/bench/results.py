@@ -23,6 +23,10 @@ class Result:
     twin: str | None = None
     # Server CPU time per request (--server-pid): unlike req/s, barely moved by other load.
     server_cpu_ms: float | None = None
+    # The largest peak RSS (VmHWM) of the server's processes so far, in MiB.
+    server_rss_mb: float | None = None
+    # req/s as a share of the bare app's (the ``hello-ceiling`` scenario) in the same run.
+    share_of_ceiling: float | None = None
 
 
 def versus_twin(result: Result, twin: Result) -> str:

@@ -1,6 +1,7 @@
 """Run the scenarios against a running service on this machine: ``make bench``.
 
     python -m bench.run --base-url http://127.0.0.1:8000 --duration 10 [--json] [--output F]
+        [--ceiling-url http://127.0.0.1:8001] [--server-pid PID ...] [--ceiling-pid PID ...]
 
 Each scenario runs for a bounded time and request count, with wrk when it is installed
 (Debian: ``apt-get install wrk``) and otherwise with a small asyncio + httpx load
@@ -8,7 +9,10 @@ generator (a few thousand req/s at most: fine for ratios, not for absolute ceili
 The HTTP/2 page scenario needs h2load (Debian: ``nghttp2-client``).
 Only 127.0.0.1/localhost is accepted as a target. Start and seed the server first
 (``python -m bench.seed``), with ``BENCH_TWINS=true`` for the untuned twins; this module
-starts nothing. The targets of ``bench.targets`` are checked and printed after the table.
+starts nothing. The ``hello-ceiling`` scenario loads the bare app of ``bench.ceiling``
+at ``--ceiling-url`` (run it like the service: same server, same number of processes);
+every result carries its req/s as a share of that ceiling. The targets of
+``bench.targets`` are checked and printed after the table.
 """
 
 from __future__ import annotations
@@ -49,6 +53,28 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The largest resident set process ``pid`` has had so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def with_shares(results: list[Result]) -> list[Result]:
+    """Each result with its req/s as a share of the ``hello-ceiling`` result's, if any."""
+    ceiling = next((result for result in results if result.name == targets.CEILING), None)
+    if ceiling is None or not ceiling.requests_per_second:
+        return results
+    return [
+        replace(
+            result,
+            share_of_ceiling=round(result.requests_per_second / ceiling.requests_per_second, 3),
+        )
+        for result in results
+    ]
 
 
 def check_local(base_url: str) -> str:
@@ -344,7 +370,7 @@ def table(results: list[Result], skipped: dict[str, str]) -> str:
     by_name = {result.name: result for result in results}
     header = (
         f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-        f"{'bytes/req':>11}{'cpu ms':>8}  vs twin"
+        f"{'bytes/req':>11}{'cpu ms':>8}{'rss MiB':>9}{'ceiling':>9}  vs twin"
     )
     lines = [header, "-" * len(header)]
     for result in results:
@@ -353,7 +379,10 @@ def table(results: list[Result], skipped: dict[str, str]) -> str:
         lines.append(
             f"{result.name:<24}{result.requests_per_second:>10.1f}{result.p50_ms:>10.2f}"
             f"{result.p99_ms:>10.2f}{result.errors:>8}{result.bytes_per_request:>11.0f}"
-            f"{'' if result.server_cpu_ms is None else f'{result.server_cpu_ms:.3f}':>8}  {versus}"
+            f"{'' if result.server_cpu_ms is None else f'{result.server_cpu_ms:.3f}':>8}"
+            f"{'' if result.server_rss_mb is None else f'{result.server_rss_mb:.0f}':>9}"
+            f"{'' if result.share_of_ceiling is None else f'{result.share_of_ceiling:.2f}':>9}"
+            f"  {versus}"
         )
     lines.extend(f"{name:<24}skipped: {reason}" for name, reason in skipped.items())
     return "\n".join(lines)
@@ -370,18 +399,20 @@ def verdicts_text(verdicts: list[targets.Verdict]) -> str:
 
 async def run(args: argparse.Namespace) -> tuple[list[Result], dict[str, str]]:
     """Every scenario in declaration order, twins side by side; the skipped ones with why."""
-    base_url = check_local(args.base_url)
+    service_url = check_local(args.base_url)
+    ceiling_url = check_local(args.ceiling_url) if args.ceiling_url else ""
     scenarios = by_name(args.only)
-    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=service_url, timeout=10.0) as client:
         values = await prepare(client, args.depth)
         twins = await twins_offered(client)
         urls = await page_urls(client) if twins else []
     use_wrk = args.engine == "wrk" or (args.engine == "auto" and shutil.which("wrk"))
 
     async def measure(scenario: Scenario, seconds: float) -> Result:
+        base_url = ceiling_url if scenario.server == "ceiling" else service_url
         if scenario.kind == "page-h1":
             # wrk, not h2load --h1: h2load rejects a status line without a reason phrase
-            # ("HTTP/1.1 200 "), which Hypercorn sends. One request at a time per connection.
+            # ("HTTP/1.1 200 "), which some servers send. One request at a time per connection.
             return await asyncio.to_thread(
                 run_wrk, scenario, base_url, values, duration_seconds=seconds,
                 connections=args.browsers * HTTP1_CONNECTIONS_PER_BROWSER,
@@ -402,25 +433,32 @@ async def run(args: argparse.Namespace) -> tuple[list[Result], dict[str, str]]:
     results: list[Result] = []
     skipped: dict[str, str] = {}
     for scenario in scenarios:
-        reason = skip_reason(scenario, twins=twins)
+        reason = skip_reason(scenario, twins=twins, ceiling=bool(ceiling_url))
         if reason:
             skipped[scenario.name] = reason
             continue
         if args.warmup:  # fills caches and pools; not measured
             await measure(scenario, args.warmup)
-        cpu_before = process_cpu_seconds(args.server_pid) if args.server_pid else 0.0
+        pids = args.ceiling_pid if scenario.server == "ceiling" else args.server_pid
+        cpu_before = sum(map(process_cpu_seconds, pids))
         result = await measure(scenario, args.duration)
-        if args.server_pid and result.requests:
-            cpu = process_cpu_seconds(args.server_pid) - cpu_before
-            result = replace(result, server_cpu_ms=round(cpu * 1000 / result.requests, 3))
+        if pids and result.requests:
+            cpu = sum(map(process_cpu_seconds, pids)) - cpu_before
+            result = replace(
+                result,
+                server_cpu_ms=round(cpu * 1000 / result.requests, 3),
+                server_rss_mb=round(max(map(peak_rss_mib, pids)), 1),
+            )
         results.append(result)
-    return results, skipped
+    return with_shares(results), skipped
 
 
-def skip_reason(scenario: Scenario, *, twins: bool) -> str | None:
+def skip_reason(scenario: Scenario, *, twins: bool, ceiling: bool = True) -> str | None:
     """Why ``scenario`` cannot run here, or None."""
     if scenario.missing:
         return scenario.missing
+    if scenario.server == "ceiling" and not ceiling:
+        return "no --ceiling-url: start the bare app (python -m bench.ceiling) and pass its URL"
     if scenario.needs_twins and not twins:
         return "the server does not offer the /bench twins: start it with BENCH_TWINS=true"
     if scenario.kind == "page-h2" and not shutil.which("h2load"):
@@ -435,6 +473,7 @@ def report(
     verdicts = targets.check({result.name: result for result in results})
     return {
         "base_url": args.base_url,
+        "ceiling_url": args.ceiling_url,
         "bounds": {
             "duration_seconds": args.duration,
             "warmup_seconds": args.warmup,
@@ -458,7 +497,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=90_000, help="items before the deep page")
     parser.add_argument("--engine", choices=["auto", "wrk", "builtin"], default="auto")
     parser.add_argument(
-        "--server-pid", type=int, help="measure this server process's CPU time per request"
+        "--ceiling-url", help="the bare app of bench.ceiling, for the hello-ceiling scenario"
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="a service process: its CPU time per request and peak RSS are measured (repeat)",
+    )
+    parser.add_argument(
+        "--ceiling-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="a process of the ceiling's server, measured the same way (repeat)",
     )
     parser.add_argument(
         "--browsers", type=int, default=4, help="simulated browsers of the page scenarios"

@@ -19,6 +19,10 @@ one URL per request (wrk, or the built-in generator); ``page-h2`` and ``page-h1`
 (one connection per simulated browser, all requests in flight), or over HTTP/1.1 with wrk
 (six connections per browser, one request each at a time).
 
+``server`` says which server a scenario loads: the service, or the ceiling
+(``bench.ceiling``: a bare FastAPI app on the same production server with as many
+processes), whose ``hello-ceiling`` req/s every other scenario is reported as a share of.
+
 A scenario whose endpoint the service does not offer names the reason in ``missing``;
 the runner lists it and skips it instead of inventing a route.
 """
@@ -30,12 +34,15 @@ from typing import Literal
 
 LIST_PAGE = "/api/v1/items?limit=20"
 LIST_PAYLOAD = "/api/v1/items?limit=100"
+BROTLI = {"Accept-Encoding": "br"}
+AUTHENTICATED = {"Authorization": "Bearer {token}"}
 TWIN_PREFIX = "/bench/"
 PAGE = "/bench/page"
 WRITE_HEADERS = {"Authorization": "Bearer {token}", "Content-Type": "application/json"}
 WRITE_BODY = '{"name": "bench write", "status": "published", "price_cents": 1250}'
 
 Kind = Literal["http", "page-h2", "page-h1"]
+Server = Literal["service", "ceiling"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,7 @@ class Scenario:
     twin: str | None = None  # the untuned variant this one is compared with
     missing: str | None = None  # why it cannot run against this service yet
     kind: Kind = "http"
+    server: Server = "service"
 
     @property
     def needs_twins(self) -> bool:
@@ -57,40 +65,51 @@ class Scenario:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("ceiling", "/healthz", "the cheapest route on the same server: the req/s ceiling"),
+    Scenario(
+        "hello-ceiling",
+        "/healthz",
+        "a bare FastAPI app on the same server and processes: the req/s ceiling",
+        server="ceiling",
+    ),
+    Scenario("healthz", "/healthz", "the service's cheapest route: what its middleware costs"),
     Scenario(
         "item-read-cached",
         "/api/v1/items/{item_id}",
-        "one hot published item, answered from the cache",
+        "one hot published item read by a signed-in user, answered from the cache",
+        headers=AUTHENTICATED,
         twin="item-read-uncached",
     ),
     Scenario(
         "item-read-uncached",
         "/api/v1/items/{random_item_id}",
-        "a different item per request: cache misses, one primary-key lookup each",
+        "a different item per request (signed in): cache misses, one primary-key lookup each",
+        headers=AUTHENTICATED,
     ),
     Scenario("list-first-page", LIST_PAGE, "the first catalog page (cached)"),
     Scenario(
         "list-keyset-first",
-        LIST_PAGE + "&cursor={first_cursor}",
-        "the first page through the uncached keyset path (cursor after the newest item)",
+        LIST_PAYLOAD + "&cursor={first_cursor}",
+        "100 items through the uncached keyset path (cursor after the newest item), brotli",
+        headers=BROTLI,
     ),
     Scenario(
         "list-keyset-deep",
-        LIST_PAGE + "&cursor={deep_cursor}",
-        "a keyset page --depth items deep: an index seek, as cheap as the first page",
+        LIST_PAYLOAD + "&cursor={deep_cursor}",
+        "100 items --depth items deep, brotli: an index seek, as cheap as the first page",
+        headers=BROTLI,
         twin="list-offset-deep",
     ),
     Scenario(
         "list-offset-deep",
-        "/bench/items?limit=20&offset={deep_offset}",
+        "/bench/items?limit=100&offset={deep_offset}",
         "the same depth with OFFSET: the database walks and discards every earlier row",
+        headers=BROTLI,
     ),
     Scenario(
         "list-payload-brotli",
         LIST_PAYLOAD,
-        "100 items, brotli-compressed",
-        headers={"Accept-Encoding": "br"},
+        "the first 100 items (cached), brotli-compressed",
+        headers=BROTLI,
         twin="list-payload-identity",
     ),
     Scenario(

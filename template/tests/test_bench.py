@@ -15,6 +15,8 @@ from sqlalchemy import select
 from app.db.models import Item
 from app.settings import Environment, Settings
 from bench import run, seed, targets
+from bench.ceiling import create_ceiling_app
+from bench.results import Result
 from bench.scenarios import SCENARIOS, by_name
 from tests.conftest import TEST_JWT_SECRET_KEY, bearer, serve
 
@@ -62,7 +64,7 @@ async def test_the_builtin_generator_runs_every_http_scenario_against_the_app(
             transport=transport,
         )
         for scenario in SCENARIOS
-        if scenario.kind == "http"
+        if scenario.kind == "http" and scenario.server == "service"
     ]
 
     for result in results:
@@ -74,6 +76,7 @@ async def test_the_builtin_generator_runs_every_http_scenario_against_the_app(
     assert set(dataclasses.asdict(results[0])) == {
         "name", "engine", "requests", "seconds", "requests_per_second",
         "p50_ms", "p99_ms", "errors", "bytes_per_request", "twin", "server_cpu_ms",
+        "server_rss_mb", "share_of_ceiling",
     }  # fmt: skip
     text = run.table(results, {"page-http2": "needs h2load"})
     assert "list-offset-deep" in text
@@ -150,18 +153,45 @@ def test_production_refuses_the_bench_twins() -> None:
         )
 
 
-def test_server_cpu_time_is_read_from_proc() -> None:
+def test_server_cpu_time_and_peak_memory_are_read_from_proc() -> None:
     before = run.process_cpu_seconds(os.getpid())
     sum(number * number for number in range(300_000))  # burn a little CPU
     assert run.process_cpu_seconds(os.getpid()) > before
+    assert 10 < run.peak_rss_mib(os.getpid()) < 4096
 
 
-def test_the_runner_skips_twins_the_server_lacks_and_says_why() -> None:
+def test_the_runner_skips_what_the_servers_lack_and_says_why() -> None:
     (offset,) = by_name(["list-offset-deep"])
-    (ceiling,) = by_name(["ceiling"])
+    (healthz,) = by_name(["healthz"])
+    (ceiling,) = by_name(["hello-ceiling"])
     assert "BENCH_TWINS=true" in (run.skip_reason(offset, twins=False) or "")
     assert run.skip_reason(offset, twins=True) is None
-    assert run.skip_reason(ceiling, twins=False) is None
+    assert run.skip_reason(healthz, twins=False, ceiling=False) is None
+    assert "bench.ceiling" in (run.skip_reason(ceiling, twins=True, ceiling=False) or "")
+    assert run.skip_reason(ceiling, twins=True, ceiling=True) is None
+
+
+async def test_the_ceiling_app_answers_what_healthz_answers_and_nothing_else(
+    client: httpx.AsyncClient,
+) -> None:
+    transport = httpx.ASGITransport(app=create_ceiling_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as bare:
+        answer = await bare.get("/healthz")
+        assert (await bare.get("/docs")).status_code == 404
+    service = await client.get("/healthz")
+    assert answer.status_code == service.status_code == 200
+    assert answer.content == service.content
+
+
+def test_every_result_is_reported_as_a_share_of_the_ceiling() -> None:
+    def result(name: str, requests_per_second: float) -> Result:
+        return Result(name, "wrk", 100, 1.0, requests_per_second, 1.0, 2.0, 0, 10.0)
+
+    shared = run.with_shares([result("hello-ceiling", 2000), result("healthz", 1700)])
+    assert [row.share_of_ceiling for row in shared] == [1.0, 0.85]
+    alone = run.with_shares([result("healthz", 1700)])
+    assert alone[0].share_of_ceiling is None
+    assert "ceiling" in run.table(shared, {})
 
 
 @pytest.mark.parametrize(
@@ -195,7 +225,7 @@ def test_every_tuned_scenario_has_a_declared_twin_and_skips_say_why() -> None:
         assert scenario.twin is None or scenario.twin in names
         assert scenario.missing is None or len(scenario.missing) > 20
     assert {
-        "ceiling", "item-read-cached", "list-keyset-deep", "list-offset-deep",
+        "hello-ceiling", "healthz", "item-read-cached", "list-keyset-deep", "list-offset-deep",
         "write-with-job", "write-inline", "page-http2", "page-http1",
     } <= names  # fmt: skip
 
@@ -228,21 +258,33 @@ def test_h2load_is_bounded_in_time_and_loads_the_whole_page_per_connection() -> 
 class Measured:
     requests_per_second: float = 1000.0
     p50_ms: float = 5.0
+    p99_ms: float = 10.0
     bytes_per_request: float = 40_000.0
+    server_cpu_ms: float | None = None
+    server_rss_mb: float | None = None
 
 
-def test_targets_pass_miss_and_skip_with_a_reason() -> None:
+def test_targets_are_shares_of_the_ceiling_and_pass_miss_or_skip_with_a_reason() -> None:
     results = {
-        "ceiling": Measured(requests_per_second=1000),
-        "item-read-cached": Measured(requests_per_second=650),  # 65%: a miss
+        "hello-ceiling": Measured(requests_per_second=1000, server_cpu_ms=0.2, server_rss_mb=50),
+        "healthz": Measured(requests_per_second=900, server_rss_mb=90),  # 90%: a pass
+        "item-read-cached": Measured(requests_per_second=650, p99_ms=16.0, server_cpu_ms=0.4),
         "list-keyset-first": Measured(p50_ms=4.0),
         "list-keyset-deep": Measured(p50_ms=5.0),  # 1.25x: a pass
         "list-payload-identity": Measured(bytes_per_request=40_000),
     }
     verdicts = {verdict.name: verdict for verdict in targets.check(results)}
-    assert verdicts["cached-read-vs-ceiling"].status == "MISS"
+    assert verdicts["healthz-vs-ceiling"].status == "PASS"
+    assert verdicts["healthz-vs-ceiling"].ratio == 0.9
+    assert verdicts["cached-read-vs-ceiling"].status == "MISS"  # 65%
     assert verdicts["cached-read-vs-ceiling"].ratio == 0.65
     assert "Redis" in verdicts["cached-read-vs-ceiling"].note
+    assert verdicts["cached-read-cpu"].status == "MISS"  # 2x the ceiling's CPU
+    assert verdicts["cached-read-tail"].status == "MISS"  # p99 = 3.2x p50
+    assert verdicts["keyset-deep-vs-ceiling"].status == "PASS"  # 100%
     assert verdicts["keyset-deep-vs-first"].status == "PASS"
     assert verdicts["keyset-deep-vs-first"].note == ""
+    assert verdicts["server-rss"].status == "PASS"
+    assert verdicts["server-rss"].ratio == 90  # the service's peak, not the ceiling's
     assert verdicts["brotli-vs-identity"].status == "SKIPPED"
+    assert verdicts["cached-list-vs-ceiling"].status == "SKIPPED"

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 
 from app.main import create_app
-from app.observability.metrics import MetricsPort
 from app.settings import Settings
 from tests.conftest import TEST_JWT_SECRET_KEY, Login, bearer, serve
 
@@ -58,17 +57,10 @@ async def test_api_docs_are_on_in_development(client: httpx.AsyncClient) -> None
 # --- /metrics on its own port -------------------------------------------------------
 
 
-async def test_metrics_answer_only_on_the_metrics_port() -> None:
-    app = create_app(production())
-    served = MetricsPort(app, METRICS_PORT)  # what `python -m app.server` serves
-    public = await _get(served, "http://api.example.com/metrics")
+async def test_metrics_are_not_a_route_of_the_app_when_metrics_port_is_set() -> None:
+    # `python -m app.server` serves them on METRICS_PORT (tests/test_server.py).
+    public = await _get(create_app(production()), "http://api.example.com/metrics")
     assert public.status_code == 404
-    internal = await _get(served, f"http://10.0.1.23:{METRICS_PORT}/metrics")
-    assert internal.status_code == 200
-    assert "http_requests_total" in internal.text
-    # The metrics port serves nothing else.
-    other = await _get(served, f"http://10.0.1.23:{METRICS_PORT}/api/v1/items")
-    assert other.status_code == 404
 
 
 async def test_production_never_serves_metrics_on_the_public_port() -> None:

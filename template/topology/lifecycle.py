@@ -1,7 +1,7 @@
 """The production-like topology on one machine: ``up``, ``down``, ``status`` and the faults.
 
     HAProxy :18080 (health checks on /readyz, stats socket + page :18404)
-      -> two instances (python -m app.server, Hypercorn) :18001 :18002
+      -> two instances (python -m app.server, Granian) :18001 :18002
     one worker (python -m app.jobs.worker) + the outbox relay in every process
     PostgreSQL primary :58432 + streaming replica :58433 (topology/postgres.py)
     its own redis-server :16380 and its own RabbitMQ node :15673

@@ -98,7 +98,10 @@ LazyReadSession = Annotated[ReadSessionOnDemand, Depends(get_read_session_on_dem
 
 
 async def get_cache(request: Request) -> Cache:
-    return resources_of(request).cache
+    cache = resources_of(request).cache
+    # A read-your-writes request must not see another process's copy of a key its own
+    # write just invalidated (the invalidation may still be on its way).
+    return cache if _client_lsn(request) is None else cache.without_near_cache()
 
 
 ResponseCache = Annotated[Cache, Depends(get_cache)]

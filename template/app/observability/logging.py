@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line, with the request id on every line.
 
 structlog renders both its own events and standard-library records (SQLAlchemy,
-Hypercorn, ``logging.getLogger(__name__)``), so every line has one shape. The access
+Granian, ``logging.getLogger(__name__)``), so every line has one shape. The access
 log is one ``request`` event per request with method, route, status and duration.
 """
 

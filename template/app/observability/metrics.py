@@ -2,9 +2,9 @@
 
 Everything lives in prometheus_client's default registry, so metrics defined by other
 modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. With
-METRICS_PORT set, ``python -m app.server`` also listens there and ``MetricsPort`` answers
-/metrics on that port alone (the load balancer routes only PORT, where /metrics is then
-404); with 0 (development) it is a route of the app. Routes are
+METRICS_PORT set, ``python -m app.server`` serves them on that port alone
+(``serve_on_metrics_port``; the load balancer routes only PORT, where /metrics is then
+404); with 0 it is a route of the app, except in production (then not served at all). Routes are
 labelled by their template (``app.http.observed.route_of``), never the raw path, so the
 number of series stays bounded whatever clients request.
 """
@@ -12,7 +12,7 @@ number of series stays bounded whatever clients request.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -23,13 +23,13 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from app.http.observed import CompletedRequest
@@ -53,24 +53,15 @@ async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsPort:
-    """The server's app when METRICS_PORT is set: a request that came in on that port gets
-    /metrics (anything else there is a 404), every other request goes to the service."""
+def serve_on_metrics_port(port: int) -> Callable[[], None]:
+    """Serve the registry on ``port`` from a daemon thread (prometheus_client's WSGI
+    server, which answers the metrics on every path); returns the function that stops it.
 
-    def __init__(self, app: ASGIApp, metrics_port: int) -> None:
-        self.app = app
-        self.metrics_port = metrics_port
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        server = scope.get("server")
-        if scope["type"] != "http" or not server or server[1] != self.metrics_port:
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] == "/metrics":
-            response = Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
-        else:
-            response = Response("Only /metrics is served on METRICS_PORT", status_code=404)
-        await response(scope, receive, send)
+    A thread, not the event loop: a scrape never waits behind requests, and the server
+    (Granian) binds one port, which only the load balancer's traffic reaches.
+    """
+    server, _thread = start_http_server(port, addr="0.0.0.0")  # noqa: S104 - the VPC's scraper
+    return server.shutdown
 
 
 class RequestMetrics:

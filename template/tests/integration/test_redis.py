@@ -23,6 +23,7 @@ from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
 from app.auth.revocations import KEY_PREFIX as REVOKED_PREFIX
 from app.auth.revocations import RevokedFamilies
 from app.cache import Cache
+from app.db.routing import READ_AFTER_LSN_HEADER
 from app.settings import Settings
 from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, bearer, serve
@@ -231,3 +232,62 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
         ready = await client.get("/readyz")
         assert ready.json()["checks"]["cache"]["status"] == "ok"
     await probe.close()
+
+
+ITEM = {"name": "Desk", "status": "published"}
+
+
+async def _cached_name(client: httpx.AsyncClient, url: str, **headers: str) -> str:
+    name: str = (await client.get(url, headers=headers)).json()["name"]
+    return name
+
+
+async def _until_near_cached(client: httpx.AsyncClient, url: str, cache: Cache) -> None:
+    """Read ``url`` until the instance holds it in memory (its listener subscribes first)."""
+    async with asyncio.timeout(5):
+        while cache.near_cache_size() == 0:
+            assert await _cached_name(client, url) == "Desk"
+            await asyncio.sleep(0.01)
+
+
+async def test_a_write_on_one_instance_reaches_the_near_cache_of_every_other(
+    settings: Settings, store: RedisTTLStore, redis_url: str
+) -> None:
+    # A near-cache TTL far beyond the test: only the invalidation can make B see the write.
+    shared = settings.model_copy(update={"redis_url": redis_url, "near_cache_ttl_seconds": 60})
+    async with serve(shared) as (_, a), serve(shared) as (b_app, b):
+        b_cache: Cache = b_app.state.resources.cache
+        tokens = await _login(a)
+        created = (await a.post(ITEMS, json=ITEM, headers=bearer(tokens))).json()
+        url = f"{ITEMS}/{created['id']}"
+        await _until_near_cached(b, url, b_cache)
+        await store.client.set(f"items:item:{created['id']}", b'{"name": "only in Redis"}')
+        assert await _cached_name(b, url) == "Desk", "B answers from its own memory"
+
+        patched = await a.patch(url, json={"name": "Table"}, headers=bearer(tokens))
+        assert patched.status_code == 200
+
+        for _ in range(200):  # 2 s at most: the message takes milliseconds
+            if await _cached_name(b, url) == "Table":
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the write never reached the other instance's near cache")
+        assert b_cache.near_cache_size() >= 1  # B keeps caching the new value
+
+
+async def test_a_read_your_writes_request_never_gets_a_near_cache_copy(
+    settings: Settings, store: RedisTTLStore, redis_url: str
+) -> None:
+    shared = settings.model_copy(update={"redis_url": redis_url, "near_cache_ttl_seconds": 60})
+    async with serve(shared) as (_, a), serve(shared) as (b_app, b):
+        tokens = await _login(a)
+        created = (await a.post(ITEMS, json=ITEM, headers=bearer(tokens))).json()
+        url = f"{ITEMS}/{created['id']}"
+        await _until_near_cached(b, url, b_app.state.resources.cache)
+        # B's invalidation is still on its way: B stops listening before A writes.
+        await b_app.state.resources.cache.stop()
+        await a.patch(url, json={"name": "Table"}, headers=bearer(tokens))
+
+        assert await _cached_name(b, url) == "Desk"  # the window the TTL bounds
+        assert await _cached_name(b, url, **{READ_AFTER_LSN_HEADER: "1"}) == "Table"

@@ -1,0 +1,280 @@
+"""Cost in the preview, the budget policy, the price snapshot's refresh and the capacity planner."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from breakage import Breakage, Resources
+from rendered_services import REPO, Rendered, rendered
+from tenfold_infra import capacity
+from tenfold_infra.config import ConfigError, parse_config
+from tenfold_infra.cost import Traffic, estimate, load_prices
+from tenfold_infra.cost.estimate import FREE, PRICERS
+from tenfold_infra.cost.refresh import parse_offer, rebuild
+from tenfold_infra.policies import Resource, evaluate
+from tenfold_infra.policies.budget import monthly_budget
+
+DATA = Path(__file__).with_name("data")
+PRICED = "domain-3-replicas"  # us-east-1, the region the stored snapshot prices
+
+
+def test_total_is_the_sum_of_its_parts_and_every_resource_is_accounted_for(
+    service: Rendered,
+) -> None:
+    for stack in ("dev", "prod"):
+        preview = service.previews[stack]
+        cost = preview["cost"]
+        assert cost["total_monthly_usd"] == pytest.approx(
+            sum(line["monthly_usd"] for line in cost["lines"]), abs=0.01 * len(cost["lines"])
+        )
+        accounted = {(x["type"], x["resource"]) for x in cost["lines"] + cost["not_priced"]}
+        for r in preview["resources"]:
+            billed = r["type"] in PRICERS and not (
+                r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint"
+                and r["inputs"].get("vpcEndpointType") == "Gateway"
+            )
+            if billed:
+                assert (r["type"], r["name"]) in accounted, f"{r['type']} {r['name']} missing"
+            else:
+                assert r["type"] in FREE or r["type"].startswith("tenfold:") or r["type"] in PRICERS
+        assert cost["complete"] is (not cost["not_priced"])
+        assert all(line["monthly_usd"] > 0 for line in cost["lines"])  # never a silent $0
+        if service.answers["aws_region"] != "us-east-1":
+            assert not cost["lines"]
+            assert {x["reason"] for x in cost["not_priced"]} == {
+                f"the price snapshot has no figures for {service.answers['aws_region']}"
+            }
+
+
+def test_priced_region_prices_compute_network_and_balancer() -> None:
+    cost = rendered(PRICED).previews["prod"]["cost"]
+    items = {(x["type"].split(":")[1], x["item"]) for x in cost["lines"]}
+    assert ("ecs/service", "Fargate ARM64 vCPU") in items
+    assert ("ec2/natGateway", "NAT gateway hours") in items
+    assert ("lb/loadBalancer", "load balancer hours") in items
+    nat_hours = [x for x in cost["lines"] if x["item"] == "NAT gateway hours"]
+    assert len(nat_hours) == 3
+    assert nat_hours[0]["monthly_usd"] == pytest.approx(730 * 0.045)
+    mq = [x for x in cost["not_priced"] if x["type"] == "aws:mq/broker:Broker"]
+    assert mq
+    assert "mq.instance_hour.mq.m7g.large" in mq[0]["reason"]
+    assert cost["assumptions"]
+    assert cost["price_snapshot_date"]
+
+
+def _resources(stack: dict[str, Any]) -> list[Resource]:
+    return [Resource(r["type"], r["name"], r["inputs"]) for r in stack["resources"]]
+
+
+def app_scales_to_a_hundred_tasks(rs: Resources) -> None:
+    for r in rs:
+        if r["type"] == "aws:appautoscaling/target:Target" and r["name"].endswith("-app"):
+            r["inputs"]["minCapacity"] = 100
+
+
+BUDGET_BREAKAGE = Breakage("monthly-budget", app_scales_to_a_hundred_tasks, PRICED)
+
+
+def test_budget_policy_catches_a_stack_grown_past_its_budget() -> None:
+    preview = copy.deepcopy(rendered(BUDGET_BREAKAGE.answer_set).previews[BUDGET_BREAKAGE.stack])
+    budget = monthly_budget(preview["cost"]["total_monthly_usd"] + 50)
+    assert not budget.check(_resources(preview))
+    BUDGET_BREAKAGE.apply(preview["resources"])
+    problems = budget.check(_resources(preview))
+    assert problems
+    assert "exceeds monthlyBudget" in problems[0]
+    assert "-app" in problems[0]
+    assert all(f.passed for f in evaluate(_resources(preview)))  # only the budget fails
+
+
+def test_monthly_budget_in_the_stack_file_fails_the_preview(tmp_path: Path) -> None:
+    root = tmp_path / "service"  # the whole service: the CDN uploads ../app/static
+    shutil.copytree(rendered(PRICED).root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    infra = root / "infra"
+    stack = infra / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text() + "  demo-service:monthlyBudget: 100\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "preview", "--stack", "prod"],
+        cwd=infra,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "FAIL monthly-budget: estimated at least $" in done.stdout
+    assert "policy check failed: monthly-budget" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "lots"])
+def test_monthly_budget_must_be_a_positive_number(value: str) -> None:
+    raw = {"tier": "dev", "monthlyBudget": value}
+    with pytest.raises(ConfigError, match="demo:monthlyBudget must be a positive number"):
+        parse_config("demo", "dev", raw, "us-east-1")
+    assert parse_config("demo", "dev", {"tier": "dev"}, "us-east-1").monthly_budget_usd is None
+    ok = parse_config("demo", "dev", {"tier": "dev", "monthlyBudget": "2500"}, "us-east-1")
+    assert ok.monthly_budget_usd == 2500
+
+
+def test_refresh_parses_the_offer_file_format() -> None:
+    offer = json.loads((DATA / "offer_excerpt.json").read_text())
+    figures = parse_offer(offer, "eu-west-1")
+    assert {k: v["usd"] for k, v in figures.items()} == {
+        "rds.instance_hour.single_az.db.r7g.large": 0.25,
+        "rds.instance_hour.multi_az.db.r7g.large": 0.5,
+        "rds.storage_gb_month.single_az.gp3": 0.125,  # the first tier, not the 1024 GB one
+    }
+    assert all(
+        v["source"] == "AWS Price List bulk offer file AmazonRDS eu-west-1, published "
+        "2026-11-01T00:00:00Z"
+        for v in figures.values()
+    )
+
+
+def test_refresh_rewrites_the_snapshot_with_the_offer_files_figures(tmp_path: Path) -> None:
+    snapshot = tmp_path / "prices.json"
+    shutil.copy(REPO / "pulumi/tenfold_infra/cost/prices.json", snapshot)
+    rds = json.loads((DATA / "offer_excerpt.json").read_text())
+
+    def fetch(offer: str, region: str) -> dict[str, Any]:
+        return rds if offer == "AmazonRDS" else {"offerCode": offer, "products": {}, "terms": {}}
+
+    assert rebuild(["eu-west-1"], fetch, snapshot) == {"eu-west-1": 3}
+    book = load_prices("eu-west-1", snapshot)
+    price = book.get("rds.instance_hour.multi_az.db.r7g.large")
+    assert price
+    assert price.usd == 0.5
+    assert "AmazonRDS eu-west-1" in price.source
+    assert load_prices("us-east-1", snapshot).get("nat.hour")  # other regions kept
+    assert list(tmp_path.iterdir()) == [snapshot]  # written atomically, no leftovers
+
+
+def test_every_snapshot_figure_names_a_recorded_source() -> None:
+    data = json.loads((REPO / "pulumi/tenfold_infra/cost/prices.json").read_text())
+    assert data["date"]
+    assert data["sources"]
+    for figures in data["regions"].values():
+        for key, figure in figures.items():
+            assert figure["usd"] > 0, key
+            assert figure["source"] in data["sources"], key
+
+
+def test_an_unpriced_region_prices_nothing_and_says_why() -> None:
+    cost = estimate(
+        [("aws:ec2/natGateway:NatGateway", "nat", {})], load_prices("eu-west-1"), Traffic()
+    )
+    assert cost.total_usd == 0
+    assert not cost.lines
+    assert "has no figures for eu-west-1" in cost.not_priced[0].reason
+    assert cost.summary() == "unknown: nothing is priced in eu-west-1"
+
+
+# --- capacity planner -----------------------------------------------------------------
+
+
+def test_max_connections_follows_aws_formula() -> None:
+    # LEAST({DBInstanceClassMemory/9531392}, 5000), memory in bytes.
+    assert capacity.max_connections("db.r7g.large") == 16 * 1024**3 // 9531392 == 1802
+    assert capacity.max_connections("db.r7g.xlarge") == 3604
+    assert capacity.max_connections("db.r7g.16xlarge") == 5000  # the cap, not 57,679
+
+
+def bench(
+    cached: float = 1000, uncached: float = 500, write: float = 100, job: float = 200
+) -> capacity.Bench:
+    rates = {"cached read": cached, "uncached read": uncached, "write": write, "job (worker)": job}
+    return capacity.Bench(
+        "hand", "2026-01-01", {k: capacity.Route(k, v, 1000 / v, 0.0) for k, v in rates.items()}
+    )
+
+
+def test_plan_matches_a_hand_worked_case() -> None:
+    # Mean service time: 0.9 x (0.8 x 1 ms + 0.2 x 2 ms) + 0.1 x 10 ms = 2.08 ms -> 480.8 req/s.
+    p = capacity.plan(1000, 0.9, 100, az_count=3, bench=bench())
+    assert p.per_process_rps == pytest.approx(1000 / 2.08)
+    assert p.utilisation == 0.6  # the p99 bound, 1 - ln(100) x 2.08 / (100 - 10) = 0.89, is looser
+    # Steady: ceil(1000 / (480.8 x 0.6)) = 4 -> 6 (a multiple of 3 AZs); after losing an AZ:
+    # ceil(1000 / (480.8 x 0.9)) = 3 on 2 AZs -> 2 a zone -> 6.
+    assert (p.app_min, p.app_max) == (6, 12)
+    # 100 jobs/s / (200 x 0.5 vCPU x 0.6) = 1.67 -> 2, at least one a zone -> 3.
+    assert (p.worker_min, p.worker_max) == (3, 6)
+    # 100 writes/s <= 400 x 2 vCPU x 0.6 = 480; 180 uncached reads/s <= 1500 x 2 x 0.6.
+    assert (p.db_class, p.replicas) == ("db.r7g.large", 1)
+    assert p.cache_node == "cache.r7g.large"
+    assert p.broker_type == "mq.m7g.large"
+    assert p.config["appMinTasks"] == 6
+    assert p.config["readReplicas"] == 1
+
+
+def test_a_tight_p99_lowers_utilisation() -> None:
+    p = capacity.plan(1000, 0.9, 30, bench=bench())
+    assert p.utilisation == pytest.approx(1 - math.log(100) * 2.08 / (30 - 10))
+    assert p.notes
+    assert "P99_MS=30" in p.notes[0]
+
+
+def test_impossible_requests_name_the_limit_and_the_way_out() -> None:
+    with pytest.raises(capacity.Impossible, match="slowest route class"):
+        capacity.plan(1000, 0.9, 5, bench=bench())
+    with pytest.raises(capacity.Impossible, match=r"beyond appMaxTasks 100.*Lift"):
+        capacity.plan(100_000, 0.9, 100, bench=bench())
+    with pytest.raises(capacity.Impossible, match=r"write rate.*db\.r7g\.16xlarge.*Aurora"):
+        capacity.plan(20_000, 0.0, 100, bench=bench(write=50_000))
+
+
+def test_published_bench_copy_matches_the_docs() -> None:
+    published = json.loads((REPO / "docs/assets/benchmarks.json").read_text())
+    ours = capacity.load_bench()
+    assert ours.date == published["run"]["generated_at"]
+    by_name = {r["name"]: r for r in published["results"]}
+    for route in ours.routes.values():
+        assert route.requests_per_second == by_name[route.name]["requests_per_second"]
+        assert route.server_cpu_ms == by_name[route.name]["server_cpu_ms"]
+
+
+def test_apply_writes_the_plan_into_the_stack_file(tmp_path: Path) -> None:
+    infra = tmp_path / "infra"
+    shutil.copytree(rendered(PRICED).infra, infra, ignore=shutil.ignore_patterns("__pycache__"))
+    before = (infra / "Pulumi.prod.yaml").read_text()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tenfold_infra", "capacity", "--no-cost", *args],
+            cwd=infra,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    impossible = run("--rps", "50000", "--apply")
+    assert impossible.returncode == 3
+    assert "appMaxTasks" in impossible.stderr
+    assert (infra / "Pulumi.prod.yaml").read_text() == before  # nothing half-written
+    done = run("--rps", "5000", "--apply")
+    assert done.returncode == 0, done.stderr
+    assert "+  demo-service:appMinTasks: 12" in done.stdout
+    after = (infra / "Pulumi.prod.yaml").read_text()
+    assert "demo-service:appMinTasks: 12\n" in after
+    assert "alarmEmail" in after
+    # appCpu 1024 / appMemoryMib 2048 are the plan's and prod's default: not copied in.
+    assert "appCpu" not in after
+    assert "appMemoryMib" not in after
+    assert not [p for p in infra.iterdir() if p.name.startswith(".Pulumi")]
+
+
+def test_docs_example_is_produced_by_the_real_commands() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from cost_capacity_doc import ANSWERS, PAGE, build
+    from rendered_services import ANSWER_SETS
+
+    assert ANSWER_SETS[PRICED] == ANSWERS
+    assert PAGE.read_text() == build(rendered(PRICED).infra), (
+        "docs/cost-and-capacity.md is stale: run `uv run python scripts/cost_capacity_doc.py`"
+    )
