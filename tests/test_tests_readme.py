@@ -57,3 +57,11 @@ def test_every_named_test_file_exists() -> None:
     assert named
     missing = sorted(name for name in named if not (TESTS / name).is_file())
     assert not missing, f"template/tests/README.md names test files that do not exist: {missing}"
+
+
+def test_every_named_module_exists() -> None:
+    named = set().union(*(named_modules(cells) for cells, _ in table_rows()))
+    modules = {name for name in named if name.endswith(".py")}
+    assert modules
+    stale = sorted(name for name in modules if not (APP / name).is_file())
+    assert not stale, f"template/tests/README.md names modules app/ no longer has: {stale}"
