@@ -398,6 +398,8 @@ def bench(profile: Profile, *, publish: bool) -> int:
             (outputs.markdown, "benchmarks-table.md"),
         ):
             shutil.copyfile(source, DOCS_ASSETS / name)
+        # The capacity planner ships inside the service's infra package, away from docs/.
+        shutil.copyfile(outputs.json, ROOT / "pulumi" / "tenfold_infra" / "bench_published.json")
         log(
             f"published to {DOCS_ASSETS.relative_to(ROOT)}/benchmarks.{{json,png}} and benchmarks-table.md"
         )

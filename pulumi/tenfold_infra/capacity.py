@@ -112,10 +112,12 @@ def load_bench(path: Path = BENCH) -> Bench:
             f"{path}: no results for {', '.join(missing)}; run a full `make bench` "
             "(BENCH_SMOKE=1 skips nothing but is short) and pass build/bench/results.json"
         )
+    # A run with several server processes reports their sum; the planner sizes one process.
+    processes = int(data.get("run", {}).get("server_processes", 1)) or 1
     routes = {
         label: Route(
             name,
-            float(results[name]["requests_per_second"]),
+            float(results[name]["requests_per_second"]) / processes,
             float(results[name]["server_cpu_ms"]),
             float(results[name]["p99_ms"]),
         )

@@ -476,7 +476,8 @@ def test_published_bench_copy_matches_the_docs() -> None:
     assert ours.date == published["run"]["generated_at"]
     by_name = {r["name"]: r for r in published["results"]}
     for route in ours.routes.values():
-        assert route.requests_per_second == by_name[route.name]["requests_per_second"]
+        processes = published["run"].get("server_processes", 1)
+        assert route.requests_per_second == by_name[route.name]["requests_per_second"] / processes
         assert route.server_cpu_ms == by_name[route.name]["server_cpu_ms"]
 
 
@@ -519,3 +520,14 @@ def test_docs_example_is_produced_by_the_real_commands() -> None:
     assert PAGE.read_text() == build(rendered(PRICED).infra), (
         "docs/cost-and-capacity.md is stale: run `uv run python scripts/cost_capacity_doc.py`"
     )
+
+
+def test_a_run_with_several_server_processes_is_sized_per_process(tmp_path: Path) -> None:
+    published = json.loads((REPO / "docs/assets/benchmarks.json").read_text())
+    one = capacity.load_bench(REPO / "docs/assets/benchmarks.json")
+    published["run"]["server_processes"] = 2 * published["run"].get("server_processes", 1)
+    doubled = tmp_path / "results.json"
+    doubled.write_text(json.dumps(published))
+    halved = capacity.load_bench(doubled)
+    for label, route in one.routes.items():
+        assert halved.routes[label].requests_per_second == route.requests_per_second / 2
