@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.cache import Cache
     from app.db.routing import ReadRouter
     from app.db.schema import SchemaCheck
+    from app.http.precompressed import BodyEncodings
     from app.jobs.runtime import JobRuntime
     from app.settings import Settings
     from app.stores import TTLStore
@@ -41,3 +42,7 @@ class Resources:
     cache: Cache
     static_assets: StaticAssets
     schema: SchemaCheck
+    # How cached bodies are stored (app/http/precompressed.py).
+    body_encodings: BodyEncodings
+    # The Cache-Control value of public responses, encoded once.
+    public_cache_control: bytes

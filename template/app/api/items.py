@@ -10,20 +10,22 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from app.api.deps import (
-    OPTIONAL_AUTH_OPENAPI,
+    PUBLIC_READ_OPENAPI,
     CurrentUserId,
-    LazyReadSession,
-    OptionalUserId,
+    PageCursor,
+    PageLimit,
     PageParams,
-    PublicCacheControl,
+    PublicReads,
     ReadSession,
     ResponseCache,
     WriteSession,
+    page_from,
 )
 from app.cache import Cache
 from app.db.models import Item, ItemStatus
-from app.db.pagination import PageRequest, next_cursor
+from app.db.pagination import DEFAULT_PAGE_SIZE, PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
+from app.http.precompressed import PrecompressedResponse
 from app.repositories import items
 from app.schemas.errors import error_responses
 from app.schemas.fieldsets import (
@@ -68,12 +70,11 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 
 
 # With ?fields= the answer holds only the chosen fields: both shapes are documented.
-@router.get("/items", response_model=ItemPage | ItemFieldsPage, dependencies=[PublicCacheControl])
+@router.get("/items", response_model=ItemPage | ItemFieldsPage)
 async def list_catalog(
-    reads: LazyReadSession,
-    cache: ResponseCache,
-    response: Response,
-    page: PageParams,
+    read: PublicReads,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
     owner_id: Annotated[
         int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
     ] = None,
@@ -92,27 +93,31 @@ async def list_catalog(
             max_price_cents,
             "min_price_cents must not be greater than max_price_cents",
         )
+    page = page_from(limit, cursor)
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
     fieldset = parse_fields(ItemOut, fields)
     if page.after is not None or fieldset is not None:
         # Deeper pages are rarely shared and sparse pages are cheap: only first pages are cached.
         columns = fieldset.names if fieldset else None
-        rows = await items.list_published(await reads(), page, filters, columns)
-        return _page(rows, page, fieldset, response)
+        async with read.read_session() as session:
+            rows = await items.list_published(session, page, filters, columns)
+            return _page(rows, page, fieldset, read.public_headers)
 
     async def load() -> bytes:  # a cache hit opens no database session
-        rows = await items.list_published(await reads(), page, filters)
-        return _full_page(rows, page).model_dump_json().encode()
+        async with read.read_session() as session:
+            rows = await items.list_published(session, page, filters)
+            return read.resources.body_encodings.pack(_full_page_json(rows, page))
 
+    cache = read.cache
     key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
-    return _json(await cache.get_or_load_json(key, load, cache="catalog"), response)
+    packed = await cache.get_or_load_json(key, load, cache="catalog")
+    return PrecompressedResponse(packed, read.public_headers)
 
 
 @router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
 async def list_mine(
     user_id: CurrentUserId,
     session: ReadSession,
-    response: Response,
     page: PageParams,
     status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
     fields: FieldsQuery = None,
@@ -121,45 +126,54 @@ async def list_mine(
     fieldset = parse_fields(ItemOut, fields)
     columns = fieldset.names if fieldset else None
     rows = await items.list_owned(session, user_id, page, status_, columns)
-    return _page(rows, page, fieldset, response)
+    return _page(rows, page, fieldset, [])
 
 
 @router.get(
     "/items/{item_id}",
     response_model=ItemOut | ItemFields,
     responses={**MISSING, **UNAUTHENTICATED},
-    dependencies=[PublicCacheControl],
-    openapi_extra=OPTIONAL_AUTH_OPENAPI,
+    openapi_extra=PUBLIC_READ_OPENAPI,
 )
 async def get_item(
-    item_id: ItemId,
-    viewer_id: OptionalUserId,
-    reads: LazyReadSession,
-    cache: ResponseCache,
-    response: Response,
-    fields: FieldsQuery = None,
+    item_id: ItemId, read: PublicReads, fields: FieldsQuery = None
 ) -> ItemOut | Response:
-    """A published item, or one of the caller's own in any status."""
+    """A published item, or one of the caller's own in any status.
+
+    A published item is public: its answer does not depend on the caller, so the access
+    token is verified (and a bad one answered 401) only when the item is not published.
+    """
     fieldset = parse_fields(ItemOut, fields)
     if fieldset is not None:
-        item = await items.get_visible_item(await reads(), item_id, viewer_id, fieldset.names)
-        if item is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-        return _json(fieldset.partial_model().model_validate(item).model_dump_json(), response)
+        viewer_id = await read.viewer_id()
+        async with read.read_session() as session:
+            item = await items.get_visible_item(session, item_id, viewer_id, fieldset.names)
+            if item is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+            body = fieldset.partial_model().model_validate(item).model_dump_json()
+        return _json(body, read.public_headers)
 
     async def load_published() -> bytes | None:  # a cache hit opens no session
-        item = await items.get_visible_item(await reads(), item_id, None)
-        return None if item is None else ItemOut.model_validate(item).model_dump_json().encode()
+        async with read.read_session() as session:
+            item = await items.get_visible_item(session, item_id, None)
+            if item is None:
+                return None
+            return read.resources.body_encodings.pack(_item_json(item))
 
     # The cached body is served as stored: validated once, when it was loaded.
-    key = f"{ITEM_CACHE}:{item_id}"
-    published = await cache.get_or_load_json(key, load_published, cache="item")
+    published = await read.cache.get_or_load_json(
+        f"{ITEM_CACHE}:{item_id}", load_published, cache="item"
+    )
     if published is not None:
-        return _json(published, response)
-    item = await items.get_visible_item(await reads(), item_id, viewer_id) if viewer_id else None
-    if item is None:
+        return PrecompressedResponse(published, read.public_headers)
+    viewer_id = await read.viewer_id()
+    if viewer_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return ItemOut.model_validate(item)
+    async with read.read_session() as session:
+        item = await items.get_visible_item(session, item_id, viewer_id)
+        if item is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        return ItemOut.model_validate(item)
 
 
 @router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNAUTHENTICATED)
@@ -218,32 +232,37 @@ async def _owned(session: WriteSession, item_id: int, user_id: int) -> Item:
 
 
 def _page(
-    rows: Sequence[Item], page: PageRequest, fieldset: FieldSet | None, response: Response
+    rows: Sequence[Item],
+    page: PageRequest,
+    fieldset: FieldSet | None,
+    headers: list[tuple[bytes, bytes]],
 ) -> ItemPage | Response:
     if fieldset is not None:
         # Only the chosen attributes are loaded: serialize just those.
         partial = fieldset.partial_model()
         body = ",".join(partial.model_validate(row).model_dump_json() for row in rows[: page.limit])
         cursor = orjson.dumps(next_cursor(rows, page)).decode()
-        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}', response)
-    return _full_page(rows, page)
+        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}', headers)
+    return _json(_full_page_json(rows, page), headers)
 
 
-def _full_page(rows: Sequence[Item], page: PageRequest) -> ItemPage:
-    return ItemPage(
-        items=[ItemOut.model_validate(row) for row in rows[: page.limit]],
-        next_cursor=next_cursor(rows, page),
+def _full_page_json(rows: Sequence[Item], page: PageRequest) -> bytes:
+    return (
+        ItemPage(
+            items=[ItemOut.model_validate(row) for row in rows[: page.limit]],
+            next_cursor=next_cursor(rows, page),
+        )
+        .model_dump_json()
+        .encode()
     )
 
 
-def _json(body: str | bytes, headers_from: Response) -> Response:
-    """An already serialized body, sent without FastAPI's second validation and encoding.
+def _item_json(item: Item) -> bytes:
+    return ItemOut.model_validate(item).model_dump_json().encode()
 
-    FastAPI merges the headers dependencies set (Cache-Control) only into responses it
-    builds itself, so they are carried over here.
-    """
+
+def _json(body: str | bytes, headers: list[tuple[bytes, bytes]]) -> Response:
+    """An already serialized body, sent without FastAPI's second validation and encoding."""
     sent = Response(body, media_type="application/json")
-    sent.raw_headers.extend(
-        header for header in headers_from.raw_headers if header[0] != b"content-length"
-    )
+    sent.raw_headers.extend(headers)
     return sent
