@@ -11,7 +11,6 @@ from app.http.compression import compression
 from app.http.cors import cors
 from app.http.etag import ETagMiddleware
 from app.http.observed import ObservedRequestsMiddleware
-from app.http.request_id import RequestIdMiddleware
 from app.observability.logging import AccessLog
 from app.observability.metrics import RequestMetrics
 from app.observability.profiling import ProfilingMiddleware
@@ -20,8 +19,7 @@ from app.settings import Settings
 
 def http_middleware(settings: Settings) -> list[Middleware]:
     stack = [
-        # The request id first, so every log line below it carries the id.
-        Middleware(RequestIdMiddleware),
+        # First, so every log line below it carries the request id: id, metrics, access log.
         Middleware(ObservedRequestsMiddleware, observers=(RequestMetrics(), AccessLog())),
     ]
     cors_middleware = cors(settings)
