@@ -226,3 +226,20 @@ async def test_catalog_pages_are_byte_for_byte_what_their_response_model_dumps(
         model = ItemPage.model_validate_json(page.content)
         assert page.content == model.model_dump_json().encode()
     assert [len(page.json()["items"]) for page in (first, deeper)] == [2, 1]
+
+
+async def test_a_published_item_is_answered_whatever_the_token_but_a_private_one_checks_it(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    """The item read verifies the access token only when the answer depends on the caller."""
+    ada = await login("ada@example.com")
+    published = await _create(client, ada)
+    draft = await _create(client, ada, status="draft")
+    garbage = {"Authorization": "Bearer not-a-jwt"}
+    public = await client.get(f"{ITEMS}/{published['id']}", headers=garbage)
+    assert public.status_code == 200
+    assert public.headers["cache-control"] == "private, no-store"  # it carried credentials
+    private = await client.get(f"{ITEMS}/{draft['id']}", headers=garbage)
+    assert private.status_code == 401
+    assert private.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert (await client.get(f"{ITEMS}/{draft['id']}", headers=bearer(ada))).status_code == 200
