@@ -74,14 +74,14 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 @router.get("/items", response_model=ItemPage | ItemFieldsPage)
 async def list_catalog(
     read: PublicReads,
-    limit: PageLimit = DEFAULT_PAGE_SIZE,
-    cursor: PageCursor = None,
     owner_id: Annotated[
         int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
     ] = None,
     min_price_cents: Cents = None,
     max_price_cents: MaxCents = None,
     fields: FieldsQuery = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
 ) -> ItemPage | Response:
     """Published items, newest first."""
     if (
