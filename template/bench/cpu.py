@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -120,8 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args(argv)
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    with tempfile.TemporaryDirectory() as directory:
+    # Every request still writes its access log line, as in production, to /dev/null.
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        open(os.devnull, "w") as devnull,
+        contextlib.redirect_stdout(devnull),
+    ):
         url = f"sqlite+aiosqlite:///{directory}/bench.db"
         config = Config(SERVICE_ROOT / "alembic.ini")
         config.attributes["database_url"] = url
