@@ -26,7 +26,7 @@ from app.cache import Cache
 from app.db.models import Item, ItemStatus
 from app.db.pagination import DEFAULT_PAGE_SIZE, PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
-from app.http.precompressed import PrecompressedResponse
+from app.http.precompressed import PACKED_FORMAT, PrecompressedResponse
 from app.repositories import items
 from app.schemas.errors import error_responses
 from app.schemas.fieldsets import (
@@ -53,6 +53,8 @@ UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
+# The cached bodies are packed (app/http/precompressed.py): their keys name the format, so
+# an instance of an older release never reads a packed value, nor this one a plain body.
 FieldsQuery = Annotated[
     str | None,
     Query(
@@ -112,7 +114,9 @@ async def list_catalog(
         return read.resources.body_encodings.pack(_rows_page_json(rows, page))
 
     cache = read.cache
-    key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
+    key = await cache.generation_key(
+        CATALOG_CACHE, PACKED_FORMAT, *dataclasses.astuple(filters), page.limit
+    )
     packed = await cache.get_or_load_json(key, load, cache="catalog")
     return PrecompressedResponse(packed, read.public_headers)
 
@@ -165,7 +169,7 @@ async def get_item(
 
     # The cached body is served as stored: validated once, when it was loaded.
     published = await read.cache.get_or_load_json(
-        f"{ITEM_CACHE}:{item_id}", load_published, cache="item"
+        item_cache_key(item_id), load_published, cache="item"
     )
     if published is not None:
         return PrecompressedResponse(published, read.public_headers)
@@ -222,8 +226,14 @@ async def delete_item(
 
 async def _invalidate(cache: Cache, item_id: int) -> None:
     """After a committed write: drop the item and every cached first catalog page."""
-    await cache.invalidate(f"{ITEM_CACHE}:{item_id}")
+    # The unpacked key too: instances of the previous release still read it while a
+    # rolling deploy replaces them (the catalog generation is shared by both).
+    await cache.invalidate(item_cache_key(item_id), f"{ITEM_CACHE}:{item_id}")
     await cache.bump_generation(CATALOG_CACHE)
+
+
+def item_cache_key(item_id: int) -> str:
+    return f"{ITEM_CACHE}:{PACKED_FORMAT}:{item_id}"
 
 
 async def _owned(session: WriteSession, item_id: int, user_id: int) -> Item:

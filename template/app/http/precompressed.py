@@ -23,6 +23,8 @@ from starlette_compress._utils import parse_accept_encoding
 
 from app.http.etag import etag_matches, weak_etag
 
+# Part of every cache key holding a packed body: a new layout gets a new name.
+PACKED_FORMAT = "packed1"
 # The weak tag (W/"<32 hex digits>", 36 bytes), then the lengths of the identity, brotli
 # and gzip forms (0: not compressed, the body is under the compression threshold).
 _HEADER = struct.Struct("!36sIII")
