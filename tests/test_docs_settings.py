@@ -47,6 +47,10 @@ def _default(field: ast.Call) -> str:
         if isinstance(value, int):
             return str(value)
         return str(value)
+    if isinstance(node, ast.List):  # ["*"]
+        return ",".join(
+            str(element.value) for element in node.elts if isinstance(element, ast.Constant)
+        )
     if isinstance(node, ast.Attribute):  # Environment.DEVELOPMENT
         return node.attr.lower()
     if isinstance(node, ast.BinOp):  # 14 * 86400

@@ -58,11 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return capacity(args)
     if args.command == "cost-refresh":
-        from .cost.refresh import rebuild
+        from .cost.refresh import main as refresh
 
-        for region, count in rebuild(args.region).items():
-            print(f"{region}: {count} figures from the AWS Price List offer files")
-        return 0
+        return refresh(args.region)
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
 
@@ -111,7 +109,11 @@ def _cost_commands(commands: Any) -> None:
         "cost-refresh",
         help="rebuild the price snapshot from the AWS Price List bulk offer files (online)",
     )
-    refresh.add_argument("--region", action="append", required=True, help="region to refresh")
+    refresh.add_argument(
+        "--region",
+        action="append",
+        help="region to refresh (repeatable; default: every supported one)",
+    )
 
 
 if __name__ == "__main__":

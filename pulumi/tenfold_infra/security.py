@@ -10,6 +10,9 @@ import pulumi_aws as aws
 import pulumi
 
 APP_PORT = 8000
+# The app's second port, /metrics only (METRICS_PORT): open to the VPC for a scraper, never
+# a target of the load balancer, so metrics are not public.
+METRICS_PORT = 9100
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 AMQPS_PORT = 5671
@@ -27,6 +30,8 @@ class SecurityGroupsArgs:
     # against the 60 inbound rules of a group, so it is referenced once, never per port.
     cloudfront_port: int = 443
     with_broker: bool = True
+    # The VPC's range: the only place the service's METRICS_PORT is reachable from.
+    vpc_cidr: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -56,6 +61,14 @@ class SecurityGroups(pulumi.ComponentResource):
         )
 
         self._load_balancer_ingress()
+        if args.vpc_cidr is not None:
+            self._ingress(
+                "service-metrics-from-vpc",
+                service,
+                METRICS_PORT,
+                cidr_ipv4=args.vpc_cidr,
+                description="Prometheus scrapes of /metrics, from inside the VPC only",
+            )
         # Tasks reach AWS APIs, ECR and third-party HTTPS through NAT or VPC endpoints.
         self._egress(
             "service-https", service, 443, cidr_ipv4="0.0.0.0/0", description="HTTPS to AWS APIs"
@@ -154,7 +167,7 @@ class SecurityGroups(pulumi.ComponentResource):
         *,
         description: str,
         referenced: aws.ec2.SecurityGroup | None = None,
-        cidr_ipv4: str | None = None,
+        cidr_ipv4: pulumi.Input[str] | None = None,
         cidr_ipv6: str | None = None,
         prefix_list_id: pulumi.Input[str] | None = None,
     ) -> None:

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi
 
 from .knobs import KnobError, knob, one_of, whole
-from .security import APP_PORT
+from .security import APP_PORT, METRICS_PORT
 
 SERVER_COMMAND = ("python", "-m", "app.server")
 WORKER_COMMAND = ("python", "-m", "app.jobs.worker")
@@ -507,6 +507,8 @@ def _container(
     }
     if port:
         definition["portMappings"] = [
-            {"containerPort": APP_PORT, "protocol": "tcp", "name": "http"}
+            {"containerPort": APP_PORT, "protocol": "tcp", "name": "http"},
+            # /metrics alone; no target group points here (security.METRICS_PORT).
+            {"containerPort": METRICS_PORT, "protocol": "tcp", "name": "metrics"},
         ]
     return definition

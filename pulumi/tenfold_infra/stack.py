@@ -16,7 +16,7 @@ from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .registry import Registry, RegistryArgs
 from .secret import GeneratedSecret, GeneratedSecretArgs
-from .security import SecurityGroups, SecurityGroupsArgs
+from .security import APP_PORT, METRICS_PORT, SecurityGroups, SecurityGroupsArgs
 from .service import Service, ServiceArgs
 from .waf import WebFirewall, WebFirewallArgs
 
@@ -60,6 +60,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             cloudfront_only=config.cdn,
             cloudfront_port=80 if private_alb else 443,
             with_broker=rabbitmq,
+            vpc_cidr=network.cidr_block,
             tags=tags,
         ),
     )
@@ -192,7 +193,11 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             ),
             environment={
                 "ENVIRONMENT": "production",
-                "PORT": "8000",
+                "PORT": str(APP_PORT),
+                "METRICS_PORT": str(METRICS_PORT),
+                # The names requests arrive with: the ALB's, and behind CloudFront the origin
+                # name it sends (never the viewer's Host); other Host headers get 400.
+                "ALLOWED_HOSTS": allowed_hosts(alb.dns_name, config.domain_name, origin_domain),
                 "DATABASE_URL": database.url(database.writer_endpoint),
                 "DATABASE_READ_URLS": pulumi.Output.all(
                     *[database.url(r) for r in database.reader_endpoints]
@@ -267,6 +272,13 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     if registry:
         outputs["repository_url"] = registry.repository_url
     return outputs
+
+
+def allowed_hosts(alb_dns_name: pulumi.Input[str], *names: str | None) -> pulumi.Output[str]:
+    """ALLOWED_HOSTS: the ALB's DNS name and the stack's own names, lower case, no '*'."""
+    return pulumi.Output.from_input(alb_dns_name).apply(
+        lambda dns_name: ",".join(sorted({name.lower() for name in (dns_name, *names) if name}))
+    )
 
 
 def run() -> None:

@@ -6,7 +6,16 @@
   no validation and no re-encoding, the largest part of a cached read's cost.
 - Stampede protection: concurrent misses on one key in one process share one loader
   call (one future per key); across instances a short lock (SET NX PX) lets one
-  instance recompute while the others poll for its value.
+  instance recompute while the others poll for its value. A loader that fails fails
+  only its own caller: the requests waiting on it load for themselves (again one at a
+  time through the lock), since the error may be about that request alone.
+- Write fences: with read replicas, a fill can read a replica that has not replayed a
+  write yet and put the old value back right after the write invalidated it (an
+  unpublished item would stay public for a TTL). So ``invalidate`` (and
+  ``bump_generation(..., fence=True)``) also writes a fence key that lives
+  ``write_fence_seconds`` (the replicas' allowed lag plus the age of their measurement):
+  a fill that finds a fence serves its value but does not store it, and a fill that
+  stored while a fence appeared deletes what it stored. 0 (no replicas) turns fences off.
 - List pages carry a generation in their key, so a write invalidates every cached
   first page with one write (``bump_generation``), whatever the filters were.
 - Hot keys are also kept in process memory for about a second (app/near_cache.py), so
@@ -73,6 +82,7 @@ class Cache:
         jitter_ratio: float = 0.1,
         lock_timeout_ms: int = 2000,
         circuit_open_seconds: float = 5.0,
+        write_fence_seconds: float = 0.0,
         near: NearCache | None = None,
         invalidations: InvalidationListener | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -82,6 +92,7 @@ class Cache:
         self.jitter_ratio = jitter_ratio
         self.lock_timeout_ms = lock_timeout_ms
         self.circuit_open_seconds = circuit_open_seconds
+        self.write_fence_seconds = write_fence_seconds
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
         self._circuit = _Circuit()
@@ -135,7 +146,12 @@ class Cache:
             await self._call("publish", functools.partial(self._invalidations.publish, key), None)
 
     async def get_or_load(
-        self, key: str, loader: Callable[[], Awaitable[Any]], *, cache: str = "default"
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[Any]],
+        *,
+        cache: str = "default",
+        fence: str | None = None,
     ) -> Any:
         """The cached JSON value of ``key``, or ``loader()``'s (None is returned, not stored)."""
 
@@ -143,21 +159,40 @@ class Cache:
             value = await loader()
             return None if value is None else orjson.dumps(value)
 
-        raw = await self.get_or_load_json(key, load_json, cache=cache)
+        raw = await self.get_or_load_json(key, load_json, cache=cache, fence=fence)
         return None if raw is None else orjson.loads(raw)
 
     @overload
     async def get_or_load_json(
-        self, key: str, loader: Callable[[], Awaitable[bytes]], *, cache: str = ...
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[bytes]],
+        *,
+        cache: str = ...,
+        fence: str | None = ...,
     ) -> bytes: ...
     @overload
     async def get_or_load_json(
-        self, key: str, loader: Callable[[], Awaitable[bytes | None]], *, cache: str = ...
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[bytes | None]],
+        *,
+        cache: str = ...,
+        fence: str | None = ...,
     ) -> bytes | None: ...
     async def get_or_load_json(
-        self, key: str, loader: Callable[[], Awaitable[bytes | None]], *, cache: str = "default"
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[bytes | None]],
+        *,
+        cache: str = "default",
+        fence: str | None = None,
     ) -> bytes | None:
-        """The cached JSON body of ``key``, or ``loader()``'s (None is returned, not stored)."""
+        """The cached JSON body of ``key``, or ``loader()``'s (None is returned, not stored).
+
+        ``fence`` names the write fence guarding the fill (default: ``key`` itself; the
+        family name for keys built by ``generation_key``).
+        """
         if self._bypassed():
             CACHE_REQUESTS.labels(cache, "bypass").inc()
             return await loader()
@@ -166,18 +201,24 @@ class Cache:
             CACHE_REQUESTS.labels(cache, "hit").inc()
             return raw
         CACHE_REQUESTS.labels(cache, "miss").inc()
-        inflight = self._inflight.get(key)
-        if inflight is not None:
+        fence_key = f"fence:{fence or key}"
+        while (inflight := self._inflight.get(key)) is not None:
             try:
                 return await asyncio.shield(inflight)
             except asyncio.CancelledError:
                 if not inflight.cancelled():
                     raise
-                return await loader()  # the request computing it went away; load ourselves
+            except Exception:  # noqa: BLE001, S110 - the other request's error is its own
+                pass
+            # The request loading it went away or failed: the first waiter to get here
+            # loads in its place, the others wait for that one (or find its value).
+            raw = await self._call("get", lambda: self._store.get(key), None)
+            if raw is not None:
+                return raw
         future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            value = await self._load_once(key, loader)
+            value, kept = await self._load_once(key, loader, fence_key)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -190,12 +231,14 @@ class Cache:
         finally:
             del self._inflight[key]
         near = self._usable_near()
-        if value is not None and near is not None:
+        if value is not None and kept and near is not None:  # never a fenced fill
             near.put(key, value)
         return value
 
     async def invalidate(self, *keys: str) -> None:
+        """Drop ``keys`` after a committed write, fencing them first (see the module doc)."""
         for key in keys:
+            await self._fence(key)
             await self._call("delete", functools.partial(self._store.delete, key), None)
             await self._forget(key)
 
@@ -214,8 +257,14 @@ class Cache:
         """A key in the family ``name`` at its current generation, e.g. one list page."""
         return ":".join([name, await self.generation(name), *map(str, parts)])
 
-    async def bump_generation(self, name: str) -> None:
-        """Make every key built on the old generation of ``name`` unreachable (O(1))."""
+    async def bump_generation(self, name: str, *, fence: bool = False) -> None:
+        """Make every key built on the old generation of ``name`` unreachable (O(1)).
+
+        ``fence``: also keep lagging replicas' reads out of the new generation's keys for a
+        while (for writes that take something out of public view).
+        """
+        if fence:
+            await self._fence(name)
         fresh = secrets.token_hex(6).encode()
         key = f"{name}:generation"
         await self._call("set", lambda: self._store.set(key, fresh, GENERATION_TTL_SECONDS), None)
@@ -231,9 +280,20 @@ class Cache:
     async def _add(self, key: str, value: bytes) -> bool:
         return await self._store.add(key, value, GENERATION_TTL_SECONDS * 1000)
 
+    async def _fence(self, name: str) -> None:
+        if self.write_fence_seconds > 0:
+            key, seconds = f"fence:{name}", self.write_fence_seconds
+            await self._call("set", lambda: self._store.set(key, b"1", seconds), None)
+
+    async def _fenced(self, fence_key: str) -> bool:
+        if self.write_fence_seconds <= 0:
+            return False
+        return await self._call("get", lambda: self._store.get(fence_key), None) is not None
+
     async def _load_once(
-        self, key: str, loader: Callable[[], Awaitable[bytes | None]]
-    ) -> bytes | None:
+        self, key: str, loader: Callable[[], Awaitable[bytes | None]], fence_key: str
+    ) -> tuple[bytes | None, bool]:
+        """The value, and whether the cache keeps it (False for a fenced fill)."""
         lock_key = f"lock:{key}"
         locked = await self._call(
             "lock", lambda: self._store.add(lock_key, b"1", self.lock_timeout_ms), True
@@ -241,14 +301,18 @@ class Cache:
         if not locked:
             raw = await self._wait_for(key, lock_key)
             if raw is not None:
-                return raw
+                return raw, True
         try:
+            fenced = await self._fenced(fence_key)  # a write within the fence window
             value = await loader()
-            if value is not None:
+            if value is not None and not fenced:
                 await self._call(
                     "set", lambda: self._store.set(key, value, self.ttl_with_jitter()), None
                 )
-            return value
+                if await self._fenced(fence_key):  # a write landed while we loaded
+                    await self._call("delete", lambda: self._store.delete(key), None)
+                    fenced = True
+            return value, not fenced
         finally:
             if locked:
                 await self._call("unlock", lambda: self._store.delete(lock_key), None)

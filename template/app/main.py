@@ -18,6 +18,7 @@ from app.auth.revocations import RevokedFamilies
 from app.auth.tokens import AccessTokens
 from app.cache import Cache
 from app.db.engine import create_engine
+from app.db.read_your_writes import LsnTokens
 from app.db.routing import ReadRouter
 from app.db.schema import SchemaCheck
 from app.db.session import create_session_factory
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         telemetry=fastapi_telemetry(tracing),
+        # Off in production unless API_DOCS_ENABLED: the API's map is not published.
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
     )
     app.state.resources = resources
     app.add_exception_handler(RequestValidationError, redacted_validation_errors)
@@ -79,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     add_http_middleware(app, settings)
-    app.include_router(metrics.router)
+    if settings.metrics_on_public_port:  # else only on METRICS_PORT (observability/metrics.py)
+        app.include_router(metrics.router)
     metrics.DATABASE_POOLS.track("primary", resources.engine)
     for replica in resources.read_router.replicas:  # labelled as routing names them
         metrics.DATABASE_POOLS.track(replica.name, replica.engine)
@@ -129,7 +135,16 @@ def _build_resources(settings: Settings) -> Resources:
             f"public, max-age={settings.public_max_age_seconds}, "
             f"s-maxage={settings.cdn_s_maxage_seconds}"
         ).encode(),
+        lsn_tokens=LsnTokens(settings.jwt_secret_key.get_secret_value().encode()),
     )
+
+
+def write_fence_seconds(settings: Settings) -> float:
+    """How long after a write a replica may still serve the old row: its allowed lag plus
+    the age of that measurement (app/db/routing.py). No replicas, no lag: no fences."""
+    if not settings.database_read_urls:
+        return 0.0
+    return settings.database_replica_max_lag_seconds + settings.database_replica_status_ttl_seconds
 
 
 def _build_cache(settings: Settings, store: TTLStore) -> Cache:
@@ -147,6 +162,7 @@ def _build_cache(settings: Settings, store: TTLStore) -> Cache:
         jitter_ratio=settings.cache_ttl_jitter_ratio,
         lock_timeout_ms=settings.cache_lock_timeout_ms,
         circuit_open_seconds=settings.cache_circuit_open_seconds,
+        write_fence_seconds=write_fence_seconds(settings),
         near=near,
         invalidations=invalidations,
     )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from app.auth.revocations import RevokedFamilies
     from app.auth.tokens import AccessTokens
     from app.cache import Cache
+    from app.db.read_your_writes import LsnTokens
     from app.db.routing import ReadRouter
     from app.db.schema import SchemaCheck
     from app.http.precompressed import BodyEncodings
@@ -38,6 +39,7 @@ class Resources:
     revoked_families: RevokedFamilies
     passwords: PasswordHashing
     read_router: ReadRouter
+    lsn_tokens: LsnTokens
     jobs: JobRuntime
     cache: Cache
     static_assets: StaticAssets

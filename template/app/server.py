@@ -35,6 +35,7 @@ from app.event_loop import stop_requested_by_signals
 from app.lifecycle import lifecycle_of
 from app.limits import open_files_limit, required_open_files
 from app.main import create_app
+from app.observability.metrics import serve_on_metrics_port
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -105,11 +106,15 @@ async def serve_until_drained(settings: Settings, app: Starlette | None = None) 
         logger.info("draining: closing the listener, finishing in-flight requests")
         server.stop()  # type: ignore[no-untyped-call]  # granian's embed API is untyped
 
+    # /metrics for the scraper inside the VPC, on a port the load balancer never routes.
+    stop_metrics = serve_on_metrics_port(settings.metrics_port) if settings.metrics_port else None
     drainer = asyncio.create_task(drain())
     try:
         await server.serve()
     finally:
         drainer.cancel()
+        if stop_metrics is not None:
+            stop_metrics()
     logger.info("drained: exiting")
 
 

@@ -12,8 +12,9 @@ environment variable keeps its one flat name.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from typing import Annotated, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -78,6 +79,38 @@ def check_cors_origins(origins: list[str]) -> list[str]:
     return origins
 
 
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def check_allowed_hosts(hosts: list[str]) -> list[str]:
+    """Each entry a host name (optionally *.domain) or an IP address, lower case; '*' alone."""
+    if not hosts:
+        raise ValueError(
+            "ALLOWED_HOSTS is empty, so every request would be refused: list the host names "
+            "clients use (e.g. api.example.com), or '*' outside production"
+        )
+    if "*" in hosts:
+        if len(hosts) > 1:
+            raise ValueError(
+                f"ALLOWED_HOSTS: '*' allows every host and must stand alone (got {hosts})"
+            )
+        return hosts
+    checked = []
+    for host in hosts:
+        name = host.lower()
+        try:
+            ip_address(name.strip("[]"))
+        except ValueError:
+            if len(name) > 253 or not _HOST_NAME.fullmatch(name):
+                raise ValueError(
+                    f"ALLOWED_HOSTS entry {host!r} is not a host name: write it as the Host "
+                    "header carries it, without scheme, port or path, e.g. api.example.com "
+                    "or *.example.com"
+                ) from None
+        checked.append(name.strip("[]"))
+    return checked
+
+
 def split_commas(value: object) -> object:
     """A comma-separated environment value as a list of its non-empty entries."""
     if isinstance(value, str):
@@ -93,6 +126,14 @@ class ServerSettings(BaseSettings):
     """Serving and load balancing (app/server.py, app/api/health.py): port, drain, readiness."""
 
     port: int = Field(8000, ge=1, le=65535, description="TCP port the production server binds.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve /metrics only on this second port of `python -m app.server`, which "
+        "the load balancer never routes (the infra opens it to the VPC alone); 0: /metrics on "
+        "PORT, except in production, where metrics are then not served at all.",
+    )
     server_max_connections: int = Field(
         256,
         ge=1,
@@ -568,6 +609,23 @@ class HttpSettings(BaseSettings):
     static_url: str = Field(
         "/static", description="Public URL prefix of static assets (the CDN in production)."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["*"],
+        description="Comma-separated host names (api.example.com, *.example.com) the service "
+        "answers for; other Host headers get 400, so no link or redirect is built from a "
+        "name an attacker chose. '*' (any) is refused in production.",
+    )
+    hsts_max_age_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age sent in production and on https "
+        "requests: browsers then refuse plain http to this host that long (0: no header).",
+    )
+    api_docs_enabled: bool | None = Field(
+        None,
+        description="Serve /docs, /redoc and /openapi.json; unset: on, except in production, "
+        "where the API's map stays private unless this is true.",
+    )
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
@@ -578,6 +636,16 @@ class HttpSettings(BaseSettings):
     @classmethod
     def _check_cors_origins(cls, value: list[str]) -> list[str]:
         return check_cors_origins(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_allowed_hosts(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: list[str]) -> list[str]:
+        return check_allowed_hosts(value)
 
 
 class ObservabilitySettings(BaseSettings):
@@ -703,3 +771,31 @@ class Settings(
                 "unset BENCH_TWINS, or benchmark with ENVIRONMENT=development"
             )
         return self
+
+    @model_validator(mode="after")
+    def _refuse_public_exposure_in_production(self) -> Self:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError(
+                f"METRICS_PORT={self.metrics_port} is PORT: give metrics a port of its own, "
+                "which the load balancer does not route (e.g. 9100), or 0 to serve them on PORT"
+            )
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.allowed_hosts == ["*"]:
+            raise ValueError(
+                "ENVIRONMENT=production refuses ALLOWED_HOSTS='*': list the host names clients "
+                "use (the CDN's or the load balancer's), e.g. ALLOWED_HOSTS=api.example.com"
+            )
+        return self
+
+    @property
+    def metrics_on_public_port(self) -> bool:
+        """/metrics as a route of the app: only without METRICS_PORT, and never in production."""
+        return not self.metrics_port and self.environment is not Environment.PRODUCTION
+
+    @property
+    def docs_enabled(self) -> bool:
+        """API_DOCS_ENABLED, or when unset: everywhere but production."""
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.environment is not Environment.PRODUCTION

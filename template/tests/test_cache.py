@@ -18,6 +18,7 @@ from app.api.items import item_cache_key
 from app.auth.passwords import hash_password
 from app.cache import Cache
 from app.http.precompressed import identity_of
+from app.main import write_fence_seconds
 from app.repositories import items, users
 from app.settings import Settings
 from app.stores.memory import MemoryTTLStore
@@ -198,6 +199,73 @@ async def test_cached_values_expire_after_the_ttl_plus_jitter() -> None:
     assert await cache.get_or_load("k", _constant(2)) == 1
     now = 121.0
     assert await cache.get_or_load("k", _constant(3)) == 3
+
+
+async def test_a_failing_loader_fails_only_its_own_request() -> None:
+    """The first request's loader fails (its own bad input, a dropped connection...): the
+    requests waiting for that key load for themselves, once between them, and succeed."""
+    cache = Cache(MemoryTTLStore())
+    loading = asyncio.Event()
+    calls = 0
+
+    async def failing() -> bytes:
+        loading.set()
+        await asyncio.sleep(0.01)
+        raise ValueError("this request's own failure")
+
+    async def working() -> bytes:
+        nonlocal calls
+        calls += 1
+        return b'{"id":1}'
+
+    first = asyncio.create_task(cache.get_or_load_json("items:item:1", failing))
+    await loading.wait()
+    waiters = [cache.get_or_load_json("items:item:1", working) for _ in range(5)]
+    results = await asyncio.gather(first, *waiters, return_exceptions=True)
+    assert isinstance(results[0], ValueError)
+    assert results[1:] == [b'{"id":1}'] * 5
+    assert calls == 1  # still one database read for the five
+
+
+OLD, NEW_KEY = b'{"id":1,"status":"published"}', "items:item:1"
+
+
+async def test_a_lagging_replica_cannot_put_an_unpublished_item_back_in_the_cache() -> None:
+    now = 0.0
+    store = MemoryTTLStore(clock=lambda: now)
+    cache = Cache(store, ttl_seconds=60, write_fence_seconds=6.0, clock=lambda: now)
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_lagging_read() -> bytes:  # started before the unpublish committed
+        reading.set()
+        await release.wait()
+        return OLD
+
+    async def lagging_read() -> bytes:  # a replica that has not replayed the unpublish
+        return OLD
+
+    fill = asyncio.create_task(cache.get_or_load_json(NEW_KEY, slow_lagging_read))
+    await reading.wait()
+    await cache.invalidate(NEW_KEY)  # the unpublish committed and invalidated the key
+    release.set()
+    assert await fill == OLD  # that request answers with what it read ...
+    assert await store.get(NEW_KEY) is None  # ... but the cache does not keep it
+    # A fill that starts after the write, on a replica still behind: served, not stored.
+    assert await cache.get_or_load_json(NEW_KEY, lagging_read) == OLD
+    assert await store.get(NEW_KEY) is None
+    # Once replicas are past the allowed lag, fills are stored again.
+    now = 6.5
+    await cache.get_or_load_json(NEW_KEY, lagging_read)
+    assert await store.get(NEW_KEY) == OLD
+
+
+def test_writes_fence_keys_as_long_as_a_replica_may_lag(settings: Settings) -> None:
+    assert write_fence_seconds(settings) == 0  # no replicas, no lag: no fences
+    replicated = settings.model_copy(
+        update={"database_read_urls": ["postgresql+asyncpg://app@replica:5432/app"]}
+    )
+    # The replicas' allowed lag plus the age of its measurement.
+    assert write_fence_seconds(replicated) == 5.0 + 1.0
 
 
 def _constant(value: int) -> Any:

@@ -19,13 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from app.db.engine import create_engine
 from app.db.models import Item, ItemStatus
-from app.db.routing import (
-    READ_AFTER_LSN_HEADER,
-    ReadRouter,
-    ReplicaStatus,
-    parse_lsn,
-    read_lsn_token,
-)
+from app.db.read_your_writes import READ_AFTER_LSN_HEADER
+from app.db.routing import ReadRouter, ReplicaStatus, parse_lsn
 from app.settings import Settings
 from tests.conftest import Login, bearer, recorded_statements, serve
 
@@ -189,13 +184,9 @@ async def test_a_zero_threshold_disables_the_slow_query_log(
 # --- read-your-writes token and routing decisions ----------------------------------------
 
 
-def test_lsn_tokens_parse_and_compare() -> None:
+def test_lsns_parse_and_compare() -> None:
     assert parse_lsn("0/16B3748") == 0x16B3748
     assert parse_lsn("1/0") > parse_lsn("0/FFFFFFFF")
-    assert read_lsn_token("100", "250") == 250
-    assert read_lsn_token(None, "7") == 7
-    assert read_lsn_token("0/16B3748", "garbage") is None
-    assert read_lsn_token(None, None) is None
 
 
 async def test_writes_on_sqlite_hand_out_no_token(client: httpx.AsyncClient, login: Login) -> None:

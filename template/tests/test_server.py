@@ -33,11 +33,19 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(settings_database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def server(
+    settings_database_url: str, metrics_port: int
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
         "DATABASE_URL": settings_database_url,
         "JWT_SECRET_KEY": TEST_JWT_SECRET_KEY,
         "DRAIN_DELAY_SECONDS": str(DRAIN_DELAY_SECONDS),
@@ -128,3 +136,15 @@ async def test_the_production_server_speaks_http2(
         responses = await asyncio.gather(*(client.get("/healthz") for _ in range(5)))
     assert {response.http_version for response in responses} == {"HTTP/2"}
     assert all(response.status_code == 200 for response in responses)
+
+
+def test_metrics_are_served_on_their_own_port_only(
+    server: tuple[subprocess.Popen[bytes], str], metrics_port: int
+) -> None:
+    _, base_url = server
+    assert httpx.get(f"{base_url}/metrics").status_code == 404  # the load balancer's port
+    internal = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert internal.status_code == 200
+    assert "http_requests_total" in internal.text
+    # The API is not served there: that port answers the metrics and nothing else.
+    assert "http_requests_total" in httpx.get(f"http://127.0.0.1:{metrics_port}/api/v1/items").text

@@ -75,8 +75,11 @@ def test_production_accepts_real_settings() -> None:
         environment=Environment.PRODUCTION,
         database_url="postgresql+asyncpg://app@db:5432/app",
         jwt_secret_key=SecretStr(STRONG_KEY),
+        metrics_port=9100,
+        allowed_hosts=["api.example.com"],
     )
     assert settings.environment == "production"
+    assert not settings.docs_enabled
 
 
 @pytest.mark.parametrize(

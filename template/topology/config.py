@@ -95,13 +95,19 @@ class TopologyConfig:
         return self.directory / "topology.env"
 
     @property
+    def metrics_ports(self) -> tuple[int, ...]:
+        """Each instance's METRICS_PORT (its port + 100), which HAProxy never routes."""
+        return tuple(port + 100 for port in self.instance_ports)
+
+    @property
     def stats_socket(self) -> Path:
         return self.directory / "haproxy" / "stats.sock"
 
     @property
     def all_ports(self) -> list[int]:
         return [
-            self.http_port, *self.instance_ports, self.stats_port, self.redis_port,
+            self.http_port, *self.instance_ports, *self.metrics_ports, self.stats_port,
+            self.redis_port,
             self.rabbitmq_port, self.rabbitmq_dist_port, self.pg_primary_port,
             self.pg_replica_port,
         ]  # fmt: skip
@@ -126,6 +132,7 @@ class TopologyConfig:
             "BROKER_URL": f"amqp://guest:guest@127.0.0.1:{self.rabbitmq_port}/",
             "JWT_SECRET_KEY": jwt_secret_key,
             "TRUSTED_PROXIES": "127.0.0.1",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CLIENT_IP_HEADER": "CloudFront-Viewer-Address",
             "WORKER_HEARTBEAT_PATH": str(self.directory / "home" / "worker-heartbeat"),
             "DRAIN_DELAY_SECONDS": str(self.drain_delay_seconds),
@@ -143,6 +150,7 @@ class TopologyConfig:
             "TOPOLOGY_SERVICE_DIR": str(SERVICE_DIR),
             "TOPOLOGY_HTTP_PORT": str(self.http_port),
             "TOPOLOGY_INSTANCE_PORTS": " ".join(map(str, self.instance_ports)),
+            "TOPOLOGY_METRICS_PORTS": " ".join(map(str, self.metrics_ports)),
             "TOPOLOGY_STATS_PORT": str(self.stats_port),
             "TOPOLOGY_REDIS_PORT": str(self.redis_port),
             "TOPOLOGY_RABBITMQ_PORT": str(self.rabbitmq_port),

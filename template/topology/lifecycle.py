@@ -117,7 +117,9 @@ class Topology:
         for n in range(1, len(config.instance_ports) + 1):
             haproxy.wait_backend(config.stats_socket, f"instance{n}", "UP", 30)
         say(f"up in {time.monotonic() - started:.0f}s; state in {config.state_file}")
-        print(f"API:          http://127.0.0.1:{config.http_port} (docs: /docs)")  # noqa: T201
+        print(f"API:          http://127.0.0.1:{config.http_port} (no /docs: production)")  # noqa: T201
+        metrics = " ".join(f"http://127.0.0.1:{port}/metrics" for port in config.metrics_ports)
+        print(f"Metrics:      {metrics} (not behind HAProxy)")  # noqa: T201
         print(  # noqa: T201
             f"HAProxy stats: http://127.0.0.1:{config.stats_port}/stats  "
             f"socket: {config.stats_socket}"
@@ -215,9 +217,9 @@ class Topology:
         return done.stdout or ""
 
     def _start_instance(self, n: int) -> None:
-        port = self.config.instance_ports[n - 1]
+        port, metrics_port = self.config.instance_ports[n - 1], self.config.metrics_ports[n - 1]
         name = f"instance{n}"
-        env = self._app_env() | {"PORT": str(port)}
+        env = self._app_env() | {"PORT": str(port), "METRICS_PORT": str(metrics_port)}
         self.processes.start(name, [str(PYTHON), "-m", "app.server"], env=env, cwd=SERVICE_DIR)
         self.processes.wait_for_port(name, port, 60)
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
+import http.server
 import json
 import math
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +23,9 @@ from breakage import Breakage, Resources
 from rendered_services import REPO, Rendered, rendered
 from tenfold_infra import capacity
 from tenfold_infra.config import ConfigError, parse_config
-from tenfold_infra.cost import Traffic, estimate, load_prices
+from tenfold_infra.cost import Traffic, estimate, load_prices, refresh
 from tenfold_infra.cost.estimate import FREE, PRICERS
-from tenfold_infra.cost.refresh import parse_offer, rebuild
+from tenfold_infra.cost.refresh import RefreshError, parse_offer, rebuild
 from tenfold_infra.policies import Resource, evaluate
 from tenfold_infra.policies.budget import monthly_budget
 
@@ -65,7 +72,7 @@ def test_priced_region_prices_compute_network_and_balancer() -> None:
     assert nat_hours[0]["monthly_usd"] == pytest.approx(730 * 0.045)
     mq = [x for x in cost["not_priced"] if x["type"] == "aws:mq/broker:Broker"]
     assert mq
-    assert "mq.instance_hour.mq.m7g.large" in mq[0]["reason"]
+    assert "mq.broker_hour.multi_az.mq.m7g.large" in mq[0]["reason"]
     assert cost["assumptions"]
     assert cost["price_snapshot_date"]
 
@@ -123,37 +130,271 @@ def test_monthly_budget_must_be_a_positive_number(value: str) -> None:
     assert ok.monthly_budget_usd == 2500
 
 
-def test_refresh_parses_the_offer_file_format() -> None:
-    offer = json.loads((DATA / "offer_excerpt.json").read_text())
-    figures = parse_offer(offer, "eu-west-1")
-    assert {k: v["usd"] for k, v in figures.items()} == {
+# --- cost-refresh: the AWS Price List offer files ---------------------------------------
+# tests/infra/data/price_list/ is a TEST FIXTURE: the Price List's URL layout and offer-file
+# format with test SKUs and test prices (not AWS's), served over HTTP on localhost.
+
+PRICE_LIST = DATA / "price_list"
+AWS = PRICE_LIST / "offers/v1.0/aws"
+FIXTURE_VERSION = "20261115000000"
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _offer(code: str, region: str, version: str = FIXTURE_VERSION) -> dict[str, Any]:
+    path = AWS / code / version / region / "index.json"
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def _figures(code: str, region: str, version: str = FIXTURE_VERSION) -> dict[str, float]:
+    offer = _offer(code, region if code != "AmazonCloudFront" else "", version)
+    return {k: v["usd"] for k, v in parse_offer(offer, region, "test").items()}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # Spot and ephemeral-storage usage types are not the on-demand task's.
+        (
+            "AmazonECS",
+            {
+                "fargate.vcpu_hour.X86_64": 0.04,
+                "fargate.gb_hour.X86_64": 0.0044,
+                "fargate.vcpu_hour.ARM64": 0.032,
+                "fargate.gb_hour.ARM64": 0.0035,
+            },
+        ),
+        # MySQL and the Multi-AZ storage product are left out (Multi-AZ storage is 2 copies).
+        (
+            "AmazonRDS",
+            {
+                "rds.instance_hour.single_az.db.t4g.micro": 0.016,
+                "rds.instance_hour.multi_az.db.t4g.micro": 0.032,
+                "rds.instance_hour.single_az.db.r7g.large": 0.24,
+                "rds.instance_hour.multi_az.db.r7g.large": 0.48,
+                "rds.storage_gb_month.single_az.gp3": 0.115,
+                "rds.storage_gb_month.single_az.gp2": 0.115,
+            },
+        ),
+        # The $0 "reserved instance applied" dimension is skipped; Memcached is not priced.
+        (
+            "AmazonElastiCache",
+            {
+                "elasticache.node_hour.valkey.cache.r7g.large": 0.175,
+                "elasticache.node_hour.redis.cache.r7g.large": 0.219,
+                "elasticache.node_hour.valkey.cache.t4g.micro": 0.0128,
+            },
+        ),
+        (
+            "AmazonMQ",
+            {
+                "mq.broker_hour.single_az.mq.m7g.large": 0.27,
+                "mq.broker_hour.multi_az.mq.m7g.large": 0.81,
+            },
+        ),
+        ("AmazonEC2", {"nat.hour": 0.045, "nat.gb": 0.045}),
+        # Endpoint bytes are tiered (1 PB, 4 PB, more): the first tier. GWLB endpoints and
+        # idle addresses are other products.
+        (
+            "AmazonVPC",
+            {"vpc_endpoint.az_hour": 0.01, "vpc_endpoint.gb": 0.01, "public_ipv4.hour": 0.005},
+        ),
+        # Not the trust store's hours, not the network load balancer's.
+        ("AWSELB", {"alb.hour": 0.0225, "alb.lcu_hour": 0.008}),
+        # Per request in the file, per 10k / per million in the snapshot; shield-protected ACLs
+        # are not ours.
+        (
+            "awswaf",
+            {"waf.web_acl_month": 5.0, "waf.rule_month": 1.0, "waf.million_requests": 0.6},
+        ),
+        ("AWSSecretsManager", {"secretsmanager.secret_month": 0.4}),
+        # High-resolution alarms, infrequent-access logs and log storage are other products;
+        # the dashboards' free first tier is skipped (the estimate assumes no free tier).
+        (
+            "AmazonCloudWatch",
+            {
+                "cloudwatch.alarm_month": 0.1,
+                "cloudwatch.dashboard_month": 3.0,
+                "cloudwatch.logs_ingest_gb": 0.5,
+            },
+        ),
+        ("AmazonECR", {"ecr.storage_gb_month": 0.1}),
+        # Standard storage's first tier (50 TB), not Standard-IA.
+        ("AmazonS3", {"s3.storage_gb_month": 0.023}),
+        # The US geography for us-east-1: data out's first tier (10 TB); HTTPS, not HTTP.
+        ("AmazonCloudFront", {"cloudfront.gb_out": 0.085, "cloudfront.https_10k": 0.01}),
+    ],
+)
+def test_refresh_parses_each_services_offer_file(code: str, expected: dict[str, float]) -> None:
+    assert _figures(code, "us-east-1") == pytest.approx(expected)
+
+
+def test_refresh_prices_by_region() -> None:
+    # A product of another region is not this region's; CloudFront prices eu-west-1's
+    # viewers at the Europe rate; the RDS excerpt's gp3 storage is tiered: its first tier.
+    assert _figures("AmazonRDS", "eu-west-1", "20261101000000") == {
         "rds.instance_hour.single_az.db.r7g.large": 0.25,
         "rds.instance_hour.multi_az.db.r7g.large": 0.5,
-        "rds.storage_gb_month.single_az.gp3": 0.125,  # the first tier, not the 1024 GB one
+        "rds.storage_gb_month.single_az.gp3": 0.125,
     }
-    assert all(
-        v["source"] == "AWS Price List bulk offer file AmazonRDS eu-west-1, published "
-        "2026-11-01T00:00:00Z"
-        for v in figures.values()
-    )
+    assert _figures("AmazonCloudFront", "eu-west-1") == {
+        "cloudfront.gb_out": 0.086,
+        "cloudfront.https_10k": pytest.approx(0.012),
+    }
+    assert _figures("AmazonCloudFront", "sa-east-1") == {}  # no South America product
 
 
-def test_refresh_rewrites_the_snapshot_with_the_offer_files_figures(tmp_path: Path) -> None:
+def _every_priced_type(engine: str, deployment: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """One resource of every type the estimator prices, with template-like inputs."""
+    return [
+        ("aws:ecs/taskDefinition:TaskDefinition", "arm", {"cpu": "512", "memory": "1024",
+         "runtimePlatform": {"cpuArchitecture": "ARM64"}}),
+        ("aws:ecs/taskDefinition:TaskDefinition", "x86", {"cpu": "256", "memory": "512"}),
+        ("aws:ecs/service:Service", "app", {"taskDefinition": "arm", "desiredCount": 2}),
+        ("aws:ecs/service:Service", "worker", {"taskDefinition": "x86", "desiredCount": 1}),
+        ("aws:rds/instance:Instance", "db", {"instanceClass": "db.r7g.large", "multiAz": True,
+         "allocatedStorage": 100, "storageType": "gp3"}),
+        ("aws:rds/instance:Instance", "replica", {"instanceClass": "db.t4g.micro"}),
+        ("aws:elasticache/replicationGroup:ReplicationGroup", "cache",
+         {"engine": engine, "nodeType": "cache.r7g.large", "numCacheClusters": 2}),
+        ("aws:mq/broker:Broker", "broker", {"deploymentMode": deployment,
+         "hostInstanceType": "mq.m7g.large"}),
+        ("aws:ec2/natGateway:NatGateway", "nat", {}),
+        ("aws:ec2/eip:Eip", "eip", {}),
+        ("aws:ec2/vpcEndpoint:VpcEndpoint", "logs", {"vpcEndpointType": "Interface",
+         "subnetIds": ["a", "b"]}),
+        ("aws:lb/loadBalancer:LoadBalancer", "alb", {}),
+        ("aws:cloudfront/distribution:Distribution", "cdn", {}),
+        ("aws:wafv2/webAcl:WebAcl", "waf", {"rules": [{}, {}]}),
+        ("aws:secretsmanager/secret:Secret", "secret", {}),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {}),
+        ("aws:cloudwatch/dashboard:Dashboard", "dashboard", {}),
+        ("aws:cloudwatch/logGroup:LogGroup", "logs", {}),
+        ("aws:ecr/repository:Repository", "images", {}),
+        ("aws:s3/bucket:Bucket", "static", {}),
+    ]  # fmt: skip
+
+
+def test_refresh_fills_every_key_the_estimator_asks_for(tmp_path: Path) -> None:
     snapshot = tmp_path / "prices.json"
     shutil.copy(REPO / "pulumi/tenfold_infra/cost/prices.json", snapshot)
-    rds = json.loads((DATA / "offer_excerpt.json").read_text())
+    with serving(PRICE_LIST) as base:
+        counts = rebuild(["us-east-1", "eu-west-1", "sa-east-1"], path=snapshot, base=base)
+    assert counts == {"us-east-1": 33, "eu-west-1": 7, "sa-east-1": 0}
+    book = load_prices("us-east-1", snapshot)
+    priced = {typ for typ, _, _ in _every_priced_type("valkey", "SINGLE_INSTANCE")}
+    assert priced | {"aws:ecs/taskDefinition:TaskDefinition"} >= set(PRICERS)
+    for engine, deployment in (("valkey", "CLUSTER_MULTI_AZ"), ("redis", "SINGLE_INSTANCE")):
+        cost = estimate(_every_priced_type(engine, deployment), book, Traffic())
+        assert not cost.not_priced, cost.not_priced
+        assert {line.type for line in cost.lines} == set(PRICERS)
+        assert all("aws-price-list:" in line.basis for line in cost.lines)
+    # mq.m7g.large has no eu-west-1 product and WAF no eu-west-1 file: not priced, not $0.
+    eu = estimate(
+        _every_priced_type("valkey", "CLUSTER_MULTI_AZ"), load_prices("eu-west-1", snapshot)
+    )
+    missing = {x.reason for x in eu.not_priced}
+    assert (
+        "no mq.broker_hour.multi_az.mq.m7g.large figure for eu-west-1 in the price snapshot"
+        in missing
+    )
+    assert "no waf.web_acl_month figure for eu-west-1 in the price snapshot" in missing
+    assert not load_prices("sa-east-1", snapshot).covers_region
 
-    def fetch(offer: str, region: str) -> dict[str, Any]:
-        return rds if offer == "AmazonRDS" else {"offerCode": offer, "products": {}, "terms": {}}
 
-    assert rebuild(["eu-west-1"], fetch, snapshot) == {"eu-west-1": 3}
-    book = load_prices("eu-west-1", snapshot)
-    price = book.get("rds.instance_hour.multi_az.db.r7g.large")
-    assert price
-    assert price.usd == 0.5
-    assert "AmazonRDS eu-west-1" in price.source
-    assert load_prices("us-east-1", snapshot).get("nat.hour")  # other regions kept
+def test_refresh_records_each_figures_offer_version_and_writes_atomically(tmp_path: Path) -> None:
+    snapshot = tmp_path / "prices.json"
+    shutil.copy(REPO / "pulumi/tenfold_infra/cost/prices.json", snapshot)
+    with serving(PRICE_LIST) as base:
+        rebuild(["eu-west-1"], path=snapshot, base=base)
+    data = json.loads(snapshot.read_text())
+    figure = data["regions"]["eu-west-1"]["rds.instance_hour.multi_az.db.r7g.large"]
+    assert figure == {"usd": 0.5, "source": "aws-price-list:AmazonRDS:eu-west-1:20261101000000"}
+    source = data["sources"][figure["source"]]
+    assert source["dated"] == "2026-11-01T00:00:00Z"  # the file's publicationDate
+    assert source["page"].endswith("/offers/v1.0/aws/AmazonRDS/20261101000000/eu-west-1/index.json")
+    assert "offer version 20261101000000" in source["states"]
+    assert "first paid tier" in source["states"]
+    assert load_prices("us-east-1", snapshot).get("nat.hour")  # regions not asked for are kept
     assert list(tmp_path.iterdir()) == [snapshot]  # written atomically, no leftovers
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed when the block ends: nothing listens
+
+
+def test_refresh_offline_names_the_url_and_leaves_the_snapshot(tmp_path: Path) -> None:
+    snapshot = tmp_path / "prices.json"
+    shutil.copy(REPO / "pulumi/tenfold_infra/cost/prices.json", snapshot)
+    before = snapshot.read_bytes()
+    base = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(RefreshError) as error:
+        rebuild(["us-east-1"], path=snapshot, base=base)
+    message = str(error.value)
+    assert f"the offer index at {base}/offers/v1.0/aws/index.json" in message
+    assert "refused" in message.lower()
+    assert "the price snapshot was left unchanged" in message
+    assert snapshot.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [snapshot]
+
+
+def test_refresh_stops_at_a_missing_region_file_and_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "price_list"
+    shutil.copytree(PRICE_LIST, root)
+    (root / f"offers/v1.0/aws/AmazonMQ/{FIXTURE_VERSION}/eu-west-1/index.json").unlink()
+    snapshot = tmp_path / "prices.json"
+    shutil.copy(REPO / "pulumi/tenfold_infra/cost/prices.json", snapshot)
+    before = snapshot.read_bytes()
+    with serving(root) as base, pytest.raises(RefreshError) as error:
+        rebuild(["us-east-1", "eu-west-1"], path=snapshot, base=base)
+    assert f"for AmazonMQ eu-west-1 at {base}/offers/v1.0/aws/AmazonMQ/" in str(error.value)
+    assert snapshot.read_bytes() == before
+
+
+def test_offer_files_are_read_as_a_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = AWS / f"AmazonElastiCache/{FIXTURE_VERSION}/us-east-1/index.json"
+    monkeypatch.setattr(refresh._Stream, "chunk", 7)  # values cut at every boundary
+    with path.open("rb") as raw:
+        streamed = refresh.read_offer(raw, lambda p: p["attributes"]["cacheEngine"] == "Redis")
+    whole = json.loads(path.read_text())
+    (sku,) = streamed["products"]
+    assert streamed["products"][sku] == whole["products"][sku]
+    assert streamed["terms"] == {"OnDemand": {sku: whole["terms"]["OnDemand"][sku]}}
+    assert streamed["version"] == whole["version"] == FIXTURE_VERSION
+
+
+def test_refresh_covers_copiers_regions_and_rejects_others() -> None:
+    copier = (REPO / "copier.yml").read_text()
+    start = copier.index("{% set regions = [")
+    listed = copier[start : copier.index("] %}", start)]
+    assert tuple(re.findall(r"'([a-z0-9-]+)'", listed)) == refresh.REGIONS
+    done = subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "cost-refresh", "--region", "xx-nowhere-1"],
+        cwd=REPO / "pulumi",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "xx-nowhere-1 is not a region the template supports" in done.stderr
 
 
 def test_every_snapshot_figure_names_a_recorded_source() -> None:

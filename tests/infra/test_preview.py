@@ -425,3 +425,45 @@ def test_generated_infra_tests_pass(default_service: Rendered) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_metrics_port_is_reachable_from_the_vpc_only_and_never_routed(
+    service: Rendered, stack: str
+) -> None:
+    settings = env(service, stack)
+    assert (settings["PORT"], settings["METRICS_PORT"]) == ("8000", "9100")
+    ports = {
+        m["name"]: m["containerPort"] for m in container(service, stack, "app")["portMappings"]
+    }
+    assert ports == {"http": 8000, "metrics": 9100}
+    # The ALB's target group, and the service's load balancer entry, use the app port alone.
+    assert service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]["port"] == 8000
+    app = service.one(stack, "aws:ecs/service:Service", "-app")["inputs"]
+    assert [lb["containerPort"] for lb in app["loadBalancers"]] == [8000]
+    (vpc,) = service.resources(stack, "aws:ec2/vpc:Vpc")
+    metrics_rules = [
+        r["inputs"] for r in service.resources(stack, INGRESS) if r["inputs"]["fromPort"] == 9100
+    ]
+    assert [(r["toPort"], r.get("cidrIpv4")) for r in metrics_rules] == [
+        (9100, vpc["inputs"]["cidrBlock"])
+    ]
+    egress = service.resources(stack, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert not [r for r in egress if r["inputs"]["fromPort"] == 9100]  # the ALB cannot reach it
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_allowed_hosts_are_the_names_requests_arrive_with(service: Rendered, stack: str) -> None:
+    hosts = env(service, stack)["ALLOWED_HOSTS"].split(",")
+    assert "*" not in hosts
+    assert hosts == sorted(set(hosts))
+    assert service.previews[stack]["outputs"]["load_balancer_dns_name"].lower() in hosts
+    if service.answers["cdn"]:
+        # CloudFront sends its origin's name as Host (never the viewer's).
+        distribution = service.one(stack, CDN)["inputs"]
+        origins = {o["originId"]: o for o in distribution["origins"]}
+        if service.answers["domain_name"]:
+            assert origins["alb"]["domainName"] in hosts
+    domain = service.answers["domain_name"]
+    if domain:
+        assert (domain if stack == "prod" else f"dev.{domain}") in hosts

@@ -66,6 +66,8 @@ FREE = {
     "aws:s3/bucketLogging:BucketLogging",
     "aws:secretsmanager/secretVersion:SecretVersion",
     "aws:sns/topicSubscription:TopicSubscription",
+    # A topic has no standing charge; the alarm e-mails it sends cost $2 per 100,000.
+    "aws:sns/topic:Topic",
     "random:index/randomPassword:RandomPassword",
 }
 
@@ -99,7 +101,8 @@ class Traffic:
             f"traffic {self.requests_per_second:g} req/s average, {self.response_kb:g} KB a "
             f"response: {self.requests_per_month / 1e6:,.0f} M requests, "
             f"{self.gb_out_per_month:,.0f} GB out a month",
-            f"ALB: {self.new_connection_share:.0%} of requests open a new connection",
+            f"ALB: {self.new_connection_share:.0%} of requests open a new connection; CloudFront "
+            "viewers are in the stack region's CloudFront pricing geography",
             f"NAT gateways process {self.nat_gb_per_month:g} GB a month in all, interface "
             f"endpoints {self.endpoint_gb_per_month:g} GB",
             f"logs {self.log_gb_per_month:g} GB a month, static assets {self.static_gb:g} GB, "
@@ -292,14 +295,15 @@ def _cache(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> N
 
 
 def _broker(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> None:
-    nodes = 3 if inputs.get("deploymentMode") == "CLUSTER_MULTI_AZ" else 1
-    size = inputs.get("hostInstanceType")
+    # The offer file prices a Multi-AZ RabbitMQ broker as its whole three-node cluster.
+    cluster = inputs.get("deploymentMode") == "CLUSTER_MULTI_AZ"
+    deployment, size = ("multi_az" if cluster else "single_az"), inputs.get("hostInstanceType")
     p.charge(
         ("aws:mq/broker:Broker", name),
-        f"{nodes} x {size} RabbitMQ broker instance",
-        f"mq.instance_hour.{size}",
-        nodes * HOURS_PER_MONTH,
-        "instance-h",
+        f"{size} RabbitMQ {'cluster (3 nodes)' if cluster else 'single instance'}",
+        f"mq.broker_hour.{deployment}.{size}",
+        HOURS_PER_MONTH,
+        "broker-h",
     )
 
 
@@ -460,7 +464,6 @@ PRICERS.update(
             "GB-month",
             lambda t, rs: t.static_gb,
         ),
-        ("aws:sns/topic:Topic", "sns.topic_month", "alarm topic", "topic-month", _one),
     )
 )
 

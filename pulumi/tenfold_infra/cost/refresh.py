@@ -1,207 +1,334 @@
 """Rebuild prices.json from the AWS Price List bulk offer files (needs the Price List reachable).
 
-An offer file is {offerCode, publicationDate, products: {sku: {productFamily, attributes}},
-terms: {OnDemand: {sku: {term: {priceDimensions: {rate: {unit, pricePerUnit: {USD}}}}}}}}.
-Each rule below turns one kind of product into one snapshot key; the figure keeps the offer
-file, region and publication date as its source.
+One run reads, for every offer below and every region asked for, the offer's region file:
+
+    <base>/offers/v1.0/aws/index.json                     -> offers[code].currentRegionIndexUrl
+    <base>/offers/v1.0/aws/<code>/current/region_index.json -> regions[region].currentVersionUrl
+    <base>/offers/v1.0/aws/<code>/<version>/<region>/index.json
+
+A region file is {formatVersion, offerCode, version, publicationDate, products: {sku:
+{sku, productFamily, attributes}}, terms: {OnDemand: {sku: {"<sku>.<term>": {priceDimensions:
+{rate: {unit, pricePerUnit: {USD}, beginRange, endRange, description}}}}}}}. CloudFront is
+global: its one offer file (index.json's currentVersionUrl) prices every edge location.
 https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/using-the-aws-price-list-bulk-api.html
+
+Each rule in rules.py turns one kind of product into one snapshot key. Region files run to
+hundreds of megabytes (AmazonEC2's to gigabytes), so they are read as a stream and only the
+products a rule recognises are kept. Nothing is written until every file has been read.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 import tempfile
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .prices import SNAPSHOT
+from .rules import GLOBAL_OFFERS, RULES, SCALE, Attributes
 
-OFFER_URL = (
-    "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{offer}/current/{region}/index.json"
-)
+PRICE_LIST = "https://pricing.us-east-1.amazonaws.com"
+INDEX = "/offers/v1.0/aws/index.json"
+# copier.yml's aws_region choices (tests/infra/test_cost.py keeps the two lists equal).
+REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "af-south-1",
+    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-6", "ap-southeast-7",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ca-central-1", "ca-west-1",
+    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1",
+    "eu-south-2", "eu-north-1",
+    "il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
+)  # fmt: skip
+TIMEOUT_SECONDS = 60
 
-Attributes = Mapping[str, str]
-Rule = Callable[[str, Attributes], str | None]  # (productFamily, attributes) -> key or None
+Opener = Callable[[str], AbstractContextManager[IO[bytes]]]
 
 
-def _usage(a: Attributes, *suffixes: str) -> bool:
-    return any(str(a.get("usagetype", "")).endswith(s) for s in suffixes)
+class RefreshError(Exception):
+    """The Price List could not be read; the snapshot is left as it was."""
 
 
-def _rds(family: str, a: Attributes) -> str | None:
-    deployment = {"Single-AZ": "single_az", "Multi-AZ": "multi_az"}.get(
-        a.get("deploymentOption", "")
+def _open(url: str) -> AbstractContextManager[IO[bytes]]:
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"not an http(s) URL: {url}")
+    return urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)  # type: ignore[no-any-return]  # noqa: S310
+
+
+# --- reading a region file as a stream ---------------------------------------------------
+
+_DECODER = json.JSONDecoder()
+
+
+class _Stream:
+    """Just enough of a streaming JSON reader to walk an offer file's three object levels
+    (products, terms, OnDemand) and decode each SKU's value on its own."""
+
+    chunk = 1 << 20
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text, self.buffer, self.at = text, "", 0
+
+    def _more(self) -> bool:
+        chunk = self.text.read(self.chunk)
+        self.buffer, self.at = self.buffer[self.at :] + chunk, 0
+        return bool(chunk)
+
+    def peek(self) -> str:
+        while True:
+            while self.at < len(self.buffer) and self.buffer[self.at] in " \t\r\n":
+                self.at += 1
+            if self.at < len(self.buffer):
+                return self.buffer[self.at]
+            if not self._more():
+                raise ValueError("the offer file ends early")
+
+    def take(self, char: str) -> None:
+        if self.peek() != char:
+            raise ValueError(f"expected {char!r} at {self.buffer[self.at : self.at + 40]!r}")
+        self.at += 1
+
+    def value(self) -> Any:
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.at)
+            except json.JSONDecodeError:
+                if not self._more():
+                    raise
+                continue
+            if end == len(self.buffer) and self._more():
+                continue  # a number cut at the chunk's end: decode it whole
+            self.at = end
+            return value
+
+    def members(self) -> Iterator[str]:
+        """The keys of the object that starts here; the caller reads each key's value."""
+        self.take("{")
+        if self.peek() == "}":
+            self.at += 1
+            return
+        while True:
+            key = self.value()
+            self.take(":")
+            yield str(key)
+            separator = self.peek()
+            self.at += 1
+            if separator == "}":
+                return
+            if separator != ",":
+                raise ValueError(f"expected ',' or '}}' after the value of {key!r}")
+
+
+def read_offer(raw: IO[bytes], keep: Callable[[Mapping[str, Any]], bool]) -> dict[str, Any]:
+    """An offer file with only the products `keep` accepts and their OnDemand terms."""
+    stream = _Stream(io.TextIOWrapper(raw, encoding="utf-8"))
+    offer: dict[str, Any] = {"products": {}, "terms": {"OnDemand": {}}}
+    products_read = False
+    for key in stream.members():
+        if key == "products":
+            for sku in stream.members():
+                product = stream.value()
+                if keep(product):
+                    offer["products"][sku] = product
+            products_read = True
+        elif key == "terms":
+            for kind in stream.members():
+                for sku in stream.members():
+                    term = stream.value()
+                    wanted = sku in offer["products"] or not products_read
+                    if kind == "OnDemand" and wanted:
+                        offer["terms"]["OnDemand"][sku] = term
+        else:
+            offer[key] = stream.value()
+    return offer
+
+
+# --- turning products into figures ---------------------------------------------------------
+
+
+def _key(code: str, product: Mapping[str, Any], region: str) -> str | None:
+    attributes: Attributes = product.get("attributes", {})
+    if code not in GLOBAL_OFFERS:
+        if attributes.get("regionCode", region) != region:
+            return None
+        if attributes.get("locationType", "AWS Region") != "AWS Region":
+            return None  # Local Zones, Wavelength and Outposts are priced apart
+    return RULES[code](str(product.get("productFamily", "")), attributes, region)
+
+
+def _keeps(code: str, region: str) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a product of `code` is one a rule prices in `region` ("" for a global offer)."""
+    return lambda product: _key(code, product, region) is not None
+
+
+def _first_paid_tier(term: Mapping[str, Any]) -> float | None:
+    """The price of the lowest tier (smallest beginRange) that is not free. Tiered prices
+    (data out, storage, endpoint bytes) fall with volume: the first tier is the highest, which
+    suits the traffic the estimate states. A free tier is skipped: the estimate assumes none,
+    and OnDemand terms also carry $0 'reserved instance applied' dimensions."""
+    tiers = sorted(
+        (float(d.get("beginRange", "0")), float(d["pricePerUnit"]["USD"]))
+        for t in term.values()
+        for d in t.get("priceDimensions", {}).values()
+        if "USD" in d.get("pricePerUnit", {})
     )
-    if not deployment:
-        return None
-    if family == "Database Instance" and a.get("databaseEngine") == "PostgreSQL":
-        return f"rds.instance_hour.{deployment}.{a.get('instanceType')}"
-    if (
-        family == "Database Storage"
-        and a.get("volumeType") == "General Purpose-GP3"
-        and deployment == "single_az"
-    ):
-        return f"rds.storage_gb_month.{deployment}.gp3"
-    return None
+    return next((usd for _, usd in tiers if usd > 0), None)
 
 
-def _elasticache(family: str, a: Attributes) -> str | None:
-    if family == "Cache Instance" and a.get("cacheEngine") in ("Valkey", "Redis"):
-        return f"elasticache.node_hour.{a['cacheEngine'].lower()}.{a.get('instanceType')}"
-    return None
-
-
-def _mq(family: str, a: Attributes) -> str | None:
-    if family == "Broker Instances" and a.get("brokerEngine") == "RabbitMQ":
-        return f"mq.instance_hour.{a.get('instanceType')}"
-    return None
-
-
-def _fargate(family: str, a: Attributes) -> str | None:
-    arch = "ARM64" if "ARM" in str(a.get("usagetype", "")) else "X86_64"
-    if "Windows" in str(a.get("usagetype", "")):
-        return None
-    if _usage(a, "Fargate-vCPU-Hours:perCPU"):
-        return f"fargate.vcpu_hour.{arch}"
-    if _usage(a, "Fargate-GB-Hours"):
-        return f"fargate.gb_hour.{arch}"
-    return None
-
-
-def _ec2(family: str, a: Attributes) -> str | None:
-    if family == "NAT Gateway":
-        return (
-            "nat.hour"
-            if _usage(a, "NatGateway-Hours")
-            else "nat.gb"
-            if _usage(a, "NatGateway-Bytes")
-            else None
-        )
-    if family == "Load Balancer-Application":
-        return (
-            "alb.hour"
-            if _usage(a, "LoadBalancerUsage")
-            else "alb.lcu_hour"
-            if _usage(a, "LCUUsage")
-            else None
-        )
-    if _usage(a, "PublicIPv4:InUseAddress"):
-        return "public_ipv4.hour"
-    return None
-
-
-def _vpc(family: str, a: Attributes) -> str | None:
-    if _usage(a, "VpcEndpoint-Hours"):
-        return "vpc_endpoint.az_hour"
-    if _usage(a, "VpcEndpoint-Bytes"):
-        return "vpc_endpoint.gb"
-    return None
-
-
-def _simple(mapping: Mapping[str, str]) -> Rule:
-    def rule(family: str, a: Attributes) -> str | None:
-        return next((key for suffix, key in mapping.items() if _usage(a, suffix)), None)
-
-    return rule
-
-
-RULES: dict[str, Rule] = {
-    "AmazonRDS": _rds,
-    "AmazonElastiCache": _elasticache,
-    "AmazonMQ": _mq,
-    "AmazonECS": _fargate,
-    "AmazonEC2": _ec2,
-    "AmazonVPC": _vpc,
-    "AmazonCloudFront": _simple(
-        {
-            "DataTransfer-Out-Bytes": "cloudfront.gb_out",
-            "Requests-Tier2-HTTPS": "cloudfront.https_10k",
-        }
-    ),
-    "awswaf": _simple(
-        {"WebACL": "waf.web_acl_month", "Rule": "waf.rule_month", "Request": "waf.million_requests"}
-    ),
-    "AWSSecretsManager": _simple({"AWSSecretsManager-Secrets": "secretsmanager.secret_month"}),
-    "AmazonCloudWatch": _simple(
-        {
-            "CW:AlarmMonitorUsage": "cloudwatch.alarm_month",
-            "DashboardsUsageHour-Basic": "cloudwatch.dashboard_month",
-            "DataProcessing-Bytes": "cloudwatch.logs_ingest_gb",
-        }
-    ),
-    "AmazonECR": _simple({"TimedStorage-ByteHrs": "ecr.storage_gb_month"}),
-    "AmazonS3": _simple({"TimedStorage-ByteHrs": "s3.storage_gb_month"}),
-}
-# Offer files quote these per request: scale to the snapshot key's unit.
-SCALE = {"cloudfront.https_10k": 10_000.0, "waf.million_requests": 1_000_000.0}
-
-
-def parse_offer(offer: Mapping[str, Any], region: str) -> dict[str, dict[str, Any]]:
-    """The snapshot entries of one offer file: the first tier (beginRange 0) of each OnDemand
-    price of a product a rule recognises, in `region`."""
+def parse_offer(offer: Mapping[str, Any], region: str, source: str) -> dict[str, dict[str, Any]]:
+    """The snapshot entries of one offer file for `region`, each naming `source`."""
     code = str(offer["offerCode"])
-    rule = RULES[code]
-    source = f"AWS Price List bulk offer file {code} {region}, published {offer.get('publicationDate', '?')}"
     on_demand: Mapping[str, Any] = offer.get("terms", {}).get("OnDemand", {})
     found: dict[str, dict[str, Any]] = {}
-    for sku, product in offer.get("products", {}).items():
-        attributes = product.get("attributes", {})
-        if attributes.get("regionCode", region) != region:
-            continue
-        key = rule(str(product.get("productFamily", "")), attributes)
-        if key is None or key in found:
-            continue
-        for term in on_demand.get(sku, {}).values():
-            for dimension in term.get("priceDimensions", {}).values():
-                if str(dimension.get("beginRange", "0")) != "0":
-                    continue
-                usd = float(dimension["pricePerUnit"]["USD"]) * SCALE.get(key, 1.0)
-                if usd > 0:
-                    found[key] = {"usd": usd, "source": source}
+    for sku in sorted(offer.get("products", {})):
+        key = _key(code, offer["products"][sku], region)
+        usd = _first_paid_tier(on_demand.get(sku, {})) if key else None
+        if key and usd is not None and key not in found:
+            found[key] = {"usd": round(usd * SCALE.get(key, 1.0), 10), "source": source}
     return found
 
 
-def download(
-    offer: str, region: str, opener: Callable[[str], Any] = urllib.request.urlopen
+# --- fetching -------------------------------------------------------------------------------
+
+
+def _fetch_json(url: str, service: str, opener: Opener) -> Any:
+    try:
+        with opener(url) as response:
+            return json.load(response)
+    except (OSError, ValueError) as error:
+        raise _unreachable(url, service, error) from error
+
+
+def _unreachable(url: str, service: str, error: Exception) -> RefreshError:
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return RefreshError(
+        f"could not read the AWS Price List for {service} at {url}: {reason}. "
+        "cost-refresh needs the Price List reachable (pricing.us-east-1.amazonaws.com); "
+        "the price snapshot was left unchanged."
+    )
+
+
+def _offer_file(
+    url: str, service: str, keep: Callable[[Mapping[str, Any]], bool], opener: Opener
 ) -> dict[str, Any]:
-    with opener(OFFER_URL.format(offer=offer, region=region)) as response:
-        return json.load(response)  # type: ignore[no-any-return]
+    try:
+        with opener(url) as response:
+            return read_offer(response, keep)
+    except (OSError, ValueError) as error:
+        raise _unreachable(url, service, error) from error
+
+
+def _source(
+    code: str, region: str, offer: Mapping[str, Any], url: str
+) -> tuple[str, dict[str, str]]:
+    version, published = str(offer.get("version", "?")), str(offer.get("publicationDate", "?"))
+    name = f"aws-price-list:{code}:{region}:{version}"
+    return name, {
+        "page": url,
+        "states": f"{code} OnDemand prices for {region}, offer version {version}; "
+        "the first paid tier of a tiered price",
+        "dated": published,
+    }
+
+
+def collect(
+    regions: Iterable[str], opener: Opener = _open, base: str = PRICE_LIST
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, str]]]:
+    """Every figure the rules find, by region, and the sources they name."""
+    regions = list(regions)
+    index = _fetch_json(base + INDEX, "the offer index", opener)
+    figures: dict[str, dict[str, dict[str, Any]]] = {region: {} for region in regions}
+    sources: dict[str, dict[str, str]] = {}
+    for code in RULES:
+        entry = index.get("offers", {}).get(code)
+        if entry is None:
+            raise RefreshError(f"the AWS Price List index at {base + INDEX} lists no {code} offer")
+        if code in GLOBAL_OFFERS:
+            url = base + entry["currentVersionUrl"]
+            offer = _offer_file(url, code, _keeps(code, ""), opener)
+            for region in regions:
+                name, source = _source(code, "global", offer, url)
+                found = parse_offer(offer, region, name)
+                figures[region].update(found)
+                sources.update({name: source} if found else {})
+            continue
+        region_index = _fetch_json(base + entry["currentRegionIndexUrl"], code, opener)
+        for region in regions:
+            listed = region_index.get("regions", {}).get(region)
+            if listed is None:
+                continue  # the service is not sold there: its figures stay not priced
+            url = base + listed["currentVersionUrl"]
+            offer = _offer_file(url, f"{code} {region}", _keeps(code, region), opener)
+            name, source = _source(code, region, offer, url)
+            found = parse_offer(offer, region, name)
+            figures[region].update(found)
+            sources.update({name: source} if found else {})
+    return figures, sources
 
 
 def rebuild(
-    regions: Iterable[str],
-    fetch: Callable[[str, str], Mapping[str, Any]] = download,
+    regions: Iterable[str] = REGIONS,
+    opener: Opener = _open,
     path: Path = SNAPSHOT,
+    base: str = PRICE_LIST,
 ) -> dict[str, int]:
     """Replace the figures of `regions` with the offer files' and write the snapshot atomically;
-    returns how many figures each region now has."""
+    returns how many figures each region now has. Raises RefreshError, writing nothing, when a
+    file cannot be read."""
+    figures, sources = collect(regions, opener, base)
     data = json.loads(path.read_text())
-    counts = {}
-    for region in regions:
-        figures: dict[str, dict[str, Any]] = {}
-        for offer in RULES:
-            entries = parse_offer(fetch(offer, region), region)
-            figures.update(entries)
-            for entry in entries.values():
-                data["sources"][entry["source"]] = {
-                    "page": OFFER_URL.format(offer=offer, region=region),
-                    "states": f"{offer} OnDemand prices for {region}",
-                    "dated": entry["source"].rsplit("published ", 1)[-1],
-                }
-        data["regions"][region] = dict(sorted(figures.items()))
-        counts[region] = len(figures)
+    data["sources"].update(sources)
+    for region, found in figures.items():
+        data["regions"][region] = dict(sorted(found.items()))
+    data["regions"] = {r: f for r, f in sorted(data["regions"].items()) if f}
+    used = {figure["source"] for found in data["regions"].values() for figure in found.values()}
+    data["sources"] = {name: s for name, s in sorted(data["sources"].items()) if name in used}
     data["date"] = datetime.now(UTC).date().isoformat()
     data["how"] = (
         "Rebuilt by `python -m tenfold_infra cost-refresh` from the AWS Price List bulk offer "
-        "files; every figure names its offer file, region and publication date."
+        "files: every figure names its offer file, region, offer version and publication date. "
+        "A tiered price is its first paid tier. A region or item without a figure is not priced."
     )
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        json.dump(data, out, indent=2)
-        out.write("\n")
-    os.replace(temporary, path)
-    return counts
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".prices-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return {region: len(found) for region, found in figures.items()}
+
+
+def main(regions: list[str] | None) -> int:
+    """`python -m tenfold_infra cost-refresh [--region R]...`: every supported region unless
+    some are named."""
+    unknown = sorted(set(regions or ()) - set(REGIONS))
+    if unknown:
+        print(
+            f"error: {', '.join(unknown)} is not a region the template supports: "
+            f"choose from {', '.join(REGIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        counts = rebuild(regions or REGIONS)
+    except RefreshError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for region, count in counts.items():
+        print(f"{region}: {count} figures from the AWS Price List offer files")
+    print(f"wrote {SNAPSHOT}")
+    return 0

@@ -27,7 +27,7 @@ from app.db.pagination import (
     InvalidCursorError,
     PageRequest,
 )
-from app.db.routing import READ_AFTER_LSN_COOKIE, READ_AFTER_LSN_HEADER, read_lsn_token
+from app.db.read_your_writes import READ_AFTER_LSN_COOKIE, READ_AFTER_LSN_HEADER
 from app.db.session import ON_COMMIT_LSN, ReadSessionOnDemand
 from app.settings import Environment
 
@@ -52,11 +52,12 @@ async def get_write_session(request: Request, response: Response) -> AsyncIterat
     window_seconds = resources.settings.database_read_your_writes_window_seconds
 
     def hand_out_lsn(lsn: int) -> None:
-        response.headers[READ_AFTER_LSN_HEADER] = str(lsn)
+        token = resources.lsn_tokens.issue(lsn)
+        response.headers[READ_AFTER_LSN_HEADER] = token
         if window_seconds:
             response.set_cookie(
                 READ_AFTER_LSN_COOKIE,
-                str(lsn),
+                token,
                 max_age=window_seconds,
                 httponly=True,
                 secure=resources.settings.environment is Environment.PRODUCTION,
@@ -69,8 +70,8 @@ async def get_write_session(request: Request, response: Response) -> AsyncIterat
 
 
 def _client_lsn(request: Request) -> int | None:
-    """The WAL position of the client's last write, if it sent one back."""
-    return read_lsn_token(
+    """The WAL position of the client's last write, if it sent back a token we issued."""
+    return resources_of(request).lsn_tokens.newest(
         request.headers.get(READ_AFTER_LSN_HEADER), request.cookies.get(READ_AFTER_LSN_COOKIE)
     )
 

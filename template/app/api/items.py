@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy import Row
 
 from app.api.deps import (
@@ -26,6 +26,7 @@ from app.cache import Cache
 from app.db.models import Item, ItemStatus
 from app.db.pagination import DEFAULT_PAGE_SIZE, PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
+from app.http.etag import etag_matches, weak_etag
 from app.http.precompressed import PACKED_FORMAT, PrecompressedResponse
 from app.repositories import items
 from app.schemas.errors import error_responses
@@ -49,6 +50,11 @@ router = APIRouter(tags=["items"])
 
 NOT_FOUND = "Item not found"
 MISSING = error_responses(404, _404=NOT_FOUND)
+PRECONDITION = error_responses(412)
+STALE = (
+    "If-Match does not name the item's current ETag: someone changed it since you read it; "
+    "GET it again, re-apply your change and send the new ETag"
+)
 UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
@@ -70,6 +76,14 @@ MaxCents = Annotated[
 ]
 # Ids beyond the id column's range can name no item: 422, never a database overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=1000,
+        description="Optimistic concurrency: the ETag of GET /items/{item_id} (full item, "
+        "no fields=) this change is based on, or *; a stale one answers 412.",
+    ),
+]
 
 
 # With ?fields= the answer holds only the chosen fields: both shapes are documented.
@@ -117,7 +131,7 @@ async def list_catalog(
     key = await cache.generation_key(
         CATALOG_CACHE, PACKED_FORMAT, *dataclasses.astuple(filters), page.limit
     )
-    packed = await cache.get_or_load_json(key, load, cache="catalog")
+    packed = await cache.get_or_load_json(key, load, cache="catalog", fence=CATALOG_CACHE)
     return PrecompressedResponse(packed, read.public_headers)
 
 
@@ -180,10 +194,13 @@ async def get_item(
         item = await items.get_visible_item(session, item_id, viewer_id)
         if item is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-        return ItemOut.model_validate(item)
+        # The same bytes as a cached body, so the ETag is the one If-Match is checked against.
+        return _json(_item_json(item), read.public_headers)
 
 
-@router.post("/items", status_code=status.HTTP_201_CREATED, responses=UNAUTHENTICATED)
+@router.post(
+    "/items", status_code=status.HTTP_201_CREATED, response_model=ItemOut, responses=UNAUTHENTICATED
+)
 async def create_item(
     body: ItemCreate,
     user_id: CurrentUserId,
@@ -191,57 +208,105 @@ async def create_item(
     cache: ResponseCache,
     request: Request,
     response: Response,
-) -> ItemOut:
+) -> Response:
     item = await items.create_item(session, user_id, body.model_dump())
-    await _invalidate(cache, item.id)
-    response.headers["Location"] = str(request.url_for("get_item", item_id=item.id))
-    return ItemOut.model_validate(item)
+    await _invalidate(cache, item.id, removed_from_view=False)
+    # A path, never a URL built from the request's Host header (which the client chose).
+    path = request.app.url_path_for("get_item", item_id=item.id)
+    response.headers["Location"] = request.scope.get("root_path", "") + path
+    return _tagged(item, response, status.HTTP_201_CREATED)
 
 
-@router.patch("/items/{item_id}", responses={**MISSING, **UNAUTHENTICATED})
+@router.patch(
+    "/items/{item_id}",
+    response_model=ItemOut,
+    responses={**MISSING, **UNAUTHENTICATED, **PRECONDITION},
+)
 async def update_item(
     item_id: ItemId,
     body: ItemUpdate,
     user_id: CurrentUserId,
     session: WriteSession,
     cache: ResponseCache,
-) -> ItemOut:
-    item = await _owned(session, item_id, user_id)
-    updated = await items.update_item(session, item, body.changes())
-    await _invalidate(cache, item_id)
-    return ItemOut.model_validate(updated)
+    response: Response,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change the given fields; send If-Match with the ETag you read to not overwrite
+    someone else's change (412 if the item changed since)."""
+    item = await _owned(session, item_id, user_id, if_match)
+    was_public = item.status == ItemStatus.PUBLISHED
+    try:
+        updated = await items.update_item(session, item, body.changes())
+    except items.ItemGoneError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+    removed = was_public and updated.status != ItemStatus.PUBLISHED
+    await _invalidate(cache, item_id, removed_from_view=removed)
+    return _tagged(updated, response, status.HTTP_200_OK)
 
 
 @router.delete(
     "/items/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**MISSING, **UNAUTHENTICATED},
+    responses={**MISSING, **UNAUTHENTICATED, **PRECONDITION},
 )
 async def delete_item(
-    item_id: ItemId, user_id: CurrentUserId, session: WriteSession, cache: ResponseCache
+    item_id: ItemId,
+    user_id: CurrentUserId,
+    session: WriteSession,
+    cache: ResponseCache,
+    if_match: IfMatch = None,
 ) -> None:
-    await items.delete_item(session, await _owned(session, item_id, user_id))
-    await _invalidate(cache, item_id)
+    """Delete the item; If-Match makes it conditional, as for PATCH."""
+    item = await _owned(session, item_id, user_id, if_match)
+    was_public = item.status == ItemStatus.PUBLISHED
+    try:
+        await items.delete_item(session, item)
+    except items.ItemGoneError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
+    await _invalidate(cache, item_id, removed_from_view=was_public)
 
 
-async def _invalidate(cache: Cache, item_id: int) -> None:
-    """After a committed write: drop the item and every cached first catalog page."""
-    # The unpacked key too: instances of the previous release still read it while a
-    # rolling deploy replaces them (the catalog generation is shared by both).
+async def _invalidate(cache: Cache, item_id: int, *, removed_from_view: bool) -> None:
+    """After a committed write: drop the item and every cached first catalog page.
+
+    The item's key is fenced on every write; the catalog's only when an item left public
+    view, so creating items does not pause catalog caching (app/cache.py, write fences).
+    The unpacked key too: instances of the previous release still read it while a rolling
+    deploy replaces them (the catalog generation is shared by both).
+    """
     await cache.invalidate(item_cache_key(item_id), f"{ITEM_CACHE}:{item_id}")
-    await cache.bump_generation(CATALOG_CACHE)
+    await cache.bump_generation(CATALOG_CACHE, fence=removed_from_view)
 
 
 def item_cache_key(item_id: int) -> str:
     return f"{ITEM_CACHE}:{PACKED_FORMAT}:{item_id}"
 
 
-async def _owned(session: WriteSession, item_id: int, user_id: int) -> Item:
+async def _owned(session: WriteSession, item_id: int, user_id: int, if_match: str | None) -> Item:
+    """The caller's item, locked for this write; 412 if ``if_match`` is not its ETag."""
     # Someone else's item is "not found", not "forbidden": its existence stays private.
-    item = await items.get_owned_item(session, item_id, user_id)
+    item = await items.get_owned_item(session, item_id, user_id, for_update=True)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if if_match is not None and not etag_matches(if_match, weak_etag(_item_json(item))):
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, STALE)
     return item
+
+
+def _item_json(item: Item) -> bytes:
+    """An item's full representation, as GET /items/{item_id} sends it (and tags it)."""
+    return ItemOut.model_validate(item).model_dump_json().encode()
+
+
+def _tagged(item: Item, response: Response, status_code: int) -> Response:
+    """The item with its ETag, to send as If-Match on the next change."""
+    body = _item_json(item)
+    response.headers["ETag"] = weak_etag(body)
+    # FastAPI merges the headers set on ``response`` (ETag, the read-your-writes token)
+    # only into responses it builds itself, so they are carried over here.
+    sent = _json(body, [h for h in response.raw_headers if h[0] != b"content-length"])
+    sent.status_code = status_code
+    return sent
 
 
 def _page(
@@ -280,10 +345,6 @@ def _rows_page_json(rows: Sequence[Row[Any]], page: PageRequest) -> bytes:
         },
         option=orjson.OPT_UTC_Z,
     )
-
-
-def _item_json(item: Item) -> bytes:
-    return ItemOut.model_validate(item).model_dump_json().encode()
 
 
 def _json(body: str | bytes, headers: list[tuple[bytes, bytes]]) -> Response:

@@ -20,14 +20,16 @@ router = APIRouter(tags=["landing"])
     dependencies=[PublicCacheControl],
 )
 async def landing(request: Request) -> str:
-    assets = resources_of(request).static_assets
+    resources = resources_of(request)
+    assets = resources.static_assets
     name = escape(about.NAME)
+    docs = '<a href="/docs">API documentation</a> · ' if resources.settings.docs_enabled else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{name}</title>"
         f'<link rel=icon href="{assets.url("favicon.svg")}" type="image/svg+xml">'
         f'<link rel=stylesheet href="{assets.url("app.css")}">'
         f"</head><body><h1>{name}</h1><p>{escape(about.DESCRIPTION)}</p>"
-        '<p><a href="/docs">API documentation</a> · <a href="/api/v1/items">catalog</a></p>'
+        f'<p>{docs}<a href="/api/v1/items">catalog</a></p>'
         "</body></html>"
     )

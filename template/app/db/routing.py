@@ -6,9 +6,9 @@ DATABASE_REPLICA_MAX_LAG_SECONDS, and it has replayed the client's last write
 ``db_replica_fallbacks_total`` says why.
 
 Read-your-writes: after a write commits on the primary, the write session reads the
-primary's WAL insert position (an LSN) and hands it to the client as the
-``read_after_lsn`` cookie and the ``X-Read-After-LSN`` header (a decimal integer).
-A later read that carries the LSN back (the cookie is sent automatically; API
+primary's WAL insert position (an LSN) and hands it to the client, signed, as the
+``read_after_lsn`` cookie and the ``X-Read-After-LSN`` header (app/db/read_your_writes.py).
+A later read that carries the token back (the cookie is sent automatically; API
 clients without a cookie jar may send the header) uses a replica only once that
 replica's ``pg_last_wal_replay_lsn()`` has reached it; otherwise the primary.
 The insert position (not the write position) is used because it is never behind
@@ -54,9 +54,6 @@ REPLICA_FALLBACKS = Counter(
     ["reason"],
 )
 
-READ_AFTER_LSN_COOKIE = "read_after_lsn"
-READ_AFTER_LSN_HEADER = "X-Read-After-LSN"
-
 SkipReason = Literal["down", "lagging", "behind_client"]
 
 # One round trip: where replay is, and how far behind the primary it is. Lag is 0 when
@@ -88,12 +85,6 @@ def parse_lsn(value: str) -> int:
     """PostgreSQL's ``XXXXXXXX/YYYYYYYY`` LSN as an integer that compares correctly."""
     high, _, low = value.partition("/")
     return (int(high, 16) << 32) | int(low, 16)
-
-
-def read_lsn_token(header: str | None, cookie: str | None) -> int | None:
-    """The newest LSN a client sent (header or cookie); malformed values are ignored."""
-    values = [int(raw) for raw in (header, cookie) if raw and raw.isdigit() and len(raw) <= 20]
-    return max(values, default=None)
 
 
 @dataclass(frozen=True, slots=True)

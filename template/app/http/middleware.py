@@ -11,17 +11,33 @@ from app.http.compression import compression
 from app.http.cors import cors
 from app.http.etag import ETagMiddleware
 from app.http.observed import ObservedRequestsMiddleware
+from app.http.security_headers import SecurityHeadersMiddleware
+from app.http.trusted_hosts import TrustedHostMiddleware
 from app.observability.logging import AccessLog
 from app.observability.metrics import RequestMetrics
 from app.observability.profiling import ProfilingMiddleware
-from app.settings import Settings
+from app.settings import Environment, Settings
+
+# FastAPI's documentation pages (when API_DOCS_ENABLED): they get a policy of their own.
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
 
 def http_middleware(settings: Settings) -> list[Middleware]:
     stack = [
         # First, so every log line below it carries the request id: id, metrics, access log.
         Middleware(ObservedRequestsMiddleware, observers=(RequestMetrics(), AccessLog())),
+        # Before the host check, so even its 400 carries them.
+        Middleware(
+            SecurityHeadersMiddleware,
+            static_url=settings.static_url,
+            docs_paths=DOCS_PATHS,
+            hsts_max_age_seconds=settings.hsts_max_age_seconds,
+            # Production clients reach the service over TLS (CDN, load balancer).
+            hsts_on_plain_http=settings.environment is Environment.PRODUCTION,
+        ),
     ]
+    if settings.allowed_hosts != ["*"]:
+        stack.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
     cors_middleware = cors(settings)
     if cors_middleware is not None:
         # Before the body limit, so even a refused request carries the CORS headers.

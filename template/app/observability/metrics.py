@@ -1,7 +1,10 @@
 """Prometheus metrics: per-route request rate, errors and latency, and DB pool usage.
 
 Everything lives in prometheus_client's default registry, so metrics defined by other
-modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. Routes are
+modules (cache, replicas, jobs) appear on ``GET /metrics`` without wiring. With
+METRICS_PORT set, ``python -m app.server`` serves them on that port alone
+(``serve_on_metrics_port``; the load balancer routes only PORT, where /metrics is then
+404); with 0 it is a route of the app, except in production (then not served at all). Routes are
 labelled by their template (``app.http.observed.route_of``), never the raw path, so the
 number of series stays bounded whatever clients request.
 """
@@ -9,7 +12,7 @@ number of series stays bounded whatever clients request.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -20,6 +23,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -47,6 +51,17 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_on_metrics_port(port: int) -> Callable[[], None]:
+    """Serve the registry on ``port`` from a daemon thread (prometheus_client's WSGI
+    server, which answers the metrics on every path); returns the function that stops it.
+
+    A thread, not the event loop: a scrape never waits behind requests, and the server
+    (Granian) binds one port, which only the load balancer's traffic reaches.
+    """
+    server, _thread = start_http_server(port, addr="0.0.0.0")  # noqa: S104 - the VPC's scraper
+    return server.shutdown
 
 
 class RequestMetrics:

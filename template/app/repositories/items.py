@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import Row, Select, delete, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.models import Item, ItemStatus
 from app.db.pagination import PageRequest, paginate
 from app.jobs.handlers import enqueue_item_changed
 
 _Q = TypeVar("_Q", bound=Select[Any])
+
+
+class ItemGoneError(Exception):
+    """The item was deleted by a concurrent request between loading it and writing it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +102,14 @@ async def get_visible_item(
     return item
 
 
-async def get_owned_item(session: AsyncSession, item_id: int, owner_id: int) -> Item | None:
+async def get_owned_item(
+    session: AsyncSession, item_id: int, owner_id: int, *, for_update: bool = False
+) -> Item | None:
+    """``for_update`` locks the row until commit (PostgreSQL), so concurrent writes of one
+    item queue up: each sees the previous one's result, or that it was deleted."""
     query = select(Item).where(Item.id == item_id, Item.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
     item: Item | None = await session.scalar(query)
     return item
 
@@ -114,13 +126,20 @@ async def create_item(session: AsyncSession, owner_id: int, fields: dict[str, An
 async def update_item(session: AsyncSession, item: Item, changes: dict[str, Any]) -> Item:
     for field, value in changes.items():
         setattr(item, field, value)
+    item_id = item.id
     enqueue_item_changed(session, item)  # jobs: same transaction as the write
-    await session.commit()
+    try:
+        await session.commit()  # UPDATE ... WHERE id: matches 0 rows if it vanished
+    except StaleDataError as error:
+        await session.rollback()
+        raise ItemGoneError(item_id) from error
     return item
 
 
 async def delete_item(session: AsyncSession, item: Item) -> None:
-    await session.delete(item)
+    result = await session.execute(delete(Item).where(Item.id == item.id))
+    if cast("CursorResult[Any]", result).rowcount != 1:
+        raise ItemGoneError(item.id)
     await session.commit()
 
 

@@ -21,6 +21,7 @@ DESCRIPTIONS = {
     401: "Missing, invalid or expired access token",
     404: "Not found",
     409: "Conflict with existing data",
+    412: "If-Match names a version that is no longer current; GET it again and retry",
     413: "Request body over MAX_REQUEST_BODY_BYTES",
     429: "Too many requests; retry after Retry-After seconds",
     503: "A dependency is unreachable; retry after Retry-After seconds",

@@ -20,7 +20,7 @@ from tests.integration.postgres_app import fresh_pair, pair_settings
 from tests.test_security_fuzz import fuzz, fuzz_settings, report_and_check
 
 DATABASE = "app_it_fuzz"
-EXAMPLES_PER_MODE = 60  # 12 operations x 2 modes: about 1,300 cases
+MAX_EXAMPLES = 30  # per operation and phase, 4 workers, stateful links: 1,000+ requests
 MINIMUM_CASES = 1000
 
 
@@ -46,6 +46,7 @@ def test_schemathesis_1000_cases_no_5xx_no_schema_violation_on_postgresql(
 ) -> None:
     settings = pair_settings(fresh_pair(DATABASE), redis_url=redis_url)
     app = create_app(fuzz_settings(settings))
-    report = fuzz(app, examples_per_mode=EXAMPLES_PER_MODE)
+    report = fuzz(app, max_examples=MAX_EXAMPLES)
     report_and_check(report, capsys)
     assert report.total >= MINIMUM_CASES, report.summary()
+    assert report.stateful_links >= 5, report.summary()

@@ -24,7 +24,7 @@ from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
 from app.auth.revocations import KEY_PREFIX as REVOKED_PREFIX
 from app.auth.revocations import RevokedFamilies
 from app.cache import Cache
-from app.db.routing import READ_AFTER_LSN_HEADER
+from app.db.read_your_writes import READ_AFTER_LSN_HEADER
 from app.http.precompressed import BodyEncodings
 from app.settings import Settings
 from app.stores.redis import RedisTTLStore
@@ -293,4 +293,9 @@ async def test_a_read_your_writes_request_never_gets_a_near_cache_copy(
         await a.patch(url, json={"name": "Table"}, headers=bearer(tokens))
 
         assert await _cached_name(b, url) == "Desk"  # the window the TTL bounds
-        assert await _cached_name(b, url, **{READ_AFTER_LSN_HEADER: "1"}) == "Table"
+        # A token the service issued (on SQLite writes hand out none); a forged one would not do.
+        token = b_app.state.resources.lsn_tokens.issue(1)
+        assert (
+            await _cached_name(b, url, **{READ_AFTER_LSN_HEADER: "99999999999999999999"}) == "Desk"
+        )
+        assert await _cached_name(b, url, **{READ_AFTER_LSN_HEADER: token}) == "Table"

@@ -115,7 +115,10 @@ class FaultRun:
         self.jobs_timeout_seconds = jobs_timeout_seconds
         self.report = Report()
         self.phase = "warm-up"
-        self._lsn = 0  # the newest write position handed to this user
+        self._lsn = 0  # the newest write position handed to this user ...
+        self._lsn_token = (
+            ""  # ... and the signed token that carries it (app/db/read_your_writes.py)
+        )
         self._stop = asyncio.Event()
 
     async def run(self) -> Report:
@@ -209,9 +212,10 @@ class FaultRun:
             return
         item_id = int(created.json()["id"])
         self.report.created[item_id] = name
-        lsn = created.headers.get("X-Read-After-LSN", "")
-        if lsn.isdigit():
-            self._lsn = max(self._lsn, int(lsn))
+        token = created.headers.get("X-Read-After-LSN", "")
+        position = token.partition(".")[0]  # <lsn>.<signature>: only the server can make one
+        if position.isascii() and position.isdigit() and int(position) > self._lsn:
+            self._lsn, self._lsn_token = int(position), token
         read = await self._request(client, "GET", f"{ITEMS}/{item_id}", "read-after-write")
         if read is not None and read.json().get("name") != name:
             self._fail("read-after-write: stale item", f"{item_id}: {read.text[:200]}")
@@ -231,7 +235,7 @@ class FaultRun:
             self.report.reads += 1
         else:
             self.report.writes += 1
-        headers = {"X-Read-After-LSN": str(self._lsn)} if method == "GET" and self._lsn else {}
+        headers = {"X-Read-After-LSN": self._lsn_token} if method == "GET" and self._lsn else {}
         try:
             response = await client.request(method, url, headers=headers, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as error:

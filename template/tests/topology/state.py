@@ -57,6 +57,12 @@ class Topology:
         return [int(port) for port in self.state["TOPOLOGY_INSTANCE_PORTS"].split()]
 
     @property
+    def metrics_urls(self) -> list[str]:
+        """Each instance's /metrics, on its METRICS_PORT (HAProxy never routes there)."""
+        ports = self.state.get("TOPOLOGY_METRICS_PORTS", "").split()
+        return [f"http://127.0.0.1:{port}/metrics" for port in ports]
+
+    @property
     def database_url(self) -> str:
         """The primary, as a plain libpq URL (asyncpg, psql)."""
         return self.state["TOPOLOGY_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
