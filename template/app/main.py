@@ -23,6 +23,7 @@ from app.db.routing import ReadRouter
 from app.db.schema import SchemaCheck
 from app.db.session import create_session_factory
 from app.http.middleware import add_http_middleware
+from app.http.precompressed import BodyEncodings
 from app.jobs.runtime import JobRuntime
 from app.lifecycle import Lifecycle
 from app.near_cache import InvalidationListener, NearCache
@@ -129,6 +130,11 @@ def _build_resources(settings: Settings) -> Resources:
         jobs=JobRuntime.for_app(settings, session_factory),
         schema=SchemaCheck(engine, ttl_seconds=settings.readiness_schema_check_ttl_seconds),
         read_router=_build_read_router(settings, session_factory),
+        body_encodings=BodyEncodings(settings.compression_minimum_size_bytes),
+        public_cache_control=(
+            f"public, max-age={settings.public_max_age_seconds}, "
+            f"s-maxage={settings.cdn_s_maxage_seconds}"
+        ).encode(),
         lsn_tokens=LsnTokens(settings.jwt_secret_key.get_secret_value().encode()),
     )
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.db.read_your_writes import LsnTokens
     from app.db.routing import ReadRouter
     from app.db.schema import SchemaCheck
+    from app.http.precompressed import BodyEncodings
     from app.jobs.runtime import JobRuntime
     from app.settings import Settings
     from app.stores import TTLStore
@@ -43,3 +44,7 @@ class Resources:
     cache: Cache
     static_assets: StaticAssets
     schema: SchemaCheck
+    # How cached bodies are stored (app/http/precompressed.py).
+    body_encodings: BodyEncodings
+    # The Cache-Control value of public responses, encoded once.
+    public_cache_control: bytes

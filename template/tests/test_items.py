@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.schemas.items import ItemPage
 from tests.conftest import Login, bearer
 
 ITEMS = "/api/v1/items"
@@ -208,3 +209,37 @@ async def test_default_page_size_is_20(client: httpx.AsyncClient, login: Login) 
     page = (await client.get(ITEMS)).json()
     assert len(page["items"]) == 20
     assert page["next_cursor"]
+
+
+async def test_catalog_pages_are_byte_for_byte_what_their_response_model_dumps(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    """Catalog pages are serialized from rows, not through ItemPage: the document's model
+    must still describe them exactly (field order, UTC "Z" timestamps, enum values)."""
+    ada = await login("ada@example.com")
+    for number in range(3):
+        await _create(client, ada, name=f"Item {number}", description='ß ✓ "quoted"')
+    first = await client.get(ITEMS, params={"limit": 2})
+    deeper = await client.get(ITEMS, params={"limit": 2, "cursor": first.json()["next_cursor"]})
+    for page in (first, deeper):
+        assert page.status_code == 200, page.text
+        model = ItemPage.model_validate_json(page.content)
+        assert page.content == model.model_dump_json().encode()
+    assert [len(page.json()["items"]) for page in (first, deeper)] == [2, 1]
+
+
+async def test_a_published_item_is_answered_whatever_the_token_but_a_private_one_checks_it(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    """The item read verifies the access token only when the answer depends on the caller."""
+    ada = await login("ada@example.com")
+    published = await _create(client, ada)
+    draft = await _create(client, ada, status="draft")
+    garbage = {"Authorization": "Bearer not-a-jwt"}
+    public = await client.get(f"{ITEMS}/{published['id']}", headers=garbage)
+    assert public.status_code == 200
+    assert public.headers["cache-control"] == "private, no-store"  # it carried credentials
+    private = await client.get(f"{ITEMS}/{draft['id']}", headers=garbage)
+    assert private.status_code == 401
+    assert private.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert (await client.get(f"{ITEMS}/{draft['id']}", headers=bearer(ada))).status_code == 200

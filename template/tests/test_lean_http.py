@@ -148,3 +148,41 @@ async def test_a_body_under_the_limit_is_served(small_limit_client: httpx.AsyncC
 def test_no_middleware_is_a_base_http_middleware(app: FastAPI) -> None:
     """BaseHTTPMiddleware buffers and copies every response; the stack is pure ASGI."""
     assert all(not issubclass(m.cls, BaseHTTPMiddleware) for m in app.user_middleware)  # type: ignore[arg-type]
+
+
+async def test_cached_pages_are_served_in_each_encoding_with_one_etag(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    """Cached bodies carry their compressed forms and tag (app/http/precompressed.py): a
+    hit answers every client as the middleware would, without compressing or hashing."""
+    tokens = await login("pages@example.com")
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for number in range(12):
+        body = {"name": f"Lamp {number}", "status": "published", "description": "bright " * 20}
+        assert (await client.post("/api/v1/items", json=body, headers=auth)).status_code == 201
+    url = "/api/v1/items?limit=12"
+    plain = await client.get(url, headers={"Accept-Encoding": "identity"})  # loads the cache
+    assert plain.status_code == 200
+    assert "content-encoding" not in plain.headers
+    etag = plain.headers["etag"]
+    for encoding in ("br", "gzip"):
+        async with client.stream("GET", url, headers={"Accept-Encoding": encoding}) as hit:
+            raw = b"".join([chunk async for chunk in hit.aiter_raw()])
+        assert hit.headers["content-encoding"] == encoding
+        assert "accept-encoding" in hit.headers["vary"].lower()
+        assert hit.headers["etag"] == etag
+        assert int(hit.headers["content-length"]) == len(raw) < len(plain.content)
+        assert DECOMPRESS[encoding](raw) == plain.content
+        assert hit.headers["cache-control"].startswith("public")
+        revalidated = await client.get(
+            url, headers={"Accept-Encoding": encoding, "If-None-Match": etag}
+        )
+        assert revalidated.status_code == 304
+        assert revalidated.content == b""
+        assert "content-encoding" not in revalidated.headers
+        assert revalidated.headers["etag"] == etag
+    # A client that only takes zstd still gets it, from the middleware.
+    async with client.stream("GET", url, headers={"Accept-Encoding": "zstd"}) as zstd:
+        raw = b"".join([chunk async for chunk in zstd.aiter_raw()])
+    assert zstd.headers["content-encoding"] == "zstd"
+    assert DECOMPRESS["zstd"](raw) == plain.content

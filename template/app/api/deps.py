@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Query, Request, Response, status
@@ -110,15 +110,23 @@ ResponseCache = Annotated[Cache, Depends(get_cache)]
 # --- Keyset pages (app/db/pagination.py) ---
 
 
+PageLimit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
+]
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=200, description="next_cursor of the previous page; omit for the first."),
+]
+
+
 async def page_request(
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100).")
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=200, description="next_cursor of the previous page; omit for the first."),
-    ] = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE, cursor: PageCursor = None
 ) -> PageRequest:
+    return page_from(limit, cursor)
+
+
+def page_from(limit: int, cursor: str | None) -> PageRequest:
+    """A keyset page request (hot routes take ``limit`` and ``cursor`` as plain parameters)."""
     if cursor is None:
         return PageRequest(limit, None)
     try:
@@ -138,11 +146,7 @@ PageParams = Annotated[PageRequest, Depends(page_request)]
 
 async def public_cache_control(request: Request, response: Response) -> None:
     """Mark a successful response as cacheable by browsers and the CDN."""
-    settings = resources_of(request).settings
-    response.headers["Cache-Control"] = (
-        f"public, max-age={settings.public_max_age_seconds}, "
-        f"s-maxage={settings.cdn_s_maxage_seconds}"
-    )
+    response.headers["Cache-Control"] = resources_of(request).public_cache_control.decode()
 
 
 PublicCacheControl = Depends(public_cache_control)
@@ -164,14 +168,18 @@ async def optional_user_id(request: Request, credentials: Credentials) -> int | 
     """The caller's user id, None when anonymous; a bad token is still a 401."""
     if credentials is None:
         return None
+    return await _verified_user_id(resources_of(request), credentials.credentials)
+
+
+async def _verified_user_id(resources: Resources, token: str) -> int:
     try:
-        claims = resources_of(request).access_tokens.verify(credentials.credentials)
+        claims = resources.access_tokens.verify(token)
     except InvalidAccessTokenError as error:
         raise _unauthorized(
             "Invalid or expired access token; log in or refresh it", "invalid_token"
         ) from error
     # A dict lookup most of the time (app/auth/revocations.py).
-    if await resources_of(request).revoked_families.is_revoked(claims.family_id):
+    if await resources.revoked_families.is_revoked(claims.family_id):
         raise _unauthorized("This session was logged out or revoked; log in again", "invalid_token")
     return claims.user_id
 
@@ -185,7 +193,62 @@ async def current_user_id(user_id: Annotated[int | None, Depends(optional_user_i
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 OptionalUserId = Annotated[int | None, Depends(optional_user_id)]
 
+
+# --- Hot public reads: one dependency that resolves nothing a cache hit does not use ---
+
+
+class PublicRead:
+    """What the catalog and item reads need, each part resolved only when asked for.
+
+    FastAPI's dependency solving costs about as much per dependency as a near-cache hit
+    itself, and a hit needs only the cache and the Cache-Control header. The read session
+    (``read_session``) and the caller (``viewer_id``, which verifies the access token) are
+    resolved by the route on a miss only: a published item is public, so its cached
+    answer does not depend on who asks.
+    """
+
+    __slots__ = ("request", "resources")
+
+    def __init__(self, request: Request, resources: Resources) -> None:
+        self.request = request
+        self.resources = resources
+
+    @property
+    def cache(self) -> Cache:
+        cache = self.resources.cache
+        # A read-your-writes request must not see another process's copy of a key its own
+        # write just invalidated (the invalidation may still be on its way).
+        return cache if _client_lsn(self.request) is None else cache.without_near_cache()
+
+    def read_session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.resources.read_router.session(_client_lsn(self.request))
+
+    async def viewer_id(self) -> int | None:
+        """The caller's user id, None when anonymous; a bad token is a 401."""
+        authorization = self.request.headers.get("authorization")
+        if authorization is None:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None  # as HTTPBearer(auto_error=False): not a bearer token, anonymous
+        return await _verified_user_id(self.resources, token)
+
+    @property
+    def public_headers(self) -> list[tuple[bytes, bytes]]:
+        """The public Cache-Control header (CacheControlMiddleware keeps it only when safe)."""
+        return [(b"cache-control", self.resources.public_cache_control)]
+
+
+async def public_read(request: Request) -> PublicRead:
+    return PublicRead(request, resources_of(request))
+
+
+PublicReads = Annotated[PublicRead, Depends(public_read)]
+
 # For routes that take OptionalUserId: the token is optional ({} is "no security"),
 # so the document does not promise a 401 to anonymous callers. FastAPI appends this
 # list to the bearer requirement it derives from the dependency.
 OPTIONAL_AUTH_OPENAPI: dict[str, Any] = {"security": [{}]}
+# Routes that take PublicReads read the token themselves, so FastAPI derives no
+# requirement: the document states both the bearer token and "no security".
+PUBLIC_READ_OPENAPI: dict[str, Any] = {"security": [{"HTTPBearer": []}, {}]}

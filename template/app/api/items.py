@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from sqlalchemy import Row
 
 from app.api.deps import (
-    OPTIONAL_AUTH_OPENAPI,
+    PUBLIC_READ_OPENAPI,
     CurrentUserId,
-    LazyReadSession,
-    OptionalUserId,
+    PageCursor,
+    PageLimit,
     PageParams,
-    PublicCacheControl,
+    PublicReads,
     ReadSession,
     ResponseCache,
     WriteSession,
+    page_from,
 )
 from app.cache import Cache
 from app.db.models import Item, ItemStatus
-from app.db.pagination import PageRequest, next_cursor
+from app.db.pagination import DEFAULT_PAGE_SIZE, PageRequest, next_cursor
 from app.db.types import MAX_BIGINT, MAX_INTEGER
 from app.http.etag import etag_matches, weak_etag
+from app.http.precompressed import PACKED_FORMAT, PrecompressedResponse
 from app.repositories import items
 from app.schemas.errors import error_responses
 from app.schemas.fieldsets import (
@@ -56,6 +59,8 @@ UNAUTHENTICATED = error_responses(401)
 # Cache keys: one per published item, and first catalog pages under one generation.
 # Sparse (`fields=`) responses select fewer columns and are not cached.
 ITEM_CACHE, CATALOG_CACHE = "items:item", "items:list"
+# The cached bodies are packed (app/http/precompressed.py): their keys name the format, so
+# an instance of an older release never reads a packed value, nor this one a plain body.
 FieldsQuery = Annotated[
     str | None,
     Query(
@@ -82,18 +87,17 @@ IfMatch = Annotated[
 
 
 # With ?fields= the answer holds only the chosen fields: both shapes are documented.
-@router.get("/items", response_model=ItemPage | ItemFieldsPage, dependencies=[PublicCacheControl])
+@router.get("/items", response_model=ItemPage | ItemFieldsPage)
 async def list_catalog(
-    reads: LazyReadSession,
-    cache: ResponseCache,
-    response: Response,
-    page: PageParams,
+    read: PublicReads,
     owner_id: Annotated[
         int | None, Query(ge=1, le=MAX_BIGINT, description="Only this owner's items.")
     ] = None,
     min_price_cents: Cents = None,
     max_price_cents: MaxCents = None,
     fields: FieldsQuery = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
 ) -> ItemPage | Response:
     """Published items, newest first."""
     if (
@@ -106,28 +110,35 @@ async def list_catalog(
             max_price_cents,
             "min_price_cents must not be greater than max_price_cents",
         )
+    page = page_from(limit, cursor)
     filters = items.CatalogFilter(owner_id, min_price_cents, max_price_cents)
     fieldset = parse_fields(ItemOut, fields)
-    if page.after is not None or fieldset is not None:
-        # Deeper pages are rarely shared and sparse pages are cheap: only first pages are cached.
-        columns = fieldset.names if fieldset else None
-        rows = await items.list_published(await reads(), page, filters, columns)
-        return _page(rows, page, fieldset, response)
+    if fieldset is not None:  # sparse pages are cheap: not cached
+        async with read.read_session() as session:
+            rows = await items.list_published(session, page, filters, fieldset.names)
+            return _page(rows, page, fieldset, read.public_headers)
+    if page.after is not None:  # deeper pages are rarely shared: only first pages are cached
+        async with read.read_session() as session:
+            body = _rows_page_json(await items.list_published_rows(session, page, filters), page)
+        return _json(body, read.public_headers)
 
     async def load() -> bytes:  # a cache hit opens no database session
-        rows = await items.list_published(await reads(), page, filters)
-        return _full_page(rows, page).model_dump_json().encode()
+        async with read.read_session() as session:
+            rows = await items.list_published_rows(session, page, filters)
+        return read.resources.body_encodings.pack(_rows_page_json(rows, page))
 
-    key = await cache.generation_key(CATALOG_CACHE, *dataclasses.astuple(filters), page.limit)
-    body = await cache.get_or_load_json(key, load, cache="catalog", fence=CATALOG_CACHE)
-    return _json(body, response)
+    cache = read.cache
+    key = await cache.generation_key(
+        CATALOG_CACHE, PACKED_FORMAT, *dataclasses.astuple(filters), page.limit
+    )
+    packed = await cache.get_or_load_json(key, load, cache="catalog", fence=CATALOG_CACHE)
+    return PrecompressedResponse(packed, read.public_headers)
 
 
 @router.get("/me/items", response_model=ItemPage | ItemFieldsPage, responses=UNAUTHENTICATED)
 async def list_mine(
     user_id: CurrentUserId,
     session: ReadSession,
-    response: Response,
     page: PageParams,
     status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
     fields: FieldsQuery = None,
@@ -136,46 +147,55 @@ async def list_mine(
     fieldset = parse_fields(ItemOut, fields)
     columns = fieldset.names if fieldset else None
     rows = await items.list_owned(session, user_id, page, status_, columns)
-    return _page(rows, page, fieldset, response)
+    return _page(rows, page, fieldset, [])
 
 
 @router.get(
     "/items/{item_id}",
     response_model=ItemOut | ItemFields,
     responses={**MISSING, **UNAUTHENTICATED},
-    dependencies=[PublicCacheControl],
-    openapi_extra=OPTIONAL_AUTH_OPENAPI,
+    openapi_extra=PUBLIC_READ_OPENAPI,
 )
 async def get_item(
-    item_id: ItemId,
-    viewer_id: OptionalUserId,
-    reads: LazyReadSession,
-    cache: ResponseCache,
-    response: Response,
-    fields: FieldsQuery = None,
+    item_id: ItemId, read: PublicReads, fields: FieldsQuery = None
 ) -> ItemOut | Response:
-    """A published item, or one of the caller's own in any status."""
+    """A published item, or one of the caller's own in any status.
+
+    A published item is public: its answer does not depend on the caller, so the access
+    token is verified (and a bad one answered 401) only when the item is not published.
+    """
     fieldset = parse_fields(ItemOut, fields)
     if fieldset is not None:
-        item = await items.get_visible_item(await reads(), item_id, viewer_id, fieldset.names)
-        if item is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-        return _json(fieldset.partial_model().model_validate(item).model_dump_json(), response)
+        viewer_id = await read.viewer_id()
+        async with read.read_session() as session:
+            item = await items.get_visible_item(session, item_id, viewer_id, fieldset.names)
+            if item is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+            body = fieldset.partial_model().model_validate(item).model_dump_json()
+        return _json(body, read.public_headers)
 
     async def load_published() -> bytes | None:  # a cache hit opens no session
-        item = await items.get_visible_item(await reads(), item_id, None)
-        return None if item is None else _item_json(item)
+        async with read.read_session() as session:
+            item = await items.get_visible_item(session, item_id, None)
+            if item is None:
+                return None
+            return read.resources.body_encodings.pack(_item_json(item))
 
     # The cached body is served as stored: validated once, when it was loaded.
-    key = f"{ITEM_CACHE}:{item_id}"
-    published = await cache.get_or_load_json(key, load_published, cache="item")
+    published = await read.cache.get_or_load_json(
+        item_cache_key(item_id), load_published, cache="item"
+    )
     if published is not None:
-        return _json(published, response)
-    item = await items.get_visible_item(await reads(), item_id, viewer_id) if viewer_id else None
-    if item is None:
+        return PrecompressedResponse(published, read.public_headers)
+    viewer_id = await read.viewer_id()
+    if viewer_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    # The same bytes as a cached body, so the ETag is the one If-Match is checked against.
-    return _json(_item_json(item), response)
+    async with read.read_session() as session:
+        item = await items.get_visible_item(session, item_id, viewer_id)
+        if item is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        # The same bytes as a cached body, so the ETag is the one If-Match is checked against.
+        return _json(_item_json(item), read.public_headers)
 
 
 @router.post(
@@ -251,9 +271,15 @@ async def _invalidate(cache: Cache, item_id: int, *, removed_from_view: bool) ->
 
     The item's key is fenced on every write; the catalog's only when an item left public
     view, so creating items does not pause catalog caching (app/cache.py, write fences).
+    The unpacked key too: instances of the previous release still read it while a rolling
+    deploy replaces them (the catalog generation is shared by both).
     """
-    await cache.invalidate(f"{ITEM_CACHE}:{item_id}")
+    await cache.invalidate(item_cache_key(item_id), f"{ITEM_CACHE}:{item_id}")
     await cache.bump_generation(CATALOG_CACHE, fence=removed_from_view)
+
+
+def item_cache_key(item_id: int) -> str:
+    return f"{ITEM_CACHE}:{PACKED_FORMAT}:{item_id}"
 
 
 async def _owned(session: WriteSession, item_id: int, user_id: int, if_match: str | None) -> Item:
@@ -276,38 +302,53 @@ def _tagged(item: Item, response: Response, status_code: int) -> Response:
     """The item with its ETag, to send as If-Match on the next change."""
     body = _item_json(item)
     response.headers["ETag"] = weak_etag(body)
-    sent = _json(body, response)
+    # FastAPI merges the headers set on ``response`` (ETag, the read-your-writes token)
+    # only into responses it builds itself, so they are carried over here.
+    sent = _json(body, [h for h in response.raw_headers if h[0] != b"content-length"])
     sent.status_code = status_code
     return sent
 
 
 def _page(
-    rows: Sequence[Item], page: PageRequest, fieldset: FieldSet | None, response: Response
+    rows: Sequence[Item],
+    page: PageRequest,
+    fieldset: FieldSet | None,
+    headers: list[tuple[bytes, bytes]],
 ) -> ItemPage | Response:
     if fieldset is not None:
         # Only the chosen attributes are loaded: serialize just those.
         partial = fieldset.partial_model()
         body = ",".join(partial.model_validate(row).model_dump_json() for row in rows[: page.limit])
         cursor = orjson.dumps(next_cursor(rows, page)).decode()
-        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}', response)
-    return _full_page(rows, page)
+        return _json(f'{{"items":[{body}],"next_cursor":{cursor}}}', headers)
+    return _json(_full_page_json(rows, page), headers)
 
 
-def _full_page(rows: Sequence[Item], page: PageRequest) -> ItemPage:
-    return ItemPage(
-        items=[ItemOut.model_validate(row) for row in rows[: page.limit]],
-        next_cursor=next_cursor(rows, page),
+def _full_page_json(rows: Sequence[Item], page: PageRequest) -> bytes:
+    return (
+        ItemPage(
+            items=[ItemOut.model_validate(row) for row in rows[: page.limit]],
+            next_cursor=next_cursor(rows, page),
+        )
+        .model_dump_json()
+        .encode()
     )
 
 
-def _json(body: str | bytes, headers_from: Response) -> Response:
-    """An already serialized body, sent without FastAPI's second validation and encoding.
+def _rows_page_json(rows: Sequence[Row[Any]], page: PageRequest) -> bytes:
+    """An ItemPage body straight from ``items.PUBLIC_COLUMNS`` rows (as ItemPage dumps it:
+    tests/test_items.py compares the two)."""
+    return orjson.dumps(
+        {
+            "items": [row._asdict() for row in rows[: page.limit]],
+            "next_cursor": next_cursor(rows, page),
+        },
+        option=orjson.OPT_UTC_Z,
+    )
 
-    FastAPI merges the headers dependencies set (Cache-Control) only into responses it
-    builds itself, so they are carried over here.
-    """
+
+def _json(body: str | bytes, headers: list[tuple[bytes, bytes]]) -> Response:
+    """An already serialized body, sent without FastAPI's second validation and encoding."""
     sent = Response(body, media_type="application/json")
-    sent.raw_headers.extend(
-        header for header in headers_from.raw_headers if header[0] != b"content-length"
-    )
+    sent.raw_headers.extend(headers)
     return sent

@@ -11,7 +11,6 @@ from app.http.compression import compression
 from app.http.cors import cors
 from app.http.etag import ETagMiddleware
 from app.http.observed import ObservedRequestsMiddleware
-from app.http.request_id import RequestIdMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.http.trusted_hosts import TrustedHostMiddleware
 from app.observability.logging import AccessLog
@@ -25,8 +24,7 @@ DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
 def http_middleware(settings: Settings) -> list[Middleware]:
     stack = [
-        # The request id first, so every log line below it carries the id.
-        Middleware(RequestIdMiddleware),
+        # First, so every log line below it carries the request id: id, metrics, access log.
         Middleware(ObservedRequestsMiddleware, observers=(RequestMetrics(), AccessLog())),
         # Before the host check, so even its 400 carries them.
         Middleware(

@@ -1,8 +1,11 @@
-"""Measure each HTTP request once and report it to observers (metrics, access log).
+"""One middleware observes every HTTP request: its id, its metrics and its access log line.
 
-Metrics and the access log want the same facts: route template, status and duration.
-One measurement on the hot path serves both, instead of two timers, two ``send``
-wrappers and two route lookups per request.
+Metrics and the access log want the same facts: route template, status and duration,
+and every log line wants the request id. One pure-ASGI layer gives all three, with one
+timer, one ``send`` wrapper and one route lookup per request, instead of a layer each
+(each wrapping ``send`` again). The id is the caller's ``X-Request-ID`` when it is sane,
+else a new one (app/http/request_id.py); it is echoed in the response and kept in
+``request_id_var`` so logs, and jobs enqueued by the request, carry it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.http.request_id import REQUEST_ID_HEADER, request_id_from
+from app.observability.request_context import request_id_var
 
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -61,22 +67,32 @@ class ObservedRequestsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = request_id_from(incoming)
+        id_header = (REQUEST_ID_HEADER, request_id.encode())
         status = 500  # what the client gets when the app raises before responding
         started = time.perf_counter()
 
-        async def recording_send(message: Message) -> None:
+        async def observing_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message["headers"], id_header]
             await send(message)
 
+        token = request_id_var.set(request_id)
         for observer in self.observers:
             observer.request_started()
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, observing_send)
         finally:
             completed = CompletedRequest(
                 scope["method"], route_of(scope), status, time.perf_counter() - started
             )
             for observer in self.observers:
                 observer.request_finished(completed)
+            request_id_var.reset(token)

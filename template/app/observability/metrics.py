@@ -65,17 +65,29 @@ def serve_on_metrics_port(port: int) -> Callable[[], None]:
 
 
 class RequestMetrics:
-    """Request rate, errors and latency per route, fed by ObservedRequestsMiddleware."""
+    """Request rate, errors and latency per route, fed by ObservedRequestsMiddleware.
+
+    Each (method, route, status) series is looked up once and kept: ``labels()`` formats
+    and locks on every call, and the series are bounded by the route templates anyway.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_started(self) -> None:
         HTTP_REQUESTS_IN_PROGRESS.inc()
 
     def request_finished(self, request: CompletedRequest) -> None:
         HTTP_REQUESTS_IN_PROGRESS.dec()
-        HTTP_REQUESTS.labels(request.method, request.route, str(request.status)).inc()
-        HTTP_REQUEST_DURATION.labels(request.method, request.route).observe(
-            request.duration_seconds
-        )
+        key = (request.method, request.route, request.status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                HTTP_REQUESTS.labels(request.method, request.route, str(request.status)),
+                HTTP_REQUEST_DURATION.labels(request.method, request.route),
+            )
+        series[0].inc()
+        series[1].observe(request.duration_seconds)
 
 
 class DatabasePoolCollector(Collector):

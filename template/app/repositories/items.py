@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Row, Select, delete, or_, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
@@ -15,6 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db.models import Item, ItemStatus
 from app.db.pagination import PageRequest, paginate
 from app.jobs.handlers import enqueue_item_changed
+
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 class ItemGoneError(Exception):
@@ -28,20 +30,48 @@ class CatalogFilter:
     max_price_cents: int | None = None
 
 
+# What a caller may see of an item, in ItemOut's order: rows of these serialize straight
+# to the response (app/api/items.py), with no ORM objects and no Pydantic round trip.
+PUBLIC_COLUMNS = (
+    Item.id,
+    Item.owner_id,
+    Item.name,
+    Item.description,
+    Item.status,
+    Item.price_cents,
+    Item.created_at,
+    Item.updated_at,
+)
+
+
 async def list_published(
     session: AsyncSession,
     page: PageRequest,
     filters: CatalogFilter,
     columns: Collection[str] | None = None,
 ) -> Sequence[Item]:
-    query = _select_items(columns, keyset=True).where(Item.status == ItemStatus.PUBLISHED)
+    query = _published(_select_items(columns, keyset=True), filters)
+    return await _page(session, query, page)
+
+
+async def list_published_rows(
+    session: AsyncSession, page: PageRequest, filters: CatalogFilter
+) -> Sequence[Row[Any]]:
+    """``list_published`` as plain rows of ``PUBLIC_COLUMNS`` (for serializing as is)."""
+    query = _published(select(*PUBLIC_COLUMNS), filters)
+    result = await session.execute(paginate(query, page, Item.created_at, Item.id))
+    return result.all()
+
+
+def _published(query: _Q, filters: CatalogFilter) -> _Q:
+    query = query.where(Item.status == ItemStatus.PUBLISHED)
     if filters.owner_id is not None:
         query = query.where(Item.owner_id == filters.owner_id)
     if filters.min_price_cents is not None:
         query = query.where(Item.price_cents >= filters.min_price_cents)
     if filters.max_price_cents is not None:
         query = query.where(Item.price_cents <= filters.max_price_cents)
-    return await _page(session, query, page)
+    return query
 
 
 async def list_owned(

@@ -19,11 +19,13 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from app.api.items import item_cache_key
 from app.auth.refresh_tokens import RefreshTokens, family_key, token_key
 from app.auth.revocations import KEY_PREFIX as REVOKED_PREFIX
 from app.auth.revocations import RevokedFamilies
 from app.cache import Cache
 from app.db.read_your_writes import READ_AFTER_LSN_HEADER
+from app.http.precompressed import BodyEncodings
 from app.settings import Settings
 from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, bearer, serve
@@ -91,7 +93,7 @@ async def test_items_are_cached_in_redis_with_a_ttl_and_writes_invalidate(
     tokens = await _login(client)
     body = {"name": "Desk", "status": "published"}
     item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
-    key = f"items:item:{item['id']}"
+    key = item_cache_key(item["id"])
     assert (await client.get(f"{ITEMS}/{item['id']}")).json() == item
     assert (await client.get(ITEMS)).json()["items"] == [item]
     assert await store.client.ttl(key) > 0
@@ -200,7 +202,7 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
         item = (await client.post(ITEMS, json=body, headers=bearer(tokens))).json()
         detail = f"{ITEMS}/{item['id']}"
         assert (await client.get(detail)).json() == item
-        assert await probe.get(f"items:item:{item['id']}") is not None
+        assert await probe.get(item_cache_key(item["id"])) is not None
 
         processes[0].kill()  # Redis dies mid-test
         processes[0].wait()
@@ -227,7 +229,7 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
         hits = _sample("cache_requests_total", {"cache": "item", "result": "hit"})
         for _ in range(3):
             assert (await client.get(detail)).json()["name"] == "Table"
-        assert await probe.get(f"items:item:{item['id']}") is not None
+        assert await probe.get(item_cache_key(item["id"])) is not None
         assert _sample("cache_requests_total", {"cache": "item", "result": "hit"}) > hits
         ready = await client.get("/readyz")
         assert ready.json()["checks"]["cache"]["status"] == "ok"
@@ -261,7 +263,8 @@ async def test_a_write_on_one_instance_reaches_the_near_cache_of_every_other(
         created = (await a.post(ITEMS, json=ITEM, headers=bearer(tokens))).json()
         url = f"{ITEMS}/{created['id']}"
         await _until_near_cached(b, url, b_cache)
-        await store.client.set(f"items:item:{created['id']}", b'{"name": "only in Redis"}')
+        only_in_redis = BodyEncodings(minimum_size_bytes=500).pack(b'{"name": "only in Redis"}')
+        await store.client.set(item_cache_key(created["id"]), only_in_redis)
         assert await _cached_name(b, url) == "Desk", "B answers from its own memory"
 
         patched = await a.patch(url, json={"name": "Table"}, headers=bearer(tokens))
