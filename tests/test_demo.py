@@ -11,10 +11,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -237,3 +240,55 @@ def test_make_demo_never_replaces_a_directory_it_did_not_render(tmp_path: Path) 
     assert done.returncode == 2
     assert f"make demo: {keep} is not a rendered service; not replacing it" in done.stderr
     assert (keep / "todo.txt").read_text() == "mine"
+
+
+class RefusesSignUp(BaseHTTPRequestHandler):
+    """Ready, but refuses every sign-up as a weak password, as the service answers one."""
+
+    def do_GET(self) -> None:
+        self.answer(200, b'{"status": "ready"}')
+
+    def do_POST(self) -> None:
+        self.answer(422, b'{"detail": [{"type": "password_too_weak"}]}')
+
+    def answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def smoke_check(*args: str, **account: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TEMPLATE_ROOT / "template" / "scripts" / "smoke-check"), *args],
+        env={**os.environ, **account},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_smoke_checks_sign_up_fails_on_anything_but_202() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusesSignUp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        account = {"SMOKE_EMAIL": "smoke@example.com", "SMOKE_PASSWORD": "12345678"}
+        done = smoke_check(url, "--sign-up", "--timeout-seconds", "5", **account)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1
+    assert "FAILED: sign-up as smoke@example.com answered 422" in done.stderr
+    assert "password_too_weak" in done.stderr
+
+
+def test_the_smoke_checks_sign_up_needs_the_account() -> None:
+    done = smoke_check("http://127.0.0.1:9", "--sign-up", SMOKE_EMAIL="", SMOKE_PASSWORD="")
+    assert done.returncode == 2
+    assert "--sign-up needs SMOKE_EMAIL and SMOKE_PASSWORD" in done.stderr
