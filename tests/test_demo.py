@@ -219,8 +219,8 @@ def test_a_taken_port_is_named_with_how_to_choose_another(tmp_path: Path) -> Non
             check=False,
         )
     assert done.returncode != 0
-    assert f"demo: cannot serve on 127.0.0.1:{port} (Address already in use)" in done.stdout
-    assert f"make demo PORT={port + 1}" in done.stdout
+    assert f"demo: cannot serve on 127.0.0.1:{port} (Address already in use)" in done.stderr
+    assert f"make demo PORT={port + 1}" in done.stderr
     assert not (service / "app.db").exists(), "nothing is migrated before the port is known free"
 
 
