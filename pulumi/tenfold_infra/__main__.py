@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     # A required key left unset fails as an invalid config does, after the plan was shown.
     for message in result.missing_config:
         print(f"error: invalid stack config: {message}", file=sys.stderr)
-    return 2 if result.missing_config else 0 if result.passed else 1
+    if result.missing_config:
+        return 2
+    return 0 if result.passed else 1
 
 
 def _cost_commands(commands: Any) -> None:
