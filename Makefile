@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
 export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= python3
-DEMO_DIR := build/demo
+DEMO_DIR ?= build/demo
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: help install system-deps demo test lint format lock clean bench
@@ -30,14 +30,17 @@ SYSTEM_DEPS := tools servers topology bench diagram
 system-deps: ## Install the missing system packages the tests use (Debian/Ubuntu; as root or with sudo)
 	template/scripts/system-deps $(SYSTEM_DEPS)
 
-demo: .venv/.installed ## Render a service with the default answers into build/demo, test it, serve it
-	rm -rf $(DEMO_DIR)
-	$(UV) run copier copy --trust --defaults --quiet "$(CURDIR)" $(DEMO_DIR)
-	$(MAKE) -C $(DEMO_DIR) test
-	@echo
-	@echo "Demo service: http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs; Ctrl-C stops it)"
-	@echo
-	$(MAKE) -C $(DEMO_DIR) run
+# The demo serves first: copier alone renders (the `render` group), the service installs its
+# runtime dependencies and is smoke-checked, no test suite runs (`make test` proves it).
+# --vcs-ref HEAD renders this checkout, uncommitted edits included, even where tags exist.
+# SYSTEM_UV: the service uses this uv, so one that make bootstrapped is not installed twice.
+demo: export DEMO_STARTED_AT := $(shell date +%s.%N)
+demo: | $(UV) ## Render a service with the default answers into build/demo and serve it (PORT=8000; Ctrl-C stops it)
+	@test ! -e "$(DEMO_DIR)" || test -f "$(DEMO_DIR)/.copier-answers.yml" || { \
+		echo "make demo: $(DEMO_DIR) is not a rendered service; not replacing it (choose DEMO_DIR=...)" >&2; exit 2; }
+	rm -rf "$(DEMO_DIR)"
+	$(UV) run --locked --only-group render copier copy --trust --defaults --quiet --vcs-ref HEAD "$(CURDIR)" "$(DEMO_DIR)"
+	$(MAKE) --no-print-directory -C "$(DEMO_DIR)" demo SYSTEM_UV="$(UV)"
 
 test: install ## Run the template's whole test suite
 	$(UV) run pytest $(PYTEST_ARGS)

@@ -84,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     if not result.passed:
         failed = ", ".join(f.name for f in result.findings if not f.passed)
         print(f"error: policy check failed: {failed}", file=sys.stderr)
-        return 1
-    return 0
+    # A required key left unset fails as an invalid config does, after the plan was shown.
+    for message in result.missing_config:
+        print(f"error: invalid stack config: {message}", file=sys.stderr)
+    if result.missing_config:
+        return 2
+    return 0 if result.passed else 1
 
 
 def _cost_commands(commands: Any) -> None:

@@ -226,9 +226,18 @@ def _optional(settings: type, field_name: str) -> bool:
 
 
 def parse_config(
-    project: str, stack: str, raw: Mapping[str, str], region: str | None
+    project: str,
+    stack: str,
+    raw: Mapping[str, str],
+    region: str | None,
+    *,
+    check_required: bool = True,
 ) -> StackConfig:
-    """Validate raw string values (as Pulumi stores them) into a StackConfig."""
+    """Validate raw string values (as Pulumi stores them) into a StackConfig.
+
+    `check_required=False` leaves the keys the tier requires to the caller
+    (missing_required): the offline preview shows the plan before it reports them.
+    """
     tier_name = raw.get("tier")
     if tier_name not in ("dev", "prod"):
         allowed = "must be one of dev, prod"
@@ -261,15 +270,27 @@ def parse_config(
             f"{project}:hostedZoneId is required when {project}:domainName is set: "
             "the TLS certificate is validated in that zone"
         )
-    if tier_name == "prod" and not config.alarm_email:
-        raise ConfigError(
-            f"{project}:alarmEmail is required in prod: the alarms must reach a person. "
-            "Run `pulumi config set alarmEmail you@example.com` (AWS sends a confirmation "
-            "mail to accept)"
-        )
+    if check_required and (missing := missing_required(config)):
+        raise ConfigError(missing[0])
     if not config.domain_name and config.hosted_zone_id:
         config = replace(config, hosted_zone_id=None)
     return config
+
+
+def missing_required(config: StackConfig) -> list[str]:
+    """The keys the stack's tier requires but leaves unset, each as the error that names it.
+
+    Kept apart from the value checks: a stack missing only these still builds (without what
+    they add, such as the alarm subscription), so the offline preview can show its plan
+    first; `pulumi up` refuses them at once.
+    """
+    if config.tier == "prod" and not config.alarm_email:
+        return [
+            f"{config.project}:alarmEmail is required in prod: the alarms must reach a person. "
+            "Run `pulumi config set alarmEmail you@example.com` (AWS sends a confirmation "
+            "mail to accept)"
+        ]
+    return []
 
 
 def keys_table() -> str:
@@ -297,8 +318,12 @@ def keys_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def load_config() -> StackConfig:
-    """Read the running stack's config (works under `pulumi up` and under the offline preview's mocks)."""
+def load_config(*, check_required: bool = True) -> StackConfig:
+    """Read the running stack's config (works under `pulumi up` and under the offline preview's mocks).
+
+    `pulumi up` checks every required key here, before any resource exists; the preview
+    passes `check_required=False` and reports what is missing after the plan.
+    """
     project, stack = pulumi.get_project(), pulumi.get_stack()
     config = pulumi.Config()
     raw = {key: value for key in KEYS if (value := config.get(key)) is not None}
@@ -307,7 +332,9 @@ def load_config() -> StackConfig:
         raise ConfigError(
             f"{project}:{unknown[0]} is not a known setting: use one of {', '.join(KEYS)}"
         )
-    return parse_config(project, stack, raw, pulumi.Config("aws").get("region"))
+    return parse_config(
+        project, stack, raw, pulumi.Config("aws").get("region"), check_required=check_required
+    )
 
 
 def _unknown_keys(project: str) -> list[str]:

@@ -46,6 +46,9 @@ class PreviewResult:
     outputs: dict[str, Any]
     diagram: str = field(default="")
     cost: Estimate | None = None
+    # Keys the tier requires but the stack leaves unset (config.missing_required): the plan
+    # is built without them, shown, and then the preview fails with these messages.
+    missing_config: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -56,6 +59,7 @@ class PreviewResult:
 
     def to_json(self) -> dict[str, Any]:
         plan = plan_json(self.resources, self.findings, self.outputs)
+        plan["missing_config"] = self.missing_config
         return plan | {"cost": self.cost.to_json() if self.cost else None, "diagram": self.diagram}
 
 
@@ -198,14 +202,15 @@ def run_preview(directory: Path, stack: str, traffic: Traffic | None = None) -> 
     `traffic` is the level the cost estimate assumes for data and request charges.
     """
     from . import stack as stack_module
-    from .config import load_config
+    from .config import load_config, missing_required
     from .cost import estimate, load_prices
     from .policies.budget import monthly_budget
 
     config, captured, findings, outputs = run_program(
-        directory, stack, load_config, stack_module.build
+        directory, stack, lambda: load_config(check_required=False), stack_module.build
     )
     result = PreviewResult(config, captured, findings, outputs)
+    result.missing_config = missing_required(config)
     triples = [(r.type, r.name, r.inputs) for r in captured]
     result.cost = estimate(triples, load_prices(config.region), traffic)
     if config.monthly_budget_usd is not None:
@@ -490,6 +495,8 @@ def render_text(result: PreviewResult) -> str:
     lines += ["", "Outputs"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in sorted(result.outputs.items())]
     lines += ["", "Diagram (Mermaid)", "```mermaid", result.diagram, "```"]
+    if result.missing_config:
+        lines += ["", "Config", *(f"  FAIL {message}" for message in result.missing_config)]
     return "\n".join(lines)
 
 

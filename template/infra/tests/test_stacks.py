@@ -78,6 +78,10 @@ def test_prod_asks_for_alarm_email(stack: str) -> None:
     done = run_preview(stack)
     assert done.returncode == 2
     assert "alarmEmail is required in prod" in done.stderr
+    # The plan is shown first; the missing key is reported after it.
+    preview = json.loads(done.stdout)
+    assert preview["resources"]
+    assert "alarmEmail is required in prod" in preview["missing_config"][0]
     assert "pulumi config set alarmEmail" in done.stderr
 
 
