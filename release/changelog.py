@@ -22,7 +22,7 @@ CHANGELOG = Path(__file__).resolve().parents[1] / "CHANGELOG.md"
 KINDS = ("Added", "Changed", "Deprecated", "Removed", "Fixed", "Security")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 SECTION = re.compile(r"^## (?P<heading>.*)$")
-RELEASE = re.compile(r"^\[(?P<version>[^\]]+)\] - (?P<date>\S+)$")
+RELEASE = re.compile(r"^\[(?P<version>[^\]]+)\] - (?P<date>.+)$")
 KIND = re.compile(r"^### (?P<kind>.*)$")
 TAGGED_AFTER = re.compile(
     r"tagged\s+after\s+the\s+fact\s+on\s+commit\s+`(?P<commit>[0-9a-f]{7,40})`", re.I
