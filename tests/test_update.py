@@ -78,6 +78,8 @@ def test_update_brings_the_template_change_and_keeps_user_edits(
     # Real versions, not the 0.0.0.postN copier makes up for a template without tags.
     assert f"Updating to template version {releases.patch[1:]}" in output, output
     assert "0.0.0" not in output, output
+    # ... and where to read what the versions changed and what they ask of the team.
+    assert f"Updated to tenfold {releases.patch}. What changed: CHANGELOG.md" in output, output
 
 
 def test_conflicting_edit_is_marked_and_nothing_is_lost(releases: Releases, tmp_path: Path) -> None:
