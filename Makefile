@@ -49,14 +49,14 @@ test: install ## Run the template's whole test suite
 SHELL_SCRIPTS := .ci/run scripts/lock-template template/scripts/deploy template/scripts/system-deps
 
 lint: .venv/.installed ## Lint the template's own code
-	$(UV) run ruff check tests pulumi scripts update
-	$(UV) run ruff format --check tests pulumi scripts update
-	$(UV) run mypy --strict pulumi/tenfold_infra update
+	$(UV) run ruff check tests pulumi scripts update release
+	$(UV) run ruff format --check tests pulumi scripts update release
+	$(UV) run mypy --strict pulumi/tenfold_infra update release
 	$(UV) run shellcheck --severity=warning $(SHELL_SCRIPTS)
 
 format: .venv/.installed ## Format the template's own code
-	$(UV) run ruff format tests pulumi scripts update
-	$(UV) run ruff check --fix tests pulumi scripts update
+	$(UV) run ruff format tests pulumi scripts update release
+	$(UV) run ruff check --fix tests pulumi scripts update release
 
 lock: .venv/.installed ## Refresh the generated service's lock (template/uv.lock.jinja)
 	scripts/lock-template

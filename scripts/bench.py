@@ -198,7 +198,8 @@ def render_service() -> dict[str, str]:
     shutil.rmtree(SERVICE, ignore_errors=True)
     SERVICE.parent.mkdir(parents=True, exist_ok=True)
     log(f"rendering the template with the default answers into {SERVICE.relative_to(ROOT)}")
-    copier.run_copy(str(ROOT), SERVICE, defaults=True, unsafe=True, quiet=True)
+    # HEAD: this checkout, not the newest release tag copier would pick without a ref.
+    copier.run_copy(str(ROOT), SERVICE, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.setdefault("UV_PYTHON", "python3")

@@ -18,12 +18,19 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def render(
-    destination: Path, answers: Mapping[str, Any], *, src: Path = TEMPLATE_ROOT, **kwargs: Any
+    destination: Path,
+    answers: Mapping[str, Any],
+    *,
+    src: Path = TEMPLATE_ROOT,
+    vcs_ref: str = "HEAD",
+    **kwargs: Any,
 ) -> Path:
     """Render the template into `destination` with copier's defaults plus `answers`.
 
     The template path is absolute on purpose: copier stores it in the answers file, and a
-    relative one breaks `copier update` later.
+    relative one breaks `copier update` later. The ref is HEAD unless a test names one:
+    without a ref copier renders the newest release tag, not the checkout under test (HEAD
+    also brings the checkout's uncommitted edits).
     """
     copier.run_copy(
         str(src.resolve()),
@@ -32,6 +39,7 @@ def render(
         defaults=True,
         unsafe=True,
         quiet=True,
+        vcs_ref=vcs_ref,
         **kwargs,
     )
     return destination

@@ -1,4 +1,4 @@
-"""The generated workflows pass actionlint, the shell scripts ShellCheck, the Dockerfile hadolint.
+"""The workflows pass actionlint, the shell scripts ShellCheck, the Dockerfile hadolint.
 
 Every shell script, of the template repository and of a generated service, is found by
 its shebang and must be among the files `make lint` gives ShellCheck.
@@ -83,6 +83,21 @@ def test_workflows_pass_actionlint(answer_set: AnswerSet, render_answer_set) -> 
     done = subprocess.run(
         [linter("actionlint"), *map(str, workflows)],
         cwd=service,  # local actions (./.github/actions/...) resolve from the service root
+        env=with_linters_on_path(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_template_repositorys_own_workflows_pass_actionlint() -> None:
+    """The release workflow of the template itself, apart from the service's under template/."""
+    workflows = sorted((TEMPLATE_ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {w.name for w in workflows} >= {"release.yml"}
+    done = subprocess.run(
+        [linter("actionlint"), *map(str, workflows)],
+        cwd=TEMPLATE_ROOT,
         env=with_linters_on_path(),
         capture_output=True,
         text=True,

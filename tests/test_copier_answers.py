@@ -144,6 +144,8 @@ def test_command_line_data_error_names_the_question_and_writes_nothing(tmp_path:
             "copy",
             "--trust",
             "--defaults",
+            "--vcs-ref",
+            "HEAD",
             "--data",
             "project_slug=Order_Service",
             str(TEMPLATE_ROOT),
@@ -165,7 +167,16 @@ def test_interactive_prompt_rejects_a_bad_answer_and_accepts_the_fix(tmp_path: P
     destination = tmp_path / "service"
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "copier", "copy", "--trust", str(TEMPLATE_ROOT), str(destination)],
+        [
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--vcs-ref",
+            "HEAD",
+            str(TEMPLATE_ROOT),
+            str(destination),
+        ],
         env={
             "TERM": "xterm",
             "PATH": "/usr/bin:/bin",

@@ -2,8 +2,9 @@
 
 Copier deletes a file that the new template version no longer has, even when the user
 edited it, and renders the file's new path from the template alone: edits would be lost
-without a word. This script runs after the update (a Copier migration, see copier.yml) in
-the updated service. For every module in ``MOVES`` that the update deleted and that the
+without a word. This script runs after an update that crosses 0.4.0, the version that moved
+the modules (a Copier migration keyed to that version, see copier.yml), in the updated
+service. For every module in ``MOVES`` that the update deleted and that the
 user's last commit holds, it three-way merges, into the new path:
 
 - base: the module as the template last rendered it (``git show <from>:template/<old>``

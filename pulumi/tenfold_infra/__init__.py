@@ -7,4 +7,4 @@ broker, cdn, monitoring); `stack.py` wires them from the validated `config.py`.
 
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"

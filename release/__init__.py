@@ -1,0 +1,1 @@
+"""Cutting tenfold releases from CHANGELOG.md: `python -m release --help`."""
