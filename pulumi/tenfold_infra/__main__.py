@@ -3,6 +3,11 @@
 `python -m tenfold_infra keys`: the table of stack keys and their tier defaults (Markdown).
 
 `python -m tenfold_infra capacity --rps N`: size the stack for a request rate (capacity.py).
+
+`python -m tenfold_infra cost-refresh [--from-feeds DIR]`: rebuild the price snapshot.
+
+`python -m tenfold_infra cost-diff --base DIR --head DIR`: the monthly cost change between two
+checkouts (the pull request's cost comment).
 """
 
 from __future__ import annotations
@@ -58,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return capacity(args)
     if args.command == "cost-refresh":
-        from .cost.refresh import main as refresh
+        return _cost_refresh(args)
+    if args.command == "cost-diff":
+        from .cost.diff import main as cost_diff
 
-        return refresh(args.region)
+        return cost_diff(args)
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
 
@@ -107,13 +114,63 @@ def _cost_commands(commands: Any) -> None:
     capacity.add_argument("--no-cost", action="store_true", help="skip the plan's cost estimate")
     refresh = commands.add_parser(
         "cost-refresh",
-        help="rebuild the price snapshot from the AWS Price List bulk offer files (online)",
+        help="rebuild the price snapshot from the AWS Price List bulk offer files (online), "
+        "or from a folder of AWS's pricing-page feeds (--from-feeds)",
     )
     refresh.add_argument(
         "--region",
         action="append",
         help="region to refresh (repeatable; default: every supported one)",
     )
+    refresh.add_argument(
+        "--from-feeds",
+        type=Path,
+        metavar="DIR",
+        help="read AWS's pricing-page feeds (meteredUnitMaps JSON) from DIR instead of the "
+        "Price List; figures from the offer files stay",
+    )
+    refresh.add_argument(
+        "--instance-type",
+        action="append",
+        default=[],
+        help="also carry this RDS, ElastiCache or Amazon MQ type (repeatable; kept by later "
+        "refreshes)",
+    )
+    diff = commands.add_parser(
+        "cost-diff",
+        help="monthly cost of each stack before (--base) and after (--head), itemised where "
+        "it differs",
+    )
+    diff.add_argument("--base", type=Path, required=True, help="the base checkout's infra/")
+    diff.add_argument("--head", type=Path, default=Path("."), help="this checkout's infra/ (.)")
+    diff.add_argument(
+        "--stack",
+        action="append",
+        help="stack to compare (repeatable; default: every Pulumi.<stack>.yaml in either)",
+    )
+    diff.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="output format"
+    )
+
+
+def _cost_refresh(args: Any) -> int:
+    from .cost.keys import REGIONS
+
+    unknown = sorted(set(args.region or ()) - set(REGIONS))
+    if unknown:
+        print(
+            f"error: {', '.join(unknown)} is not a region the template supports: "
+            f"choose from {', '.join(REGIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    if args.from_feeds is None:
+        from .cost.refresh import main as refresh
+
+        return refresh(args.region, args.instance_type)
+    from .cost.feeds import main as from_feeds
+
+    return from_feeds(args.from_feeds, args.region, args.instance_type)
 
 
 if __name__ == "__main__":
