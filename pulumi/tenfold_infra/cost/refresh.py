@@ -280,8 +280,10 @@ def collect(
 
 HOW = (
     "Rebuilt by `python -m tenfold_infra cost-refresh` from the AWS Price List bulk offer "
-    "files: every figure names its offer file, region, offer version and publication date. "
-    "A tiered price is its first paid tier. A region or item without a figure is not priced."
+    "files: every figure names its offer file, region, offer version and publication date; "
+    "a key the offer files lack keeps its figure from AWS's pricing-page feeds "
+    "(`--from-feeds`). A tiered price is its first paid tier. A region or item without a "
+    "figure is not priced."
 )
 
 
@@ -292,15 +294,24 @@ def rebuild(
     base: str = PRICE_LIST,
     add_instance_types: Iterable[str] = (),
 ) -> dict[str, int]:
-    """Replace the figures of `regions` with the offer files' (the primary source) and write
-    the snapshot atomically; returns how many figures each region now has. Raises
-    RefreshError, writing nothing, when a file cannot be read."""
+    """Put the offer files' figures (the primary source) in `regions`, over any feed figure
+    of the same key, and write the snapshot atomically; returns how many figures each region
+    took from the offer files. Raises RefreshError, writing nothing, when a file cannot be
+    read."""
     data = snapshot.load(path)
     extra = sorted(set(data.get("instance_types", [])) | set(add_instance_types))
     types = template_instance_types() | set(extra)
     figures, sources = collect(regions, types, opener, base)
+    for region, found in figures.items():
+        # The offer files win; a pricing-page feed figure stays for a key they lack.
+        feed = {
+            key: figure
+            for key, figure in data["regions"].get(region, {}).items()
+            if data["sources"].get(figure["source"], {}).get("kind") == "feed"
+            and asks_for(key, region, types)
+        }
+        data["regions"][region] = {**feed, **found}
     data["sources"].update(sources)
-    data["regions"].update(figures)
     data["instance_types"] = extra
     snapshot.write(data, HOW, types, path)
     return {region: len(found) for region, found in figures.items()}
