@@ -381,6 +381,18 @@ def test_the_newest_feed_file_with_a_row_wins(tmp_path: Path) -> None:
     assert older["fargate.gb_hour.ARM64"]["source"] == "ecs@2025-10-27"
 
 
+def test_a_zero_price_is_never_stored(tmp_path: Path) -> None:
+    folder = tmp_path / "feeds"
+    shutil.copytree(FEEDS, folder)
+    path = folder / "lamngockhuong-aws-price/natgateway.json"
+    data = json.loads(path.read_text())
+    data["regions"]["EU (Ireland)"]["Hourly charge for NAT Gateways"]["price"] = "0.0000000000"
+    path.write_text(json.dumps(data))
+    found = feeds.collect(folder, ["eu-west-1"], keys.template_instance_types())[0]["eu-west-1"]
+    assert "nat.hour" not in found  # not priced, with its reason: never a silent $0
+    assert found["nat.gb"]["usd"] > 0
+
+
 def test_a_processed_feed_is_read_only_with_the_raw_feed_that_dates_it(tmp_path: Path) -> None:
     folder = tmp_path / "feeds"
     processed = "quinnypig-aws-price-watcher/processed/rds-postgresql-ondemand.json"
