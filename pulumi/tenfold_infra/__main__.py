@@ -154,13 +154,22 @@ def _cost_commands(commands: Any) -> None:
 
 
 def _cost_refresh(args: Any) -> int:
-    from .cost.keys import REGIONS
+    from .cost.keys import REGIONS, sold_anywhere
 
     unknown = sorted(set(args.region or ()) - set(REGIONS))
     if unknown:
         print(
             f"error: {', '.join(unknown)} is not a region the template supports: "
             f"choose from {', '.join(REGIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    unsold = [t for t in args.instance_type if not sold_anywhere(t)]
+    if unsold:
+        print(
+            f"error: {', '.join(unsold)} is not an RDS for PostgreSQL, ElastiCache or Amazon MQ "
+            "instance type AWS sells (policies/instance_types.json, from cfn-lint): check the "
+            "spelling, such as db.m7g.large or cache.m7g.large",
             file=sys.stderr,
         )
         return 2

@@ -742,6 +742,13 @@ def test_refresh_covers_copiers_regions_and_rejects_others() -> None:
     )
     assert done.returncode == 2
     assert "xx-nowhere-1 is not a region the template supports" in done.stderr
+    typo = subprocess.run(
+        [sys.executable, "-m", "tenfold_infra", "cost-refresh", "--from-feeds", str(FEEDS),
+         "--instance-type", "db.m7g.larg"],
+        cwd=REPO / "pulumi", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert typo.returncode == 2
+    assert "db.m7g.larg is not an RDS for PostgreSQL, ElastiCache or Amazon MQ" in typo.stderr
 
 
 # --- the cost change on a pull request ------------------------------------------------

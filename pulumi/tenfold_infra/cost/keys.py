@@ -99,6 +99,14 @@ def template_instance_types() -> frozenset[str]:
     return frozenset({str(v) for v in defaults} | set(DB_CLASSES) | set(CACHE_NODES) | set(BROKERS))
 
 
+def sold_anywhere(instance_type: str) -> bool:
+    """Whether AWS sells `instance_type` for PostgreSQL, ElastiCache or Amazon MQ at all."""
+    return any(
+        instance_type in family["except"] or instance_type in family["only"]
+        for family in (_family(("rds", "postgres")), _family(("elasticache",)), _family(("mq",)))
+    )
+
+
 def instance_type_of(key: str) -> tuple[str, tuple[str, ...]] | None:
     """(instance type, its family in instance_types.json) of an instance-hour key."""
     for prefix, family in INSTANCE_KEYS.items():
