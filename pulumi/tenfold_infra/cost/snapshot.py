@@ -63,7 +63,10 @@ def _dumps(data: Mapping[str, Any]) -> str:
     regions = []
     for region, figures in data["regions"].items():
         lines = [f"      {json.dumps(k)}: {json.dumps(v)}" for k, v in figures.items()]
-        regions.append(f"\n    {json.dumps(region)}: {{\n" + ",\n".join(lines) + "\n    }")
+        opening = (
+            "\n    " + json.dumps(region) + ": {\n"
+        )  # a double brace would read as Jinja in a render
+        regions.append(opening + ",\n".join(lines) + "\n    }")
     return text + ",".join(regions) + "\n  }\n}\n"
 
 
