@@ -808,6 +808,30 @@ def test_cost_diff_refuses_a_folder_that_is_not_a_service_infra(tmp_path: Path) 
     assert f"no Pulumi.yaml in {tmp_path}" in done.stderr
 
 
+def test_cost_diff_shows_a_stack_added_or_removed_whole() -> None:
+    resources = _triples(rendered("defaults").previews["dev"])
+    dev = estimate(resources, load_prices("eu-west-1"))
+    added = cost_diff.StackChange("dev", None, dev, cost_diff.changed_lines(None, dev))
+    removed = cost_diff.StackChange("dev", dev, None, cost_diff.changed_lines(dev, None))
+    assert added.change_usd == dev.total_usd == -removed.change_usd
+    assert {x.status for x in added.lines} == {"added"}
+    assert {x.status for x in removed.lines} == {"removed"}
+    assert sum(x.change_usd for x in added.lines) == pytest.approx(
+        dev.total_usd, abs=0.01 * len(dev.lines)
+    )
+    comment = cost_diff.markdown([added])
+    assert f"| dev | - | ${dev.total_usd:,.2f} + 1 not priced | +${dev.total_usd:,.2f} |" in comment
+    assert "- newly not priced: demo-service-dev-rabbitmq" in comment
+
+
+def test_cost_diff_names_a_stack_neither_checkout_has(tmp_path: Path) -> None:
+    infra = rendered("defaults").infra
+    with pytest.raises(
+        cost_diff.DiffError, match=r"no Pulumi\.staging\.yaml .*choose from dev, prod"
+    ):
+        cost_diff.compare(infra, infra, ["staging"])
+
+
 def test_pull_requests_get_one_cost_comment() -> None:
     workflow = yaml.safe_load(
         (rendered("defaults").root / ".github/workflows/deploy.yml").read_text()

@@ -131,9 +131,16 @@ def compare(
     for directory in (base, head):
         if not (directory / "Pulumi.yaml").is_file():
             raise DiffError(f"no Pulumi.yaml in {directory.resolve()}: pass a service's infra/")
-    names = sorted(stacks or (stacks_of(base) | stacks_of(head)))
+    found_stacks = stacks_of(base) | stacks_of(head)
+    names = sorted(stacks or found_stacks)
     if not names:
         raise DiffError(f"no Pulumi.<stack>.yaml in {base} or {head}")
+    unknown = sorted(set(names) - found_stacks)
+    if unknown:
+        raise DiffError(
+            f"no Pulumi.{unknown[0]}.yaml in {base} or {head}: choose from "
+            f"{', '.join(sorted(found_stacks)) or '(none)'}"
+        )
     traffic = traffic or Traffic()
     jobs = [(d, s) for s in names for d in (base, head) if s in stacks_of(d)]
     with ThreadPoolExecutor(max_workers=2) as pool:
