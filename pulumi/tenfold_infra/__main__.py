@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cost_commands(commands: Any) -> None:
     capacity = commands.add_parser(
-        "capacity", help="size the stack for a request rate from measured per-process throughput"
+        "capacity", help="size the stack for a request rate from the CPU time a request costs"
     )
     capacity.add_argument("--rps", type=float, required=True, help="peak requests per second")
     capacity.add_argument("--read-share", type=float, default=0.9, help="share of reads (0.9)")
