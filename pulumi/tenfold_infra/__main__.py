@@ -3,6 +3,11 @@
 `python -m tenfold_infra keys`: the table of stack keys and their tier defaults (Markdown).
 
 `python -m tenfold_infra capacity --rps N`: size the stack for a request rate (capacity.py).
+
+`python -m tenfold_infra cost-refresh [--from-feeds DIR]`: rebuild the price snapshot.
+
+`python -m tenfold_infra cost-diff --base DIR --head DIR`: the monthly cost change between two
+checkouts (the pull request's cost comment).
 """
 
 from __future__ import annotations
@@ -58,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return capacity(args)
     if args.command == "cost-refresh":
-        from .cost.refresh import main as refresh
+        return _cost_refresh(args)
+    if args.command == "cost-diff":
+        from .cost.diff import main as cost_diff
 
-        return refresh(args.region)
+        return cost_diff(args)
     if args.project == "bootstrap":
         from .bootstrap_preview import main as preview_bootstrap
 
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cost_commands(commands: Any) -> None:
     capacity = commands.add_parser(
-        "capacity", help="size the stack for a request rate from measured per-process throughput"
+        "capacity", help="size the stack for a request rate from the CPU time a request costs"
     )
     capacity.add_argument("--rps", type=float, required=True, help="peak requests per second")
     capacity.add_argument("--read-share", type=float, default=0.9, help="share of reads (0.9)")
@@ -111,13 +118,72 @@ def _cost_commands(commands: Any) -> None:
     capacity.add_argument("--no-cost", action="store_true", help="skip the plan's cost estimate")
     refresh = commands.add_parser(
         "cost-refresh",
-        help="rebuild the price snapshot from the AWS Price List bulk offer files (online)",
+        help="rebuild the price snapshot from the AWS Price List bulk offer files (online), "
+        "or from a folder of AWS's pricing-page feeds (--from-feeds)",
     )
     refresh.add_argument(
         "--region",
         action="append",
         help="region to refresh (repeatable; default: every supported one)",
     )
+    refresh.add_argument(
+        "--from-feeds",
+        type=Path,
+        metavar="DIR",
+        help="read AWS's pricing-page feeds (meteredUnitMaps JSON) from DIR instead of the "
+        "Price List; figures from the offer files stay",
+    )
+    refresh.add_argument(
+        "--instance-type",
+        action="append",
+        default=[],
+        help="also carry this RDS, ElastiCache or Amazon MQ type (repeatable; kept by later "
+        "refreshes)",
+    )
+    diff = commands.add_parser(
+        "cost-diff",
+        help="monthly cost of each stack before (--base) and after (--head), itemised where "
+        "it differs",
+    )
+    diff.add_argument("--base", type=Path, required=True, help="the base checkout's infra/")
+    diff.add_argument("--head", type=Path, default=Path("."), help="this checkout's infra/ (.)")
+    diff.add_argument(
+        "--stack",
+        action="append",
+        help="stack to compare (repeatable; default: every Pulumi.<stack>.yaml in either)",
+    )
+    diff.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="output format"
+    )
+
+
+def _cost_refresh(args: Any) -> int:
+    from .cost.keys import REGIONS, sold_anywhere
+
+    unknown = sorted(set(args.region or ()) - set(REGIONS))
+    if unknown:
+        print(
+            f"error: {', '.join(unknown)} is not a region the template supports: "
+            f"choose from {', '.join(REGIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    unsold = [t for t in args.instance_type if not sold_anywhere(t)]
+    if unsold:
+        print(
+            f"error: {', '.join(unsold)} is not an RDS for PostgreSQL, ElastiCache or Amazon MQ "
+            "instance type AWS sells (policies/instance_types.json, from cfn-lint): check the "
+            "spelling, such as db.m7g.large or cache.m7g.large",
+            file=sys.stderr,
+        )
+        return 2
+    if args.from_feeds is None:
+        from .cost.refresh import main as refresh
+
+        return refresh(args.region, args.instance_type)
+    from .cost.feeds import main as from_feeds
+
+    return from_feeds(args.from_feeds, args.region, args.instance_type)
 
 
 if __name__ == "__main__":

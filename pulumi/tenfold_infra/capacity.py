@@ -1,10 +1,14 @@
-"""Capacity planner: size a stack for a request rate from what one server process measured.
+"""Capacity planner: size a stack for a request rate from the CPU time a request costs.
 
 `python -m tenfold_infra capacity --rps 5000 [--read-share 0.9] [--p99-ms 100] [--stack prod]`
-from infra/. Per-process throughput and CPU per request by route class come from the
-published `make bench` results (bench_published.json, a copy of docs/assets/benchmarks.json)
-or a user's build/bench/results.json. Every number not measured there is an assumption named
-in the output. The plan is printed as a diff against Pulumi.<stack>.yaml; `--apply` writes it.
+from infra/. Server CPU ms per request and req/s by route class come from the published
+`make bench` results (bench_published.json, a copy of docs/assets/benchmarks.json) or a
+user's build/bench/results.json. A task serves its vCPUs x target utilisation x 1000 / the
+mix's CPU ms a request: on the bench machine the load generator shares the cores with the
+server, so the measured req/s undercounts what a task serves; the req/s-based figure is
+printed beside it, and used only when a bench has no CPU column. Every number not measured
+there is an assumption named in the output. The plan is printed as a diff against
+Pulumi.<stack>.yaml; `--apply` writes it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ BROKERS = {
 MAX_TASKS = 100  # the bound of the appMaxTasks / workerMaxTasks knobs (service.py)
 MAX_REPLICAS = 5  # the bound of the readReplicas knob (database.py)
 TASK_CPU, TASK_MEMORY_MIB = 1024, 2048  # app.server runs one process: it uses one vCPU
+TASK_VCPUS = TASK_CPU / 1024
 WORKER_VCPU = 0.5  # the worker task's fixed size (service.py)
 REDIS_MAXCLIENTS = 65_000  # ElastiCache's maxclients, every node type
 
@@ -81,18 +86,22 @@ class Assumptions:
 
 
 class Impossible(Exception):
-    """The request cannot be met: the message names the limit hit and what would lift it."""
+    """The request cannot be met: the message names the limit hit and what would lift it.
+    `plan` holds what was worked out before the limit (the per-task throughput), if any."""
+
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
 class Route:
     name: str
-    requests_per_second: float
-    server_cpu_ms: float
+    requests_per_second: float  # measured, per server process
+    server_cpu_ms: float | None  # server CPU time a request (None: the bench has no CPU column)
     p99_ms: float
 
     @property
     def service_ms(self) -> float:
+        """Wall time a request holds one process, from the measured req/s."""
         return 1000 / self.requests_per_second
 
 
@@ -118,10 +127,11 @@ def load_bench(path: Path = BENCH) -> Bench:
         label: Route(
             name,
             float(results[name]["requests_per_second"]) / processes,
-            float(results[name]["server_cpu_ms"]),
+            None if cpu is None else float(cpu),
             float(results[name]["p99_ms"]),
         )
         for label, name in ROUTES.items()
+        for cpu in [results[name].get("server_cpu_ms")]
     }
     return Bench(str(path), str(data.get("run", {}).get("generated_at", "undated")), routes)
 
@@ -142,7 +152,11 @@ class Plan:
     broker: str
     bench: Bench
     assumptions: Assumptions
-    per_process_rps: float = 0.0
+    # What one app task serves at 100% of its vCPUs: from CPU time, and from measured req/s.
+    per_task_rps_cpu: float | None = None
+    per_task_rps_measured: float = 0.0
+    basis: str = "cpu"  # which of the two the plan sizes by: "cpu" or "req/s"
+    mix_cpu_ms: float | None = None
     utilisation: float = 0.0
     app_min: int = 0
     app_max: int = 0
@@ -153,6 +167,13 @@ class Plan:
     cache_node: str = ""
     broker_type: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def per_task_rps(self) -> float:
+        """The figure the plan sizes by."""
+        if self.basis == "cpu" and self.per_task_rps_cpu is not None:
+            return self.per_task_rps_cpu
+        return self.per_task_rps_measured
 
     @property
     def config(self) -> dict[str, Any]:
@@ -204,18 +225,28 @@ def plan(
         "uncached read": read_share * (1 - hit),
         "write": 1 - read_share,
     }
-    # One process serves the mix at the harmonic mean of its routes' measured rates.
-    mean_ms = sum(share * r[label].service_ms for label, share in shares.items())
-    p.per_process_rps = 1000 / mean_ms
-    slowest = max(r[label].service_ms for label, share in shares.items() if share)
+    mix = {label: share for label, share in shares.items() if share}
+    # Measured: one process serves the mix at the harmonic mean of its routes' req/s.
+    mean_ms = sum(share * r[label].service_ms for label, share in mix.items())
+    p.per_task_rps_measured = 1000 / mean_ms
+    cpu = {label: r[label].server_cpu_ms for label in mix}
+    if all(ms is not None and ms > 0 for ms in cpu.values()):
+        # From CPU time: a task's vCPUs x 1000 ms / the mix's CPU ms a request.
+        p.mix_cpu_ms = sum(share * float(cpu[label] or 0) for label, share in mix.items())
+        p.per_task_rps_cpu = TASK_VCPUS * 1000 / p.mix_cpu_ms
+        service_ms, slowest = p.mix_cpu_ms / TASK_VCPUS, max(float(v or 0) for v in cpu.values())
+    else:
+        p.basis = "req/s"
+        p.notes.append("the bench has no server CPU column: the plan sizes by measured req/s")
+        service_ms, slowest = mean_ms, max(r[label].service_ms for label in mix)
     # M/M/1 waiting time: p99 of the wait is ln(100) x mean service / (1 - utilisation);
     # a request's p99 is that plus its own service time.
     if p99_ms <= slowest:
         raise Impossible(
-            f"P99_MS={p99_ms:g} is below the {slowest:.1f} ms one process spends on the slowest "
+            f"P99_MS={p99_ms:g} is below the {slowest:.1f} ms a task spends on the slowest "
             "route class even with no queue; make that route cheaper or relax P99_MS"
         )
-    p99_bound = 1 - math.log(100) * mean_ms / (p99_ms - slowest)
+    p99_bound = 1 - math.log(100) * service_ms / (p99_ms - slowest)
     if p99_bound <= 0.05:
         raise Impossible(
             f"P99_MS={p99_ms:g} leaves no room to queue (utilisation <= {max(p99_bound, 0):.0%}); "
@@ -225,15 +256,26 @@ def plan(
     if p99_bound < a.target_utilisation:
         p.notes.append(f"P99_MS={p99_ms:g} lowers the target utilisation to {p99_bound:.0%}")
 
+    try:
+        _size(p, rps, read_share, az_count, broker)
+    except Impossible as limit:
+        limit.plan = p
+        raise
+    return p
+
+
+def _size(p: Plan, rps: float, read_share: float, az_count: int, broker: str) -> None:
+    """Tasks, workers, database, cache and broker for `p`'s per-task throughput."""
+    a, r, hit = p.assumptions, p.bench.routes, p.assumptions.cache_hit_ratio
     n = az_count
-    steady = math.ceil(rps / (p.per_process_rps * p.utilisation))
-    after_loss = math.ceil(rps / (p.per_process_rps * a.utilisation_after_az_loss))
+    steady = math.ceil(rps / (p.per_task_rps * p.utilisation))
+    after_loss = math.ceil(rps / (p.per_task_rps * a.utilisation_after_az_loss))
     p.app_min = max(n * math.ceil(steady / n), n * math.ceil(after_loss / (n - 1)))
     p.app_max = min(MAX_TASKS, 2 * p.app_min)
     if p.app_min > MAX_TASKS:
         raise Impossible(
             f"{rps:,.0f} req/s needs {p.app_min} app tasks of one server process each "
-            f"({p.per_process_rps:,.0f} req/s a process at {p.utilisation:.0%}), beyond "
+            f"({p.per_task_rps * p.utilisation:,.0f} req/s a task at {p.utilisation:.0%}), beyond "
             f"appMaxTasks {MAX_TASKS} (this stack's config bound; ECS allows 5,000 tasks a "
             "service). Lift: raise the appMaxTasks bound in tenfold_infra/service.py, make "
             "routes cheaper (a higher cache hit ratio, CloudFront s-maxage on public reads), "
@@ -242,7 +284,10 @@ def plan(
 
     writes = rps * (1 - read_share)
     job = r["job (worker)"]
-    worker_rate = job.requests_per_second * WORKER_VCPU * p.utilisation
+    if p.basis == "cpu" and job.server_cpu_ms:
+        worker_rate = WORKER_VCPU * p.utilisation * 1000 / job.server_cpu_ms
+    else:  # measured: one process at one vCPU, scaled to the worker's share of a vCPU
+        worker_rate = job.requests_per_second * WORKER_VCPU * p.utilisation
     p.worker_min = max(n, math.ceil(writes / worker_rate)) if writes else n
     p.worker_max = min(MAX_TASKS, 2 * p.worker_min)
 
@@ -298,35 +343,58 @@ def plan(
             "jobs/s through the broker",
             "lift: broker=redis, or several brokers with the queues spread across them",
         )
-    return p
 
 
-def explain(p: Plan) -> list[str]:
+def explain_throughput(p: Plan) -> list[str]:
+    """The measured figures, what one task serves (from CPU time and from req/s), and which
+    the plan uses: printed even when the plan cannot be met."""
     a, r = p.assumptions, p.bench.routes
-    writes = p.rps * (1 - p.read_share)
-    uncached = p.rps * p.read_share * (1 - a.cache_hit_ratio)
-    primary_conns = (p.app_max + p.worker_max) * a.pool_per_process
     lines = [
         f"Capacity plan for {p.rps:,.0f} req/s ({p.read_share:.0%} reads, p99 <= {p.p99_ms:g} ms, "
         f"{p.az_count} AZs)",
         f"Measured per server process (make bench of {p.bench.date}, {Path(p.bench.source).name}):",
     ]
     lines += [
-        f"  {label:<14} {route.requests_per_second:>8,.1f} req/s  {route.server_cpu_ms:>5.2f} ms "
-        f"CPU/req  p99 {route.p99_ms:g} ms at saturation  ({route.name})"
+        f"  {label:<14} {route.requests_per_second:>8,.1f} req/s  "
+        + ("   no CPU column" if route.server_cpu_ms is None else f"{route.server_cpu_ms:>5.2f} ms")
+        + f" CPU/req  p99 {route.p99_ms:g} ms at saturation  ({route.name})"
         for label, route in r.items()
     ]
+    measured = f"{p.per_task_rps_measured:,.0f} req/s from the bench's measured req/s"
+    if p.per_task_rps_cpu is not None:
+        lines += [
+            f"Mix: {a.cache_hit_ratio:.0%} of reads hit the cache; a request costs "
+            f"{p.mix_cpu_ms:.2f} ms of server CPU on average",
+            f"Per task ({TASK_VCPUS:g} vCPU, 100% busy): {p.per_task_rps_cpu:,.0f} req/s from CPU "
+            f"time ({TASK_VCPUS:g} x 1000 / {p.mix_cpu_ms:.2f} ms), beside {measured}",
+            "  the plan uses CPU time: on the bench machine the load generator shares the "
+            "cores with the server, so its req/s undercounts what a task serves",
+        ]
+    else:
+        lines.append(
+            f"Mix: {a.cache_hit_ratio:.0%} of reads hit the cache; per task: {measured} (the "
+            "plan uses it: the bench has no CPU column)"
+        )
     lines += [
-        f"Mix: {a.cache_hit_ratio:.0%} of reads hit the cache; one process serves "
-        f"{p.per_process_rps:,.0f} req/s of it",
         f"Headroom: {p.utilisation:.0%} target utilisation; after losing 1 of {p.az_count} AZs "
         f"the rest run at <= {a.utilisation_after_az_loss:.0%}",
         *[f"  note: {note}" for note in p.notes],
+    ]
+    return lines
+
+
+def explain(p: Plan) -> list[str]:
+    a = p.assumptions
+    writes = p.rps * (1 - p.read_share)
+    uncached = p.rps * p.read_share * (1 - a.cache_hit_ratio)
+    primary_conns = (p.app_max + p.worker_max) * a.pool_per_process
+    return [
+        *explain_throughput(p),
         f"App: {p.app_min} tasks min, {p.app_max} max, {TASK_CPU} CPU / {TASK_MEMORY_MIB} MiB "
-        "(app.server is one process: one vCPU a task)",
+        f"(app.server is one process: one vCPU a task; {p.per_task_rps * p.utilisation:,.0f} "
+        f"req/s a task at {p.utilisation:.0%})",
         f"Workers: {p.worker_min} min, {p.worker_max} max for {writes:,.0f} jobs/s (a job costs "
-        f"at most the inline write, {r['job (worker)'].requests_per_second:g}/s a vCPU; "
-        f"{WORKER_VCPU:g} vCPU a task)",
+        f"at most the inline write, {_job_cost(p)}; {WORKER_VCPU:g} vCPU a task)",
         f"Database: primary {p.db_class} (Multi-AZ) for {writes:,.0f} writes/s, {p.replicas} read "
         f"replica(s) for {uncached:,.0f} uncached reads/s (assumed {a.pg_writes_per_vcpu:g} "
         f"writes, {a.pg_reads_per_vcpu:g} reads a vCPU per second)",
@@ -341,7 +409,13 @@ def explain(p: Plan) -> list[str]:
         if p.broker_type
         else "Broker: redis (jobs share the cache)",
     ]
-    return lines
+
+
+def _job_cost(p: Plan) -> str:
+    job = p.bench.routes["job (worker)"]
+    if p.basis == "cpu" and job.server_cpu_ms:
+        return f"{job.server_cpu_ms:g} ms CPU"
+    return f"{job.requests_per_second:g}/s a vCPU"
 
 
 def changes(planned: dict[str, Any], config: StackConfig, raw: Mapping[str, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .capacity import (
     apply_to_yaml,
     changes,
     explain,
+    explain_throughput,
     load_bench,
     plan,
     plan_cost,
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Impossible as limit:
+        if limit.plan is not None:
+            print("\n".join(explain_throughput(limit.plan)))
         print(f"cannot be met: {limit}", file=sys.stderr)
         return 3
     print("\n".join(explain(result)))

@@ -1,8 +1,9 @@
 """Price the resources a preview captured (Pulumi wire names), one line per billed part.
 
-Every captured resource lands in exactly one of three places: free (the type has no charge
-of its own), a priced line, or `not_priced` with the reason. A missing figure is never a
-zero: the total is the sum of the priced lines and says how many parts it leaves out.
+Every captured resource lands in exactly one of three places: a $0 line for a type AWS
+makes no charge for (free.py names the page that says so), a priced line, or `not_priced`
+with the reason. A missing figure is never a zero: the total is the sum of the priced lines
+and says how many parts it leaves out. report.py renders an estimate as text.
 """
 
 from __future__ import annotations
@@ -12,64 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .prices import PriceBook
+from .free import GATEWAY_ENDPOINT, NO_CHARGE, NoCharge
+from .prices import Price, PriceBook, Source
 
 HOURS_PER_MONTH = 730
 GIB = 1024
-
-# Types with no charge of their own: wiring, configuration, or billed through another line
-# (a task definition through its ECS service, bucket objects through the bucket).
-FREE = {
-    "pulumi:providers:aws",
-    "docker-build:index:Image",  # built on the deploying machine; its storage is ECR's line
-    "aws:acm/certificate:Certificate",  # public certificates are free
-    "aws:acm/certificateValidation:CertificateValidation",
-    "aws:route53/record:Record",  # alias queries to CloudFront and ALBs are free
-    "aws:appautoscaling/policy:Policy",
-    "aws:appautoscaling/target:Target",
-    "aws:cloudfront/cachePolicy:CachePolicy",
-    "aws:cloudfront/originAccessControl:OriginAccessControl",
-    "aws:cloudfront/originRequestPolicy:OriginRequestPolicy",
-    "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
-    "aws:cloudfront/vpcOrigin:VpcOrigin",  # VPC origins carry no additional charge
-    "aws:wafv2/webAclAssociation:WebAclAssociation",
-    "aws:ec2/internetGateway:InternetGateway",
-    "aws:ec2/routeTable:RouteTable",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    "aws:ec2/route:Route",
-    "aws:ec2/securityGroup:SecurityGroup",
-    "aws:ec2/subnet:Subnet",
-    "aws:ec2/vpc:Vpc",
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-    "aws:ecs/cluster:Cluster",
-    "aws:ecs/taskDefinition:TaskDefinition",
-    "aws:elasticache/parameterGroup:ParameterGroup",
-    "aws:elasticache/subnetGroup:SubnetGroup",
-    "aws:iam/role:Role",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-    "aws:lb/listener:Listener",
-    "aws:lb/listenerRule:ListenerRule",
-    "aws:lb/targetGroup:TargetGroup",
-    "aws:rds/parameterGroup:ParameterGroup",
-    "aws:rds/subnetGroup:SubnetGroup",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    "aws:s3/bucketObjectv2:BucketObjectv2",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    "aws:s3/bucketPolicy:BucketPolicy",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketLogging:BucketLogging",
-    "aws:secretsmanager/secretVersion:SecretVersion",
-    "aws:sns/topicSubscription:TopicSubscription",
-    # A topic has no standing charge; the alarm e-mails it sends cost $2 per 100,000.
-    "aws:sns/topic:Topic",
-    "random:index/randomPassword:RandomPassword",
-}
 
 
 @dataclass(frozen=True)
@@ -82,7 +30,8 @@ class Traffic:
     new_connection_share: float = 0.1
     nat_gb_per_month: float = 50.0  # image pulls that miss ECR's endpoint, outside APIs
     endpoint_gb_per_month: float = 20.0  # logs, secrets, ECR API through interface endpoints
-    log_gb_per_month: float = 10.0
+    service_log_gb_per_month: float = 10.0  # the ECS services' log group(s), in all
+    other_log_gb_per_group: float = 0.5  # each other log group (RDS exports, ...)
     static_gb: float = 1.0
     image_gb: float = 2.0
 
@@ -102,13 +51,16 @@ class Traffic:
             f"response: {self.requests_per_month / 1e6:,.0f} M requests, "
             f"{self.gb_out_per_month:,.0f} GB out a month",
             f"ALB: {self.new_connection_share:.0%} of requests open a new connection; CloudFront "
-            "viewers are in the stack region's CloudFront pricing geography",
+            "viewers are in the stack region's CloudFront pricing geography; origin fetches "
+            "from the ALB and S3 to CloudFront are free",
             f"NAT gateways process {self.nat_gb_per_month:g} GB a month in all, interface "
             f"endpoints {self.endpoint_gb_per_month:g} GB",
-            f"logs {self.log_gb_per_month:g} GB a month, static assets {self.static_gb:g} GB, "
-            f"container images {self.image_gb:g} GB",
-            "storage as allocated (a replica's as its primary's); Multi-AZ doubles instance "
-            "hours and storage",
+            f"logs: the services' log group {self.service_log_gb_per_month:g} GB a month, "
+            f"each other group {self.other_log_gb_per_group:g} GB; static assets "
+            f"{self.static_gb:g} GB, container images {self.image_gb:g} GB",
+            "storage as allocated (a replica's as its primary's; Multi-AZ at the Multi-AZ "
+            "rate); backups within the free allowance of one copy of the storage; cross-AZ "
+            "transfer, Performance Insights' 7 free days and Enhanced Monitoring left out",
         ]
 
 
@@ -117,8 +69,19 @@ class Line:
     resource: str
     type: str
     item: str
-    monthly_usd: float
-    basis: str
+    key: str  # the snapshot key the unit price is read from
+    quantity: float
+    unit: str
+    price: Price
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.quantity * self.price.usd
+
+    @property
+    def basis(self) -> str:
+        marker = ", SECONDARY" if self.price.source.secondary else ""
+        return f"{self.quantity:,.6g} {self.unit} x ${self.price.usd:g}{marker}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +92,13 @@ class NotPriced:
     reason: str
 
 
+@dataclass(frozen=True)
+class Free:
+    resource: str
+    type: str
+    charge: NoCharge
+
+
 @dataclass
 class Estimate:
     region: str
@@ -136,11 +106,21 @@ class Estimate:
     traffic: Traffic
     lines: list[Line] = field(default_factory=list)
     not_priced: list[NotPriced] = field(default_factory=list)
-    free: list[str] = field(default_factory=list)
+    free: list[Free] = field(default_factory=list)
 
     @property
     def total_usd(self) -> float:
         return round(sum(line.monthly_usd for line in self.lines), 2)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources of the priced lines, each once, oldest data first."""
+        found = {line.price.source.name: line.price.source for line in self.lines}
+        return sorted(found.values(), key=lambda s: (s.dated, s.name))
+
+    @property
+    def secondary_lines(self) -> list[Line]:
+        return [line for line in self.lines if line.price.source.secondary]
 
     def by_resource(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -152,9 +132,12 @@ class Estimate:
         if self.not_priced and not self.lines:
             return f"unknown: nothing is priced in {self.region}"
         total = f"${self.total_usd:,.2f} a month"
+        if self.secondary_lines:
+            total += f", {len(self.secondary_lines)} figures from a secondary source"
         if not self.not_priced:
             return total
-        return f"at least {total} ({len(self.not_priced)} parts not priced)"
+        parts = len(self.not_priced)
+        return f"at least {total} ({parts} {'part' if parts == 1 else 'parts'} not priced)"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,8 +151,15 @@ class Estimate:
                     "resource": x.resource,
                     "type": x.type,
                     "item": x.item,
+                    "key": x.key,
+                    "quantity": round(x.quantity, 6),
+                    "unit": x.unit,
+                    "unit_usd": x.price.usd,
                     "monthly_usd": round(x.monthly_usd, 2),
                     "basis": x.basis,
+                    "source": x.price.source.name,
+                    "reference": x.price.reference,
+                    "secondary": x.price.source.secondary,
                 }
                 for x in self.lines
             ],
@@ -177,29 +167,33 @@ class Estimate:
                 {"resource": x.resource, "type": x.type, "item": x.item, "reason": x.reason}
                 for x in self.not_priced
             ],
+            "no_charge": [
+                {
+                    "resource": x.resource,
+                    "type": x.type,
+                    "monthly_usd": 0.0,
+                    "reason": x.charge.reason,
+                    "page": x.charge.page,
+                }
+                for x in self.free
+            ],
+            "price_sources": [
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "page": s.page,
+                    "dated": s.dated,
+                    "states": s.states,
+                }
+                for s in self.sources
+            ],
             "assumptions": self.traffic.assumptions(),
         }
 
     def render(self) -> list[str]:
-        out = [
-            f"Cost (estimated, USD a month, {self.region}, prices of {self.snapshot_date})",
-        ]
-        out += [
-            f"  {x.monthly_usd:>10,.2f}  {x.resource}  {x.item}  [{x.basis}]" for x in self.lines
-        ]
-        out.append(f"  {self.total_usd:>10,.2f}  TOTAL ({self.summary()})")
-        if self.not_priced:
-            out.append(
-                "  Not priced, so not in the total (`python -m tenfold_infra cost-refresh` "
-                "rebuilds the snapshot where the AWS Price List is reachable):"
-            )
-            grouped: dict[str, list[str]] = {}
-            for x in self.not_priced:
-                grouped.setdefault(x.reason, []).append(f"{x.resource} ({x.item})")
-            out += [f"    {reason}: {', '.join(parts)}" for reason, parts in grouped.items()]
-        out.append("  Assumptions:")
-        out += [f"    {a}" for a in self.traffic.assumptions()]
-        return out
+        from .report import render
+
+        return render(self)
 
 
 Resources = list[tuple[str, str, Mapping[str, Any]]]
@@ -216,22 +210,12 @@ class _Pricer:
         type_, name = resource
         price = self.book.get(key)
         if price is None:
-            reason = (
-                f"no {key} figure for {self.book.region} in the price snapshot"
-                if self.book.covers_region
-                else f"the price snapshot has no figures for {self.book.region}"
-            )
-            self.result.not_priced.append(NotPriced(name, type_, item, reason))
+            self.result.not_priced.append(NotPriced(name, type_, item, self.book.missing(key)))
             return
-        self.result.lines.append(
-            Line(
-                name,
-                type_,
-                item,
-                quantity * price.usd,
-                f"{quantity:,.6g} {unit} x ${price.usd:g} ({price.source})",
-            )
-        )
+        self.result.lines.append(Line(name, type_, item, key, quantity, unit, price))
+
+    def free(self, resource: tuple[str, str], charge: NoCharge) -> None:
+        self.result.free.append(Free(resource[1], resource[0], charge))
 
 
 def _by_type(resources: Resources, type_: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -272,12 +256,13 @@ def _rds_instance(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resource
         ]
         storage = primaries[0]["allocatedStorage"] if primaries else 0
     volume = str(inputs.get("storageType") or "gp2")
-    copies = 2 if deployment == "multi_az" else 1
+    # A Multi-AZ instance keeps a standby copy: AWS prices its storage per GB at the
+    # Multi-AZ rate (twice the Single-AZ one).
     p.charge(
         resource,
-        f"{volume} storage",
-        f"rds.storage_gb_month.single_az.{volume}",
-        float(storage) * copies,
+        f"{volume} storage ({deployment.replace('_', '-')})",
+        f"rds.storage_gb_month.{deployment}.{volume}",
+        float(storage),
         "GB-month",
     )
 
@@ -295,7 +280,7 @@ def _cache(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> N
 
 
 def _broker(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> None:
-    # The offer file prices a Multi-AZ RabbitMQ broker as its whole three-node cluster.
+    # AWS prices a Multi-AZ RabbitMQ broker as its whole three-node cluster.
     cluster = inputs.get("deploymentMode") == "CLUSTER_MULTI_AZ"
     deployment, size = ("multi_az" if cluster else "single_az"), inputs.get("hostInstanceType")
     p.charge(
@@ -321,8 +306,9 @@ def _eip(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> Non
 
 
 def _endpoint(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> None:
+    resource = ("aws:ec2/vpcEndpoint:VpcEndpoint", name)
     if inputs.get("vpcEndpointType") != "Interface":
-        p.result.free.append(name)  # gateway endpoints (S3, DynamoDB) carry no charge
+        p.free(resource, GATEWAY_ENDPOINT)
         return
     interface = [
         i
@@ -330,7 +316,6 @@ def _endpoint(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -
         if i.get("vpcEndpointType") == "Interface"
     ]
     azs = len(inputs.get("subnetIds") or []) or 1
-    resource = ("aws:ec2/vpcEndpoint:VpcEndpoint", name)
     p.charge(
         resource,
         f"interface endpoint in {azs} AZs",
@@ -384,14 +369,33 @@ def _waf(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> Non
     )
 
 
+def _log_group(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> None:
+    t = p.traffic
+    services = [
+        n
+        for n, i in _by_type(rs, "aws:cloudwatch/logGroup:LogGroup")
+        if str(i.get("name", "")).startswith("/ecs/")
+    ]
+    gb = (
+        t.service_log_gb_per_month / len(services) if name in services else t.other_log_gb_per_group
+    )
+    p.charge(
+        ("aws:cloudwatch/logGroup:LogGroup", name),
+        "log ingestion",
+        "cloudwatch.logs_ingest_gb",
+        gb,
+        "GB",
+    )
+
+
 Pricer = Callable[[_Pricer, str, Mapping[str, Any], Resources], None]
 
 
 def _simple(
-    type_: str, key: str, item: str, unit: str, quantity: Callable[[Traffic, Resources], float]
+    type_: str, key: str, item: str, unit: str, quantity: Callable[[Traffic], float]
 ) -> tuple[str, Pricer]:
     def price(p: _Pricer, name: str, inputs: Mapping[str, Any], rs: Resources) -> None:
-        p.charge((type_, name), item, key, quantity(p.traffic, rs), unit)
+        p.charge((type_, name), item, key, quantity(p.traffic), unit)
 
     return type_, price
 
@@ -407,18 +411,8 @@ PRICERS: dict[str, Pricer] = {
     "aws:lb/loadBalancer:LoadBalancer": _alb,
     "aws:cloudfront/distribution:Distribution": _cdn,
     "aws:wafv2/webAcl:WebAcl": _waf,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
 }
-
-
-def _log_share(t: Traffic, rs: Resources) -> float:
-    groups = sum(1 for typ, _, _ in rs if typ == "aws:cloudwatch/logGroup:LogGroup")
-    return t.log_gb_per_month / max(1, groups)
-
-
-def _one(t: Traffic, rs: Resources) -> float:
-    return 1.0
-
-
 PRICERS.update(
     _simple(*row)
     for row in (
@@ -427,42 +421,35 @@ PRICERS.update(
             "secretsmanager.secret_month",
             "secret",
             "secret-month",
-            _one,
+            lambda t: 1.0,
         ),
         (
             "aws:cloudwatch/metricAlarm:MetricAlarm",
             "cloudwatch.alarm_month",
             "standard alarm",
             "alarm-month",
-            _one,
+            lambda t: 1.0,
         ),
         (
             "aws:cloudwatch/dashboard:Dashboard",
             "cloudwatch.dashboard_month",
             "dashboard",
             "dashboard-month",
-            _one,
-        ),
-        (
-            "aws:cloudwatch/logGroup:LogGroup",
-            "cloudwatch.logs_ingest_gb",
-            "log ingestion",
-            "GB",
-            _log_share,
+            lambda t: 1.0,
         ),
         (
             "aws:ecr/repository:Repository",
             "ecr.storage_gb_month",
             "image storage",
             "GB-month",
-            lambda t, rs: t.image_gb,
+            lambda t: t.image_gb,
         ),
         (
             "aws:s3/bucket:Bucket",
             "s3.storage_gb_month",
             "standard storage",
             "GB-month",
-            lambda t, rs: t.static_gb,
+            lambda t: t.static_gb,
         ),
     )
 )
@@ -479,8 +466,10 @@ def estimate(
     result = Estimate(book.region, book.date, traffic or Traffic())
     pricer = _Pricer(book, result.traffic, result)
     for type_, name, inputs in rs:
-        if type_.startswith("tenfold:") or type_ in FREE:
-            result.free.append(name)
+        if type_.startswith("tenfold:"):
+            continue  # a component: its children are priced one by one
+        if type_ in NO_CHARGE:
+            pricer.free((type_, name), NO_CHARGE[type_])
         elif type_ in PRICERS:
             PRICERS[type_](pricer, name, inputs, rs)
         else:

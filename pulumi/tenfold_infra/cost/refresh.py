@@ -21,35 +21,20 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .prices import SNAPSHOT
+from . import snapshot
+from .keys import REGIONS, asks_for, template_instance_types
 from .rules import GLOBAL_OFFERS, RULES, SCALE, Attributes
 
 PRICE_LIST = "https://pricing.us-east-1.amazonaws.com"
 INDEX = "/offers/v1.0/aws/index.json"
-# copier.yml's aws_region choices (tests/infra/test_cost.py keeps the two lists equal).
-REGIONS = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-    "af-south-1",
-    "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
-    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-    "ap-southeast-6", "ap-southeast-7",
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ca-central-1", "ca-west-1",
-    "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1",
-    "eu-south-2", "eu-north-1",
-    "il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
-)  # fmt: skip
 TIMEOUT_SECONDS = 60
 
 Opener = Callable[[str], AbstractContextManager[IO[bytes]]]
@@ -186,15 +171,25 @@ def _first_paid_tier(term: Mapping[str, Any]) -> float | None:
     return next((usd for _, usd in tiers if usd > 0), None)
 
 
-def parse_offer(offer: Mapping[str, Any], region: str, source: str) -> dict[str, dict[str, Any]]:
-    """The snapshot entries of one offer file for `region`, each naming `source`."""
+def parse_offer(
+    offer: Mapping[str, Any],
+    region: str,
+    source: str,
+    instance_types: frozenset[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The snapshot entries of one offer file for `region` that the estimator asks for
+    (with `instance_types`; None: every type the offer prices), each naming `source`."""
     code = str(offer["offerCode"])
     on_demand: Mapping[str, Any] = offer.get("terms", {}).get("OnDemand", {})
     found: dict[str, dict[str, Any]] = {}
     for sku in sorted(offer.get("products", {})):
         key = _key(code, offer["products"][sku], region)
-        usd = _first_paid_tier(on_demand.get(sku, {})) if key else None
-        if key and usd is not None and key not in found:
+        if key is None or key in found:
+            continue
+        if instance_types is not None and not asks_for(key, region, instance_types):
+            continue
+        usd = _first_paid_tier(on_demand.get(sku, {}))
+        if usd is not None:
             found[key] = {"usd": round(usd * SCALE.get(key, 1.0), 10), "source": source}
     return found
 
@@ -235,17 +230,23 @@ def _source(
     version, published = str(offer.get("version", "?")), str(offer.get("publicationDate", "?"))
     name = f"aws-price-list:{code}:{region}:{version}"
     return name, {
+        "kind": "offer-file",
         "page": url,
         "states": f"{code} OnDemand prices for {region}, offer version {version}; "
         "the first paid tier of a tiered price",
-        "dated": published,
+        "dated": published[:10],
+        "published": published,
     }
 
 
 def collect(
-    regions: Iterable[str], opener: Opener = _open, base: str = PRICE_LIST
-) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, str]]]:
-    """Every figure the rules find, by region, and the sources they name."""
+    regions: Iterable[str],
+    instance_types: frozenset[str],
+    opener: Opener = _open,
+    base: str = PRICE_LIST,
+) -> tuple[snapshot.Figures, snapshot.Sources]:
+    """Every figure the rules find that the estimator asks for, by region, and the sources
+    they name."""
     regions = list(regions)
     index = _fetch_json(base + INDEX, "the offer index", opener)
     figures: dict[str, dict[str, dict[str, Any]]] = {region: {} for region in regions}
@@ -259,7 +260,7 @@ def collect(
             offer = _offer_file(url, code, _keeps(code, ""), opener)
             for region in regions:
                 name, source = _source(code, "global", offer, url)
-                found = parse_offer(offer, region, name)
+                found = parse_offer(offer, region, name, instance_types)
                 figures[region].update(found)
                 sources.update({name: source} if found else {})
             continue
@@ -271,64 +272,60 @@ def collect(
             url = base + listed["currentVersionUrl"]
             offer = _offer_file(url, f"{code} {region}", _keeps(code, region), opener)
             name, source = _source(code, region, offer, url)
-            found = parse_offer(offer, region, name)
+            found = parse_offer(offer, region, name, instance_types)
             figures[region].update(found)
             sources.update({name: source} if found else {})
     return figures, sources
 
 
+HOW = (
+    "Rebuilt by `python -m tenfold_infra cost-refresh` from the AWS Price List bulk offer "
+    "files: every figure names its offer file, region, offer version and publication date; "
+    "a key the offer files lack keeps its figure from AWS's pricing-page feeds "
+    "(`--from-feeds`). A tiered price is its first paid tier. A region or item without a "
+    "figure is not priced."
+)
+
+
 def rebuild(
     regions: Iterable[str] = REGIONS,
     opener: Opener = _open,
-    path: Path = SNAPSHOT,
+    path: Path = snapshot.SNAPSHOT,
     base: str = PRICE_LIST,
+    add_instance_types: Iterable[str] = (),
 ) -> dict[str, int]:
-    """Replace the figures of `regions` with the offer files' and write the snapshot atomically;
-    returns how many figures each region now has. Raises RefreshError, writing nothing, when a
-    file cannot be read."""
-    figures, sources = collect(regions, opener, base)
-    data = json.loads(path.read_text())
-    data["sources"].update(sources)
+    """Put the offer files' figures (the primary source) in `regions`, over any feed figure
+    of the same key, and write the snapshot atomically; returns how many figures each region
+    took from the offer files. Raises RefreshError, writing nothing, when a file cannot be
+    read."""
+    data = snapshot.load(path)
+    extra = sorted(set(data.get("instance_types", [])) | set(add_instance_types))
+    types = template_instance_types() | set(extra)
+    figures, sources = collect(regions, types, opener, base)
     for region, found in figures.items():
-        data["regions"][region] = dict(sorted(found.items()))
-    data["regions"] = {r: f for r, f in sorted(data["regions"].items()) if f}
-    used = {figure["source"] for found in data["regions"].values() for figure in found.values()}
-    data["sources"] = {name: s for name, s in sorted(data["sources"].items()) if name in used}
-    data["date"] = datetime.now(UTC).date().isoformat()
-    data["how"] = (
-        "Rebuilt by `python -m tenfold_infra cost-refresh` from the AWS Price List bulk offer "
-        "files: every figure names its offer file, region, offer version and publication date. "
-        "A tiered price is its first paid tier. A region or item without a figure is not priced."
-    )
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".prices-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        # The offer files win; a pricing-page feed figure stays for a key they lack.
+        feed = {
+            key: figure
+            for key, figure in data["regions"].get(region, {}).items()
+            if data["sources"].get(figure["source"], {}).get("kind") == "feed"
+            and asks_for(key, region, types)
+        }
+        data["regions"][region] = {**feed, **found}
+    data["sources"].update(sources)
+    data["instance_types"] = extra
+    snapshot.write(data, HOW, types, path)
     return {region: len(found) for region, found in figures.items()}
 
 
-def main(regions: list[str] | None) -> int:
+def main(regions: list[str] | None, instance_types: list[str] | None = None) -> int:
     """`python -m tenfold_infra cost-refresh [--region R]...`: every supported region unless
     some are named."""
-    unknown = sorted(set(regions or ()) - set(REGIONS))
-    if unknown:
-        print(
-            f"error: {', '.join(unknown)} is not a region the template supports: "
-            f"choose from {', '.join(REGIONS)}",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        counts = rebuild(regions or REGIONS)
+        counts = rebuild(regions or REGIONS, add_instance_types=instance_types or ())
     except RefreshError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for region, count in counts.items():
         print(f"{region}: {count} figures from the AWS Price List offer files")
-    print(f"wrote {SNAPSHOT}")
+    print(f"wrote {snapshot.SNAPSHOT}")
     return 0

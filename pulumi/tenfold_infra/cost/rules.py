@@ -34,6 +34,7 @@ RDS_VOLUMES = {
     "General Purpose": "gp2",
     "General Purpose-GP3": "gp3",
     "Provisioned IOPS": "io1",
+    "Provisioned IOPS-IO2": "io2",
     "Magnetic": "standard",
 }
 
@@ -42,7 +43,7 @@ def _rds(family: str, a: Attributes, region: str) -> str | None:
     """db_instance.go: productFamily "Database Instance", instanceType, deploymentOption
     "Single-AZ"/"Multi-AZ", databaseEngine "PostgreSQL"; usagetype "InstanceUsage:<class>"
     or "Multi-AZUsage:<class>". Storage: "Database Storage", databaseEngine "Any",
-    volumeType, priced Single-AZ (Multi-AZ is twice that: the estimator counts two copies)."""
+    volumeType, deploymentOption Single-AZ or Multi-AZ (two copies' price)."""
     deployment = DEPLOYMENT.get(a.get("deploymentOption", ""))
     if family == "Database Instance" and deployment and a.get("databaseEngine") == "PostgreSQL":
         size = a.get("instanceType", "")
@@ -50,8 +51,8 @@ def _rds(family: str, a: Attributes, region: str) -> str | None:
             return f"rds.instance_hour.{deployment}.{size}"
     volume = RDS_VOLUMES.get(a.get("volumeType", ""))
     any_engine = a.get("databaseEngine", "Any") == "Any"
-    if family == "Database Storage" and deployment == "single_az" and volume and any_engine:
-        return f"rds.storage_gb_month.single_az.{volume}"
+    if family == "Database Storage" and deployment and volume and any_engine:
+        return f"rds.storage_gb_month.{deployment}.{volume}"
     return None
 
 
