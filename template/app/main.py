@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import about
 from app.api import api_router, bench_twins, health, landing, static_files
 from app.api.redacted_errors import redacted_validation_errors
+from app.api.slash_redirects import redirect_slashes_relatively
 from app.auth.passwords import PasswordHashing
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.revocations import RevokedFamilies
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(static_files.router)
     if settings.bench_twins:  # the untuned twins `make bench` compares with (never production)
         app.include_router(bench_twins.router)
+    redirect_slashes_relatively(app.router)
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     add_http_middleware(app, settings)

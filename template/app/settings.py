@@ -428,6 +428,14 @@ class AuthSettings(BaseSettings):
         description="Login attempts allowed per client IP and, separately, per account email "
         "in each window; more answer 429 with Retry-After (0: no limit).",
     )
+    login_network_attempts_per_window: int = Field(
+        20,
+        ge=0,
+        description="Login attempts allowed per client network (RATE_LIMIT_IPV4_PREFIX_LENGTH "
+        "/ RATE_LIMIT_IPV6_PREFIX_LENGTH) in each window, so rotating addresses within one "
+        "allocation (an IPv6 subscriber holds a whole /64) does not lift the per-IP limit "
+        "(0: no limit); higher lets more users behind one network log in at once.",
+    )
     login_window_seconds: int = Field(
         60,
         ge=1,
