@@ -156,6 +156,7 @@ def _build_cache(settings: Settings, store: TTLStore) -> Cache:
         near = NearCache(
             ttl_seconds=settings.near_cache_ttl_seconds,
             max_entries=settings.near_cache_max_entries,
+            max_bytes=settings.near_cache_max_bytes,
         )
         invalidations = InvalidationListener(store.client, near)
     return Cache(
@@ -165,6 +166,7 @@ def _build_cache(settings: Settings, store: TTLStore) -> Cache:
         lock_timeout_ms=settings.cache_lock_timeout_ms,
         circuit_open_seconds=settings.cache_circuit_open_seconds,
         write_fence_seconds=write_fence_seconds(settings),
+        fill_budget_bytes=settings.cache_fill_budget_bytes,
         near=near,
         invalidations=invalidations,
     )

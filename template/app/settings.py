@@ -306,11 +306,26 @@ class StoreSettings(BaseSettings):
         "(0 turns it off). Writes reach every instance's copy at once through Redis "
         "pub/sub; this bounds how stale a copy can be if that message is lost.",
     )
+    cache_fill_budget_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of new entries each cached route (catalog pages, items) may store "
+        "per CACHE_TTL_SECONDS window, across all instances; past it that route's misses are "
+        "answered from the database and not stored until the window ends. Bounds what "
+        "distinct URLs can make the cache hold: about twice this per route (0: no bound).",
+    )
     near_cache_max_entries: int = Field(
         1024,
         ge=1,
-        description="Keys each process keeps in memory at most (least recently stored "
-        "go first); each holds one cached body, so this bounds the memory it takes.",
+        description="Keys each process keeps in memory at most (least recently stored go "
+        "first); NEAR_CACHE_MAX_BYTES bounds what they take.",
+    )
+    near_cache_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1,
+        description="Bytes each process's in-memory copies take at most (keys, bodies and "
+        "about 200 bytes per entry); larger keeps more hot keys off Redis, at the cost of "
+        "process memory.",
     )
 
     @property
