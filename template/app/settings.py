@@ -137,9 +137,30 @@ class ServerSettings(BaseSettings):
     server_max_connections: int = Field(
         256,
         ge=1,
-        description="Client connections one instance is meant to hold at once (set the load "
-        "balancer's per-instance maxconn to it); sizes the open-files limit it needs, see "
-        "app/limits.py.",
+        le=65535,
+        description="The connection budget: client connections one instance serves at once "
+        "(Granian's backpressure); as many more wait in the listen queue, which a freed "
+        "slot empties first. Behind HAProxy set its per-server maxconn to it; it sizes the "
+        "open-files limit (app/limits.py). More holds more idle keep-alive connections, at "
+        "about 2 file descriptors each.",
+    )
+    server_idle_timeout_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=4000,
+        description="A connection is closed when it has not delivered a complete request head "
+        "this long after it opened or after its last answer: silent, slow (slowloris) and "
+        "idle keep-alive clients alike (Granian times the three with one clock), so none "
+        "holds a slot of the budget longer. Behind a load balancer make it longer than the "
+        "balancer's idle timeout, so the balancer closes idle connections first (the stack "
+        "sets it so); shorter frees slots sooner.",
+    )
+    server_http2_cleartext: bool = Field(
+        False,
+        description="Also speak HTTP/2 without TLS (h2c, prior knowledge) on PORT. Granian "
+        "then reads each new connection's first bytes to tell the protocols apart, and that "
+        "wait has no timeout: a client that connects and sends nothing holds its slot until "
+        "it leaves. Off: HTTP/1.1, which is what load balancers speak to their targets.",
     )
     drain_delay_seconds: float = Field(
         5.0,
