@@ -223,6 +223,8 @@ def service_settings(database: Mapping[str, str]) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "DRAIN_DELAY_SECONDS": "0",
         "DRAIN_TIMEOUT_SECONDS": "5",
+        # The HTTP/2 page scenario talks h2c to the server (h2load), off by default.
+        "SERVER_HTTP2_CLEARTEXT": "true",
     }
 
 

@@ -24,6 +24,13 @@ ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 ELB_NAME_LIMIT = 32
 # TLS 1.3 with TLS 1.2 fallback, forward-secret ciphers only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# How long the ALB keeps an idle client or target connection (AWS's default). The service
+# must keep its idle connections longer, so the ALB always closes them first: a target
+# that closes first can meet a request the ALB just sent on that connection, which the
+# ALB answers 502. The service (service.py) gets this plus a margin, the
+# `target-idle-outlasts-load-balancer` policy checks it:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout
+IDLE_TIMEOUT_SECONDS = 60
 # Regions older than August 2022 deliver ALB logs from a regional ELB account; newer ones
 # only from the log delivery service principal (and have no ELB account to look up).
 ELB_ACCOUNT_REGIONS = frozenset(
@@ -103,7 +110,7 @@ class LoadBalancerArgs:
     # Long enough for in-flight requests to finish, short enough to keep deploys quick.
     deregistration_delay_seconds: int = 30
     settings: LoadBalancerSettings = field(default_factory=LoadBalancerSettings)
-    idle_timeout_seconds: int = 60
+    idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS
     access_log_retention_days: int = 90
     tags: Mapping[str, str] = field(default_factory=dict)
 

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi
 
 from .knobs import KnobError, knob, one_of, whole
+from .load_balancer import IDLE_TIMEOUT_SECONDS
 from .security import APP_PORT, METRICS_PORT
 
 SERVER_COMMAND = ("python", "-m", "app.server")
@@ -27,6 +28,8 @@ MIGRATE_COMMAND = ("python", "-m", "app.db.migrate")
 WORKER_HEALTH_COMMAND = ("CMD", "python", "-m", "app.jobs.health")
 # The worker's Embedded Metric Format metric: jobs waiting in the queue.
 QUEUE_DEPTH_METRIC = "JobsQueueDepth"
+# The service keeps idle connections this much longer than the load balancer does.
+IDLE_TIMEOUT_MARGIN_SECONDS = 5
 
 
 # Memory (MiB) Fargate allows for each CPU size (units of 1/1024 vCPU).
@@ -97,6 +100,14 @@ class ServiceArgs:
     target_requests_per_task: int = 1000
     # Seconds a stopping task gets to finish in-flight work after SIGTERM.
     stop_timeout_seconds: int = 30
+    # The connection budget of one task (SERVER_MAX_CONNECTIONS): the ALB opens one
+    # connection per request it has in flight to a target and keeps them idle for its idle
+    # timeout, so this bounds the requests one task serves at once; scaling out keeps the
+    # load per task far below it (target_requests_per_task).
+    max_connections_per_task: int = 256
+    # The load balancer's idle timeout: the service keeps idle connections (and waits for
+    # request heads, which the ALB only forwards whole) longer, so the ALB closes first.
+    load_balancer_idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS
     health_check_grace_seconds: int = 60
     # CloudWatch namespace and Service dimension of the app's own metrics (METRICS_NAMESPACE,
     # SERVICE_NAME): the worker reports the queue depth there and is scaled on it.
@@ -223,6 +234,10 @@ class Service(pulumi.ComponentResource):
             **dict(args.environment),
             "METRICS_NAMESPACE": args.metrics_namespace,
             "SERVICE_NAME": args.metrics_service,
+            "SERVER_MAX_CONNECTIONS": str(args.max_connections_per_task),
+            "SERVER_IDLE_TIMEOUT_SECONDS": str(
+                args.load_balancer_idle_timeout_seconds + IDLE_TIMEOUT_MARGIN_SECONDS
+            ),
         }
         container = pulumi.Output.all(
             env=pulumi.Output.all(**environment),

@@ -21,6 +21,13 @@
 - Hot keys are also kept in process memory for about a second (app/near_cache.py), so
   a hit on them costs no Redis round trip; every invalidation reaches every instance's
   copy through Redis pub/sub, and requests with a read-your-writes token skip it.
+- Fill budgets: each cache name (one per route: "catalog", "item") may store at most
+  ``fill_budget_bytes`` of new values per ``ttl_seconds`` window, counted across
+  instances in the store (``FillBudget``). Past it, that route's misses are answered from
+  the loader without being stored until the window ends. Clients choose URLs, so without
+  it every distinct filter combination stored a body (320 anonymous catalog URLs held
+  804 MB of Redis); with it, what one route holds stays under about twice the budget
+  (this window's fills and the last window's, still alive), whatever clients ask.
 - A failing store is bypassed: the error is counted and logged (at most every
   ``ERROR_LOG_INTERVAL_SECONDS``), and the cache stays off for ``circuit_open_seconds``
   so a dead Redis does not add a timeout to every request. Data then comes from the
@@ -56,6 +63,12 @@ CACHE_REQUESTS = Counter(
 CACHE_ERRORS = Counter(
     "cache_errors_total", "Failed cache-store operations; the cache was bypassed.", ["operation"]
 )
+CACHE_FILLS_OVER_BUDGET = Counter(
+    "cache_fills_over_budget_total",
+    "Misses answered without storing the value: the cache's fill budget for this window "
+    "is spent (many distinct URLs, e.g. a crawler or a flood of filter combinations).",
+    ["cache"],
+)
 
 ERROR_LOG_INTERVAL_SECONDS = 10.0
 GENERATION_TTL_SECONDS = 7 * 86400
@@ -73,6 +86,33 @@ class _Circuit:
         self.suppressed_errors = 0
 
 
+class FillBudget:
+    """The bytes one cache name may store per window, counted across instances.
+
+    Each stored value adds its size to a counter in the store that lives one window (a
+    fixed window, like the rate limits: app/auth/rate_limit.py). When the total passes
+    ``max_bytes``, this instance stores nothing more under that name until the window
+    ends; another instance learns it at its own next fill. Only fills pay for this (one
+    store round trip each); hits never look at it.
+    """
+
+    __slots__ = ("_spent_until", "key", "max_bytes", "window_seconds")
+
+    def __init__(self, name: str, *, max_bytes: int, window_seconds: int) -> None:
+        self.key = f"fill-budget:{name}"
+        self.max_bytes = max_bytes
+        self.window_seconds = window_seconds
+        self._spent_until = float("-inf")
+
+    def admits(self, now: float) -> bool:
+        return now >= self._spent_until
+
+    async def spend(self, store: TTLStore, size: int, now: float) -> None:
+        total, resets_in = await store.hit(self.key, self.window_seconds, size)
+        if total >= self.max_bytes:
+            self._spent_until = now + resets_in
+
+
 class Cache:
     def __init__(
         self,
@@ -83,6 +123,7 @@ class Cache:
         lock_timeout_ms: int = 2000,
         circuit_open_seconds: float = 5.0,
         write_fence_seconds: float = 0.0,
+        fill_budget_bytes: int = 0,
         near: NearCache | None = None,
         invalidations: InvalidationListener | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -93,6 +134,8 @@ class Cache:
         self.lock_timeout_ms = lock_timeout_ms
         self.circuit_open_seconds = circuit_open_seconds
         self.write_fence_seconds = write_fence_seconds
+        self.fill_budget_bytes = fill_budget_bytes  # per cache name and window; 0: none
+        self._budgets: dict[str, FillBudget] = {}  # shared with the views, like the circuit
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
         self._circuit = _Circuit()
@@ -201,6 +244,10 @@ class Cache:
             CACHE_REQUESTS.labels(cache, "hit").inc()
             return raw
         CACHE_REQUESTS.labels(cache, "miss").inc()
+        budgeted = self._within_budget(cache, loader)
+        if budgeted is None:  # this window's fill budget is spent: answer, do not store
+            return await loader()
+        loader = budgeted
         fence_key = f"fence:{fence or key}"
         while (inflight := self._inflight.get(key)) is not None:
             try:
@@ -230,10 +277,41 @@ class Cache:
             future.set_result(value)
         finally:
             del self._inflight[key]
-        near = self._usable_near()
-        if value is not None and kept and near is not None:  # never a fenced fill
-            near.put(key, value)
+        self._keep_near(key, value if kept else None)  # never a fenced fill
         return value
+
+    def _keep_near(self, key: str, value: bytes | None) -> None:
+        near = self._usable_near()
+        if value is not None and near is not None:
+            near.put(key, value)
+
+    def _within_budget(
+        self, cache: str, loader: Callable[[], Awaitable[bytes | None]]
+    ) -> Callable[[], Awaitable[bytes | None]] | None:
+        """``loader``, spending what it loads from ``cache``'s fill budget; None when that
+        budget is spent for this window (no budget: ``loader`` as it is)."""
+        if self.fill_budget_bytes <= 0:
+            return loader
+        budget = self._budgets.get(cache)
+        if budget is None:
+            budget = FillBudget(
+                cache, max_bytes=self.fill_budget_bytes, window_seconds=self.ttl_seconds
+            )
+            self._budgets[cache] = budget
+        if not budget.admits(self._clock()):
+            CACHE_FILLS_OVER_BUDGET.labels(cache).inc()
+            return None
+
+        async def metered() -> bytes | None:
+            value = await loader()
+            if value is not None:
+                size = len(value)
+                await self._call(
+                    "budget", lambda: budget.spend(self._store, size, self._clock()), None
+                )
+            return value
+
+        return metered
 
     async def invalidate(self, *keys: str) -> None:
         """Drop ``keys`` after a committed write, fencing them first (see the module doc)."""

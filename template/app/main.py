@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import about
 from app.api import api_router, bench_twins, health, landing, static_files
 from app.api.redacted_errors import redacted_validation_errors
+from app.api.slash_redirects import redirect_slashes_relatively
 from app.auth.passwords import PasswordHashing
 from app.auth.refresh_tokens import RefreshTokens
 from app.auth.revocations import RevokedFamilies
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(static_files.router)
     if settings.bench_twins:  # the untuned twins `make bench` compares with (never production)
         app.include_router(bench_twins.router)
+    redirect_slashes_relatively(app.router)
     # Serving and observability: drain flag, middleware stack, /metrics, pool gauges.
     app.state.lifecycle = Lifecycle()
     add_http_middleware(app, settings)
@@ -154,6 +156,7 @@ def _build_cache(settings: Settings, store: TTLStore) -> Cache:
         near = NearCache(
             ttl_seconds=settings.near_cache_ttl_seconds,
             max_entries=settings.near_cache_max_entries,
+            max_bytes=settings.near_cache_max_bytes,
         )
         invalidations = InvalidationListener(store.client, near)
     return Cache(
@@ -163,6 +166,7 @@ def _build_cache(settings: Settings, store: TTLStore) -> Cache:
         lock_timeout_ms=settings.cache_lock_timeout_ms,
         circuit_open_seconds=settings.cache_circuit_open_seconds,
         write_fence_seconds=write_fence_seconds(settings),
+        fill_budget_bytes=settings.cache_fill_budget_bytes,
         near=near,
         invalidations=invalidations,
     )

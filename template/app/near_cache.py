@@ -3,7 +3,12 @@
 A cache hit through Redis costs a network round trip and redis-py's command and parse
 work; for the hottest keys (one popular item, the catalog's generation and first page)
 that is most of the request. ``NearCache`` keeps what Redis returned for
-``near_cache_ttl_seconds`` (one second by default), in at most ``max_entries`` entries.
+``near_cache_ttl_seconds`` (one second by default), in at most ``max_entries`` entries
+holding at most ``max_bytes`` (keys and values, plus a fixed overhead per entry): a
+count alone let 320 distinct catalog URLs of 2.3 MiB each hold 736 MiB. Expired entries
+are freed as soon as the cache is next used, not when they are next read: every entry
+lives the same TTL, so the oldest stored is the first to expire and a sweep from that
+end stops at the first live one.
 
 Correctness across instances: every invalidation the cache makes (``Cache.invalidate``,
 ``Cache.bump_generation``) drops the key here at once and publishes it on the Redis
@@ -34,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 INVALIDATION_CHANNEL = "cache:invalidate"
 RECONNECT_DELAY_SECONDS = 1.0
+# What an entry costs beyond its key's and value's bytes: the two objects' headers, the
+# tuple and the ordered dict's slot and links (about 200 bytes on CPython 3.11).
+ENTRY_OVERHEAD_BYTES = 200
 
 NEAR_CACHE_INVALIDATIONS = Counter(
     "near_cache_invalidations_total",
@@ -43,43 +51,77 @@ NEAR_CACHE_INVALIDATIONS = Counter(
 
 
 class NearCache:
-    """A small TTL + LRU map of cache keys to the bytes Redis holds for them."""
+    """A small TTL + LRU map of cache keys to the bytes Redis holds for them, bounded in
+    entries and in bytes."""
 
     def __init__(
         self,
         *,
         ttl_seconds: float = 1.0,
         max_entries: int = 1024,
+        max_bytes: int = 32 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._clock = clock
+        # Least recently stored first; every entry lives ttl_seconds, so also soonest to expire.
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._entries[key]
-            return None
-        return entry[1]
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        self._sweep()  # a miss is followed by a Redis round trip: this costs nothing beside it
+        return None
 
     def put(self, key: str, value: bytes) -> None:
+        self.drop(key)
+        size = _size(key, value)
+        if size > self.max_bytes:
+            return  # it would push out everything else
+        self._sweep()
+        while self._entries and (
+            len(self._entries) >= self.max_entries or self._bytes + size > self.max_bytes
+        ):
+            self._remove(next(iter(self._entries)))  # the least recently stored
         self._entries[key] = (self._clock() + self.ttl_seconds, value)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)  # the least recently stored
+        self._bytes += size
 
     def drop(self, key: str) -> None:
-        self._entries.pop(key, None)
+        if key in self._entries:
+            self._remove(key)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """What the entries take, as counted against ``max_bytes``."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _sweep(self) -> None:
+        """Free the expired entries: they are the oldest, at the front."""
+        now = self._clock()
+        while self._entries:
+            key, (expires_at, _) = next(iter(self._entries.items()))
+            if expires_at > now:
+                return
+            self._remove(key)
+
+    def _remove(self, key: str) -> None:
+        _, value = self._entries.pop(key)
+        self._bytes -= _size(key, value)
+
+
+def _size(key: str, value: bytes) -> int:
+    return len(key) + len(value) + ENTRY_OVERHEAD_BYTES
 
 
 class InvalidationListener:

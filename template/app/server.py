@@ -3,9 +3,19 @@
 Granian parses HTTP in Rust and hands each request to the app on this process's event
 loop. Chosen by measurement (two processes, wrk with 64 connections, interleaved rounds):
 on this service's ``/healthz`` it served about 3x the req/s of uvicorn (httptools) and
-6x Hypercorn's. It speaks HTTP/1.1 and HTTP/2 on one port (h2c with prior knowledge, h2
-when given TLS); on AWS, HTTP/2 ends at CloudFront and the ALB, which speak HTTP/1.1 to
-the service. The embedded server is what lets the drain below decide when to stop.
+6x Hypercorn's. It speaks HTTP/1.1; on AWS, HTTP/2 ends at CloudFront and the ALB, which
+speak HTTP/1.1 to the service. SERVER_HTTP2_CLEARTEXT adds h2c on the same port (see
+its description for what that costs). The embedded server is what lets the drain below
+decide when to stop.
+
+The connection budget is one number, SERVER_MAX_CONNECTIONS: Granian serves that many
+connections at once (its backpressure) and keeps as many more waiting in the listen
+queue (its backlog); HAProxy's per-server maxconn is the same number. Every connection
+must deliver a complete request head within SERVER_IDLE_TIMEOUT_SECONDS of opening or
+of its last answer, or it is closed: silent, slow and idle clients hold a slot that
+long at most, so a client that waits in the queue is served within about that time.
+Granian's default was 128 connections held up to 30 s, and with HTTP/2 on, a silent
+connection was held for ever.
 
 One process per container (ECS scales by tasks). Several processes on one machine share
 the port (Granian binds with SO_REUSEPORT and the kernel spreads connections).
@@ -26,6 +36,7 @@ import math
 from typing import Any
 
 from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.embed import Server
 from starlette.applications import Starlette
@@ -58,8 +69,14 @@ def granian_server(app: Starlette, settings: Settings) -> Server:
         address="0.0.0.0",  # noqa: S104
         port=settings.port,
         interface=Interfaces.ASGI,
-        http=HTTPModes.auto,
+        http=HTTPModes.auto if settings.server_http2_cleartext else HTTPModes.http1,
         websockets=False,
+        # The connection budget: served at once, then waiting in the kernel's queue.
+        backpressure=settings.server_max_connections,
+        backlog=settings.server_max_connections,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=math.ceil(settings.server_idle_timeout_seconds * 1000)
+        ),
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,
         log_access=False,

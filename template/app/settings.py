@@ -137,9 +137,30 @@ class ServerSettings(BaseSettings):
     server_max_connections: int = Field(
         256,
         ge=1,
-        description="Client connections one instance is meant to hold at once (set the load "
-        "balancer's per-instance maxconn to it); sizes the open-files limit it needs, see "
-        "app/limits.py.",
+        le=65535,
+        description="The connection budget: client connections one instance serves at once "
+        "(Granian's backpressure); as many more wait in the listen queue, which a freed "
+        "slot empties first. Behind HAProxy set its per-server maxconn to it; it sizes the "
+        "open-files limit (app/limits.py). More holds more idle keep-alive connections, at "
+        "about 2 file descriptors each.",
+    )
+    server_idle_timeout_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=4000,
+        description="A connection is closed when it has not delivered a complete request head "
+        "this long after it opened or after its last answer: silent, slow (slowloris) and "
+        "idle keep-alive clients alike (Granian times the three with one clock), so none "
+        "holds a slot of the budget longer. Behind a load balancer make it longer than the "
+        "balancer's idle timeout, so the balancer closes idle connections first (the stack "
+        "sets it so); shorter frees slots sooner.",
+    )
+    server_http2_cleartext: bool = Field(
+        False,
+        description="Also speak HTTP/2 without TLS (h2c, prior knowledge) on PORT. Granian "
+        "then reads each new connection's first bytes to tell the protocols apart, and that "
+        "wait has no timeout: a client that connects and sends nothing holds its slot until "
+        "it leaves. Off: HTTP/1.1, which is what load balancers speak to their targets.",
     )
     drain_delay_seconds: float = Field(
         5.0,
@@ -306,11 +327,26 @@ class StoreSettings(BaseSettings):
         "(0 turns it off). Writes reach every instance's copy at once through Redis "
         "pub/sub; this bounds how stale a copy can be if that message is lost.",
     )
+    cache_fill_budget_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of new entries each cached route (catalog pages, items) may store "
+        "per CACHE_TTL_SECONDS window, across all instances; past it that route's misses are "
+        "answered from the database and not stored until the window ends. Bounds what "
+        "distinct URLs can make the cache hold: about twice this per route (0: no bound).",
+    )
     near_cache_max_entries: int = Field(
         1024,
         ge=1,
-        description="Keys each process keeps in memory at most (least recently stored "
-        "go first); each holds one cached body, so this bounds the memory it takes.",
+        description="Keys each process keeps in memory at most (least recently stored go "
+        "first); NEAR_CACHE_MAX_BYTES bounds what they take.",
+    )
+    near_cache_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1,
+        description="Bytes each process's in-memory copies take at most (keys, bodies and "
+        "about 200 bytes per entry); larger keeps more hot keys off Redis, at the cost of "
+        "process memory.",
     )
 
     @property
@@ -427,6 +463,14 @@ class AuthSettings(BaseSettings):
         ge=0,
         description="Login attempts allowed per client IP and, separately, per account email "
         "in each window; more answer 429 with Retry-After (0: no limit).",
+    )
+    login_network_attempts_per_window: int = Field(
+        20,
+        ge=0,
+        description="Login attempts allowed per client network (RATE_LIMIT_IPV4_PREFIX_LENGTH "
+        "/ RATE_LIMIT_IPV6_PREFIX_LENGTH) in each window, so rotating addresses within one "
+        "allocation (an IPv6 subscriber holds a whole /64) does not lift the per-IP limit "
+        "(0: no limit); higher lets more users behind one network log in at once.",
     )
     login_window_seconds: int = Field(
         60,

@@ -177,12 +177,6 @@ async def test_422s_of_auth_routes_never_echo_what_was_sent(
     assert all("input" not in error for error in response.json()["detail"])
 
 
-async def test_422s_elsewhere_keep_the_input(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/items", params={"limit": "many"})
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["input"] == "many"
-
-
 @pytest.mark.parametrize("token", [None, "", "short-token"])
 def test_profiling_refuses_to_start_without_a_strong_admin_token(token: str | None) -> None:
     values: dict[str, Any] = {"profiling_enabled": True}

@@ -205,6 +205,26 @@ def _tokens(**options: Any) -> AccessTokens:
             "invalid_token",
             id="not-yet-valid-beyond-the-leeway",
         ),
+        # Signed with the real key (one shared with another service, or leaked), but with
+        # claims issue() never writes: refused, never a 500 further on.
+        *(
+            pytest.param(
+                lambda claims=claims: jwt.encode(_claims(**claims), TEST_JWT_SECRET_KEY, "HS256"),
+                "invalid_token",
+                id=name,
+            )
+            for name, claims in [
+                ("sub-past-the-id-column", {"sub": "9223372036854775808"}),
+                ("sub-far-past-the-id-column", {"sub": "99999999999999999999999"}),
+                ("sub-non-ascii-digit", {"sub": "\u00b2"}),
+                ("sub-zero", {"sub": "0"}),
+                ("sub-negative", {"sub": "-1"}),
+                ("exp-a-string", {"exp": str(int(datetime.now(UTC).timestamp()) + 300)}),
+                ("exp-past-year-9999", {"exp": 10**20}),
+                ("iat-a-string", {"iat": str(int(datetime.now(UTC).timestamp()))}),
+                ("fam-not-a-string", {"fam": 7}),
+            ]
+        ),
     ],
 )
 async def test_protected_routes_answer_401_to_bad_tokens(

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.db.engine import create_engine
@@ -179,6 +180,27 @@ async def test_a_zero_threshold_disables_the_slow_query_log(
     with caplog.at_level(logging.DEBUG, logger="app.db.slow_queries"):
         await _list_with_threshold(settings, 0)
     assert not [r for r in caplog.records if r.name == "app.db.slow_queries"]
+
+
+async def test_database_errors_never_carry_bound_values(settings: Settings) -> None:
+    """A database error's text (logged, in tracebacks) names the statement, not its values:
+    emails, password hashes and tokens stay out of logs."""
+    engine = create_engine(settings.database_url, settings)
+    secret_hash = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0$secret-hash-never-logged"
+    insert = text("INSERT INTO users (email, password_hash, created_at) VALUES (:e, :h, :c)")
+    values = {"e": "private.person@example.com", "h": secret_hash, "c": "2024-01-01 00:00:00"}
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert, values)
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as connection:
+                await connection.execute(insert, values)  # the email is taken
+    finally:
+        await engine.dispose()
+    message = str(raised.value)
+    assert "INSERT INTO users" in message
+    assert "private.person@example.com" not in message
+    assert "secret-hash-never-logged" not in message
 
 
 # --- read-your-writes token and routing decisions ----------------------------------------

@@ -98,6 +98,37 @@ async def test_a_foreign_host_header_gets_400(
 
 
 @pytest.mark.parametrize(
+    "host",
+    [
+        # The name before the first ':' is allowed, but the rest is no port: a URL parser
+        # downstream (a redirect, a link) would read evil.com as the host.
+        "api.example.com:@evil.example",
+        "api.example.com:80@evil.example",
+        "user@api.example.com",
+        "evil@eu.example.org",
+        "api.example.com:443:443",
+        "api.example.com:http",
+        "[::1",
+        "api.example.com/path",
+    ],
+)
+async def test_a_host_header_that_is_not_host_and_port_gets_400(
+    hosts_app: tuple[FastAPI, httpx.AsyncClient], host: str
+) -> None:
+    _, client = hosts_app
+    refused = await client.get(ITEMS, headers={"Host": host})
+    assert refused.status_code == 400
+    assert "ALLOWED_HOSTS" in refused.json()["detail"]
+
+
+async def test_ipv6_hosts_are_matched_without_their_brackets(settings: Settings) -> None:
+    allowed = settings.model_copy(update={"allowed_hosts": ["::1"]})
+    async with serve(allowed, base_url="http://[::1]:8000") as (_, client):
+        assert (await client.get(ITEMS)).status_code == 200
+        assert (await client.get(ITEMS, headers={"Host": "[::2]:8000"})).status_code == 400
+
+
+@pytest.mark.parametrize(
     ("value", "message"),
     [
         ("https://api.example.com", "not a host name"),
@@ -129,6 +160,34 @@ async def test_location_is_never_built_from_the_host_header(
     assert created.headers["Location"] == f"{ITEMS}/{created.json()['id']}"
 
 
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        (f"{ITEMS}/", ITEMS),
+        (f"{ITEMS}//?limit=5&min_price_cents=1", f"{ITEMS}?limit=5&min_price_cents=1"),
+        ("/healthz/", "/healthz"),
+    ],
+)
+async def test_trailing_slash_redirects_are_relative_and_name_no_host(
+    client: httpx.AsyncClient, path: str, location: str
+) -> None:
+    redirected = await client.get(path, headers={"Host": "evil.example"})
+    assert redirected.status_code == 307
+    # A path: the client keeps its own scheme (https at the CDN) and host.
+    assert redirected.headers["Location"] == location
+    followed = await client.get(location)
+    assert followed.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/nowhere/", "//evil.example/", "///", f"{ITEMS}/1/x/"])
+async def test_paths_without_a_slash_twin_are_404_never_a_redirect(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(f"http://testserver{path}")  # "//x" as a path, not a host
+    assert response.status_code == 404
+    assert "Location" not in response.headers
+
+
 # --- security headers ---------------------------------------------------------------
 
 
@@ -143,6 +202,29 @@ async def test_api_answers_carry_a_strict_policy_and_no_hsts_over_plain_http(
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "Strict-Transport-Security" not in response.headers
+
+
+async def test_an_unhandled_error_answers_500_with_the_request_id_and_security_headers(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def fail() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/fails", fail)
+    response = await client.get("/fails", headers={"X-Request-ID": "report-me-42"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "report-me-42"
+    assert (
+        response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert "report-me-42" in response.json()["detail"]
+    assert "a bug" not in response.text  # the error stays in the log
+    logged = [r for r in caplog.records if r.name == "app.http.server_errors"]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    assert "a bug" in str(logged[0].exc_info[1])
 
 
 async def test_pages_may_load_the_static_assets_and_nothing_else(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -200,6 +201,33 @@ async def test_page_bounds_and_cursor_validation(
     assert response.status_code == status
     if status == 400:
         assert "Invalid cursor" in response.json()["detail"]
+
+
+def _crafted_cursor(created_at: str, row_id: object) -> str:
+    """A cursor in the API's own encoding, holding values it would never issue."""
+    raw = f'["{created_at}",{row_id}]'.encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("path", [ITEMS, MY_ITEMS])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        # UTC cannot hold these: year 0 and year 10000 once the offset is applied.
+        pytest.param(_crafted_cursor("0001-01-01T00:00:00+14:00", 5), id="before-year-1-in-utc"),
+        pytest.param(_crafted_cursor("9999-12-31T23:59:59-14:00", 5), id="after-9999-in-utc"),
+        pytest.param(_crafted_cursor("2024-01-01T00:00:00", 5), id="naive-time"),
+        pytest.param(_crafted_cursor("2024-01-01T00:00:00+00:00", 0), id="id-zero"),
+        pytest.param(_crafted_cursor("2024-01-01T00:00:00+00:00", 2**63), id="id-past-bigint"),
+    ],
+)
+async def test_crafted_cursors_get_400_on_every_paged_route(
+    client: httpx.AsyncClient, login: Login, path: str, cursor: str
+) -> None:
+    headers = bearer(await login("ada@example.com")) if path == MY_ITEMS else {}
+    response = await client.get(path, params={"cursor": cursor}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert "Invalid cursor" in response.json()["detail"]
 
 
 async def test_default_page_size_is_20(client: httpx.AsyncClient, login: Login) -> None:

@@ -81,6 +81,13 @@ async def test_get_responses_carry_an_etag_and_if_none_match_answers_304(
         "/openapi.json", headers={"If-None-Match": f'"x", {etag}', "Accept-Encoding": "gzip"}
     )
     assert compressed.status_code == 304
+    # The 200 varied on Accept-Encoding (it is compressed), so its 304 says so too.
+    assert "accept-encoding" in compressed.headers["vary"].lower()
+    small = await client.get("/healthz")  # under the compression threshold: no Vary
+    assert "vary" not in small.headers
+    small_again = await client.get("/healthz", headers={"If-None-Match": small.headers["etag"]})
+    assert small_again.status_code == 304
+    assert "vary" not in small_again.headers
 
 
 async def test_a_changed_resource_gets_a_new_etag(client: httpx.AsyncClient, login: Login) -> None:
@@ -106,6 +113,42 @@ async def test_writes_and_errors_get_no_etag(client: httpx.AsyncClient) -> None:
     assert "etag" not in (await client.get("/api/v1/items/999999")).headers
     login = await client.post("/api/v1/auth/login", json={"email": "a@b.co", "password": "x"})
     assert "etag" not in login.headers
+
+
+@pytest.mark.parametrize("accept_encoding", ["identity", "br", "gzip"])
+async def test_head_answers_every_get_route_with_the_gets_headers_and_no_body(
+    client: httpx.AsyncClient, login: Login, accept_encoding: str
+) -> None:
+    tokens = await login("head@example.com")
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    body = {"name": "Lamp", "status": "published", "description": "bright " * 100}
+    created = await client.post("/api/v1/items", json=body, headers=auth)
+    urls = [
+        "/healthz",
+        "/api/v1/items?limit=5",  # a cached catalog page (precompressed)
+        "/api/v1/items?limit=5&fields=name",  # built per request
+        f"/api/v1/items/{created.json()['id']}",
+        "/openapi.json",
+    ]
+    for url in urls:
+        headers = {"Accept-Encoding": accept_encoding}
+        got = await client.get(url, headers=headers)
+        head = await client.head(url, headers=headers)
+        assert (head.status_code, got.status_code) == (200, 200), url
+        assert head.content == b"", url
+        for name in ("etag", "content-length", "content-encoding", "content-type", "vary"):
+            assert head.headers.get(name) == got.headers.get(name), (url, name)
+        assert head.headers["cache-control"] == got.headers["cache-control"], url
+        revalidated = await client.head(
+            url, headers={**headers, "If-None-Match": got.headers["etag"]}
+        )
+        assert revalidated.status_code == 304, url
+
+
+async def test_head_on_a_route_without_get_is_405(client: httpx.AsyncClient) -> None:
+    response = await client.head("/api/v1/auth/login")
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"]
 
 
 @pytest.fixture
@@ -181,6 +224,8 @@ async def test_cached_pages_are_served_in_each_encoding_with_one_etag(
         assert revalidated.content == b""
         assert "content-encoding" not in revalidated.headers
         assert revalidated.headers["etag"] == etag
+        # As the 200 did (RFC 9110, 15.4.5): a cache revalidating keeps one copy per encoding.
+        assert "accept-encoding" in revalidated.headers["vary"].lower()
     # A client that only takes zstd still gets it, from the middleware.
     async with client.stream("GET", url, headers={"Accept-Encoding": "zstd"}) as zstd:
         raw = b"".join([chunk async for chunk in zstd.aiter_raw()])

@@ -81,7 +81,7 @@ async def test_zero_attempts_disables_the_limit() -> None:
 class FailingStore(MemoryTTLStore):
     """An in-process store whose counter fails like an unreachable Redis."""
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+    async def hit(self, key: str, window_seconds: int, amount: int = 1) -> tuple[int, float]:
         raise RedisConnectionError("Connection refused")
 
 
@@ -191,6 +191,42 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
         assert await attempt("198.51.100.2", "other@example.com") == 401
 
 
+async def test_rotating_addresses_within_one_network_shares_its_login_limit(
+    settings: Settings,
+) -> None:
+    """An IPv6 subscriber holds a whole /64: one address per attempt must not reset the
+    count (the per-address limit alone let every attempt through)."""
+    behind_proxy = settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8"]})
+    network_limit = behind_proxy.login_network_attempts_per_window
+    assert network_limit > behind_proxy.login_attempts_per_window  # the defaults
+    async with serve(behind_proxy, peer=("127.0.0.1", 5000)) as (_, client):
+
+        async def attempt(address: str, email: str) -> httpx.Response:
+            body = {"email": email, "password": "not the password"}
+            return await client.post(LOGIN, json=body, headers={"X-Forwarded-For": address})
+
+        statuses = [
+            (await attempt(f"2001:db8:1:1::{n:x}", f"u{n}@example.com")).status_code
+            for n in range(1, network_limit + 2)
+        ]
+        assert statuses == [401] * network_limit + [429]
+        refused = await attempt("2001:db8:1:1:ffff::1", "last@example.com")
+        assert refused.status_code == 429
+        assert "from its network" in refused.json()["detail"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # The next /64, and IPv4 addresses, are other networks.
+        assert (await attempt("2001:db8:1:2::1", "next@example.com")).status_code == 401
+        assert (await attempt("198.51.100.1", "v4@example.com")).status_code == 401
+
+
+def test_login_keys_count_the_address_its_network_and_the_email() -> None:
+    keys = login_keys("2001:db8:1:1::7", "ada@example.com", 10, network_limit=20)
+    assert [(key.name, key.limit) for key in keys] == [("ip", 10), ("network", 20), ("email", 10)]
+    assert keys[1].value == "2001:db8:1:1::/64"
+    mapped = login_keys("::ffff:198.51.100.7", "ada@example.com", 10, network_limit=20)
+    assert mapped[1].value == "198.51.100.0/24"  # an IPv4-mapped address is IPv4
+
+
 VIEWER = "cloudfront-viewer-address"
 
 
@@ -297,6 +333,7 @@ async def test_registration_over_the_limit_answers_429_with_retry_after(
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("login_network_attempts_per_window", -1),
         ("registration_attempts_per_window", -1),
         ("registration_network_attempts_per_window", -1),
         ("registration_window_seconds", 0),

@@ -59,6 +59,40 @@ async def test_a_configured_origin_is_echoed_and_may_send_credentials(
     assert simple.headers["access-control-allow-origin"] == ALLOWED
 
 
+async def test_browsers_may_send_every_header_the_api_reads_and_read_what_it_answers(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    """Optimistic concurrency (If-Match with the ETag) and read-your-writes
+    (X-Read-After-LSN) work from a browser on another origin."""
+    preflight = await cors_client.options(
+        f"{ITEMS}/1",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type, if-match, "
+            "if-none-match, x-read-after-lsn, x-request-id",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    for header in ("if-match", "if-none-match", "x-read-after-lsn", "x-request-id"):
+        assert header in allowed
+    assert "HEAD" in preflight.headers["access-control-allow-methods"]
+    account = {"email": "cors@example.com", "password": PASSWORD}
+    assert (await cors_client.post("/api/v1/auth/register", json=account)).status_code == 202
+    tokens = (await cors_client.post("/api/v1/auth/login", json=account)).json()
+    created = await cors_client.post(
+        ITEMS,
+        json={"name": "Lamp"},
+        headers={"Origin": ALLOWED, "Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert created.status_code == 201
+    exposed = {
+        name.strip().lower() for name in created.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"etag", "location", "retry-after", "x-read-after-lsn", "x-request-id"} <= exposed
+
+
 async def test_an_unlisted_origin_is_not_allowed(cors_client: httpx.AsyncClient) -> None:
     preflight = await cors_client.options(ITEMS, headers=_preflight("https://evil.example"))
     assert preflight.status_code == 400

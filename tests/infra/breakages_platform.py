@@ -37,6 +37,15 @@ def app_starts_without_migrating(rs: Resources) -> None:
     edit_containers(rs, "app", lambda c: c["app"].pop("dependsOn"))
 
 
+def app_closes_idle_connections_before_the_alb(rs: Resources) -> None:
+    def as_short_as_the_alb(containers: dict[str, Any]) -> None:
+        for variable in containers["app"]["environment"]:
+            if variable["name"] == "SERVER_IDLE_TIMEOUT_SECONDS":
+                variable["value"] = "60"
+
+    edit_containers(rs, "app", as_short_as_the_alb)
+
+
 def mutable_image_tags(rs: Resources) -> None:
     first(rs, "aws:ecr/repository:Repository")["imageTagMutability"] = "MUTABLE"
 
@@ -84,6 +93,7 @@ def first_resource(rs: Resources, type_: str) -> dict[str, Any]:
 BREAKAGES = [
     Breakage("replica-source-password-not-managed", rds_managed_password),
     Breakage("essential-containers-health-checked", worker_without_health_check),
+    Breakage("target-idle-outlasts-load-balancer", app_closes_idle_connections_before_the_alb),
     Breakage("deploy-runs-migrations", app_starts_without_migrating),
     Breakage("ecr-scan-and-immutable-tags", mutable_image_tags),
     Breakage("images-pinned", worker_runs_latest, "lean-redis-no-cdn", "dev"),

@@ -160,6 +160,19 @@ def test_network(service: Rendered, stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_the_connection_budget_is_one_number_and_the_alb_closes_idle_connections_first(
+    service: Rendered, stack: str
+) -> None:
+    """SERVER_MAX_CONNECTIONS is the budget Granian and the local HAProxy use (256 by
+    default); the service waits for a request head longer than the ALB keeps an idle
+    connection, so the ALB always closes first (a target closing first answers 502)."""
+    alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
+    app = env(service, stack)
+    assert app["SERVER_MAX_CONNECTIONS"] == "256"
+    assert float(app["SERVER_IDLE_TIMEOUT_SECONDS"]) > alb["idleTimeout"] == 60
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_load_balancer(service: Rendered, stack: str) -> None:
     alb = service.one(stack, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
     group = service.one(stack, "aws:lb/targetGroup:TargetGroup")["inputs"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from .model import (
     ECS_SERVICE,
+    LOAD_BALANCERS,
     LOG_GROUP,
     MQ_BROKER,
     RDS_INSTANCE,
@@ -25,6 +26,8 @@ from .model import (
 )
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+# The service's setting for how long a connection may go without a request (app/settings.py).
+SERVER_IDLE_TIMEOUT = "SERVER_IDLE_TIMEOUT_SECONDS"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 SNS_TOPIC = "aws:sns/topic:Topic"
@@ -107,6 +110,45 @@ def essential_containers_health_checked(resources: list[Resource]) -> list[str]:
         and not (c.get("healthCheck") or {}).get("command")
         and c.get("name") not in behind_target_group
     ]
+
+
+def target_idle_outlasts_load_balancer(resources: list[Resource]) -> list[str]:
+    """The service behind an ALB keeps idle connections longer than the ALB does
+    (SERVER_IDLE_TIMEOUT_SECONDS above the load balancer's idleTimeout), so the ALB closes
+    them first; otherwise it can send a request on a connection the service is closing and
+    answer 502.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html#connection-idle-timeout
+    """
+    balancers = [
+        r
+        for r in of_types(resources, *LOAD_BALANCERS)
+        if r.props.get("loadBalancerType", "application") == "application"
+    ]
+    if not balancers:
+        return []
+    # ELB's default when unset is 60 s (the same page).
+    alb_idle = max(int(r.props.get("idleTimeout") or 60) for r in balancers)
+    behind_target_group = _load_balanced_containers(resources)
+    problems = []
+    for task in of_types(resources, TASK_DEFINITION):
+        for container in _container_definitions(task):
+            if container.get("name") not in behind_target_group:
+                continue
+            environment = {
+                str(e.get("name")): str(e.get("value")) for e in container.get("environment") or []
+            }
+            value = environment.get(SERVER_IDLE_TIMEOUT)
+            try:
+                seconds = float(value) if value is not None else None
+            except ValueError:
+                seconds = None
+            if seconds is None or seconds <= alb_idle:
+                problems.append(
+                    f"{task.name}: container {container.get('name')!r} has {SERVER_IDLE_TIMEOUT}"
+                    f"={value or 'unset (10 s)'}, not above the load balancer's idle timeout "
+                    f"({alb_idle} s); set it to at least {alb_idle + 1}"
+                )
+    return problems
 
 
 def deploy_runs_migrations(resources: list[Resource]) -> list[str]:
@@ -405,6 +447,11 @@ PLATFORM: tuple[Policy, ...] = (
         "essential-containers-health-checked",
         "Every essential container has a health check or sits behind a target group",
         essential_containers_health_checked,
+    ),
+    Policy(
+        "target-idle-outlasts-load-balancer",
+        "The service behind an ALB keeps idle connections longer than the ALB does",
+        target_idle_outlasts_load_balancer,
     ),
     Policy(
         "deploy-runs-migrations",

@@ -10,7 +10,8 @@ from typing import TypeVar
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
-from app.api.deps import WriteSession, resources_of
+from app.api.deps import UntrackedWriteSession, WriteSession, resources_of
+from app.api.strict_json import StrictJsonRoute
 from app.auth.client_ip import Networks, client_ip, parse_networks
 from app.auth.password_strength import WeakPasswordError, check_strength
 from app.auth.passwords import HashingBusyError
@@ -29,15 +30,15 @@ from app.schemas.auth import (
 from app.schemas.errors import error_responses
 from app.settings import Settings
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJsonRoute)
 T = TypeVar("T")
 
 HASHING_RETRY_AFTER_SECONDS = 2
 UNAUTHORIZED = error_responses(401, _401="Wrong email or password, or an unusable token")
 TOO_MANY = error_responses(
     429,
-    _429="Too many login attempts for this email or from this address; retry after "
-    "Retry-After seconds",
+    _429="Too many login attempts for this email, from this address or from its network; "
+    "retry after Retry-After seconds",
 )
 BUSY = error_responses(
     503,
@@ -57,12 +58,13 @@ BUSY = error_responses(
     ),
 )
 async def register(
-    body: Credentials, request: Request, session: WriteSession
+    body: Credentials, request: Request, session: UntrackedWriteSession
 ) -> RegistrationAccepted:
     """Create an account; the answer is the same whether or not the email already has one.
 
     So that sign-up cannot tell which emails have accounts, a taken email gets the same
-    202 and body, after the same work (the password is hashed either way). Log in to use
+    202, headers and body, after the same work (the password is hashed either way; no
+    read-your-writes token, which only a committed new account would get). Log in to use
     the account: that is the only step whose answer depends on the password.
     """
     resources = resources_of(request)
@@ -99,8 +101,17 @@ async def login(body: LoginRequest, request: Request, session: WriteSession) -> 
     limiter = RateLimiter(
         resources.store, limit="login", window_seconds=settings.login_window_seconds
     )
-    keys = login_keys(_client_ip(request, settings), body.email, settings.login_attempts_per_window)
-    await limiter.check(keys, "Too many login attempts for this account or from this address")
+    keys = login_keys(
+        _client_ip(request, settings),
+        body.email,
+        settings.login_attempts_per_window,
+        network_limit=settings.login_network_attempts_per_window,
+        ipv4_prefix_length=settings.rate_limit_ipv4_prefix_length,
+        ipv6_prefix_length=settings.rate_limit_ipv6_prefix_length,
+    )
+    await limiter.check(
+        keys, "Too many login attempts for this account, from this address or from its network"
+    )
     user = await users.find_user_by_email(session, body.email)
     # Verify even for an unknown email, so timing does not reveal which emails exist.
     password_matches = await _busy_is_503(

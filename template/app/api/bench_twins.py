@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentUserId, ReadSession, ResponseCache, WriteSession, resources_of
 from app.api.items import CATALOG_CACHE, ITEM_CACHE
+from app.api.strict_json import StrictJsonRoute
 from app.db.models import Item, ItemStatus
 from app.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.jobs.handlers import RECOMPUTE_ITEM_SEARCH_FIELDS, recompute_item_search_fields
@@ -36,7 +37,9 @@ from app.jobs.message import JobMessage
 from app.jobs.registry import JobContext
 from app.schemas.items import ItemCreate, ItemOut, ItemPage
 
-router = APIRouter(prefix="/bench", tags=["bench"], include_in_schema=False)
+router = APIRouter(
+    prefix="/bench", tags=["bench"], include_in_schema=False, route_class=StrictJsonRoute
+)
 
 PAGE_ASSETS = 20
 # The largest offset accepted: deep enough for the benchmark, bounded against abuse.

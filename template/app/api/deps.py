@@ -1,10 +1,11 @@
 """Every request dependency in one place, so routes read as plain functions.
 
-Routes take what they need as annotated parameters: ``WriteSession``, ``ReadSession``
-or ``LazyReadSession`` for the database, ``ResponseCache`` for cache-aside,
-``PageParams`` for keyset pages, ``CurrentUserId``/``OptionalUserId`` for the caller,
-and ``PublicCacheControl`` to let browsers and the CDN keep a response. The modules
-behind them (app/db/, app/cache.py, app/auth/) know nothing about FastAPI.
+Routes take what they need as annotated parameters: ``WriteSession``,
+``UntrackedWriteSession``, ``ReadSession`` or ``LazyReadSession`` for the database,
+``ResponseCache`` for cache-aside, ``PageParams`` for keyset pages,
+``CurrentUserId``/``OptionalUserId`` for the caller, and ``PublicCacheControl`` to let
+browsers and the CDN keep a response. The modules behind them (app/db/, app/cache.py,
+app/auth/) know nothing about FastAPI.
 """
 
 from __future__ import annotations
@@ -69,6 +70,16 @@ async def get_write_session(request: Request, response: Response) -> AsyncIterat
         yield session
 
 
+async def get_untracked_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A primary session whose commits hand out no read-your-writes token.
+
+    For writes whose answer must not show whether anything was written: sign-up commits
+    only for a new email, so a token in its answer would tell new emails from taken ones.
+    """
+    async with resources_of(request).session_factory() as session:
+        yield session
+
+
 def _client_lsn(request: Request) -> int | None:
     """The WAL position of the client's last write, if it sent back a token we issued."""
     return resources_of(request).lsn_tokens.newest(
@@ -90,6 +101,7 @@ async def get_read_session_on_demand(request: Request) -> AsyncIterator[ReadSess
 
 # Endpoints that change data, or read and then write, take a WriteSession.
 WriteSession = Annotated[AsyncSession, Depends(get_write_session)]
+UntrackedWriteSession = Annotated[AsyncSession, Depends(get_untracked_write_session)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 LazyReadSession = Annotated[ReadSessionOnDemand, Depends(get_read_session_on_demand)]
 

@@ -22,6 +22,7 @@ from app.api.deps import (
     WriteSession,
     page_from,
 )
+from app.api.strict_json import StrictJsonRoute
 from app.cache import Cache
 from app.db.models import Item, ItemStatus
 from app.db.pagination import DEFAULT_PAGE_SIZE, PageRequest, next_cursor
@@ -46,7 +47,7 @@ from app.schemas.items import (
     ItemUpdate,
 )
 
-router = APIRouter(tags=["items"])
+router = APIRouter(tags=["items"], route_class=StrictJsonRoute)
 
 NOT_FOUND = "Item not found"
 MISSING = error_responses(404, _404=NOT_FOUND)

@@ -1,43 +1,60 @@
-"""422 bodies that never echo a secret back.
+"""422 bodies that say where and what was wrong, never what was sent.
 
-FastAPI's validation errors carry each invalid value as ``input``. For a password, that
-puts the secret in the response, and from there in browser devtools, proxies' and
-clients' logs. This handler answers the same body without ``input`` for every error on
-an ``auth``-tagged route (whose bodies hold passwords and refresh tokens, even when the
-body is not the expected object at all) and for any field named like a password or token
-elsewhere; other errors keep it, since it helps clients find their mistake.
+FastAPI's validation errors carry each invalid value as ``input`` (and some details as
+``ctx``). Echoed back, that put passwords and tokens into browsers, proxies and client
+logs, made the answer as large as the request (a 1 MiB body of 50,000 unknown keys got a
+5.5 MB 422, encoded on the event loop for 1.8 s), and crashed into a 500 on a value JSON
+cannot hold. So every route's 422 keeps, for each error, its location (``loc``), its
+``type`` and its message (``msg``), which say which field is wrong and how to fix it: at
+most ``MAX_ERRORS`` of them, then one more saying how many were left out; each part is
+cut to ``MAX_TEXT_CHARS``. The body's size and the time to build it are bounded whatever
+the request held.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.encoders import jsonable_encoder
+import orjson
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
-SECRET_ROUTE_TAGS = frozenset({"auth"})
-SECRET_FIELD_WORDS = ("password", "token", "secret")
+MAX_ERRORS = 20
+MAX_TEXT_CHARS = 200
 
 
-async def redacted_validation_errors(request: Request, exc: Exception) -> JSONResponse:
+async def redacted_validation_errors(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for that type only
-    route_tags = set(getattr(request.scope.get("route"), "tags", None) or ())
-    secret_route = bool(route_tags & SECRET_ROUTE_TAGS)
-    errors = [
-        _without_input(error) if secret_route or _names_a_secret(error) else error
-        for error in exc.errors()
-    ]
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
-
-
-def _names_a_secret(error: dict[str, Any]) -> bool:
-    return any(
-        isinstance(part, str) and any(word in part.lower() for word in SECRET_FIELD_WORDS)
-        for part in error.get("loc", ())
+    errors = exc.errors()
+    detail = [_summary(error) for error in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        left_out = len(errors) - MAX_ERRORS
+        detail.append(
+            {
+                "type": "too_many_errors",
+                "loc": [_text(part) for part in errors[MAX_ERRORS].get("loc", ())[:1]],
+                "msg": f"{left_out} more error(s) not listed; fix these and send again",
+            }
+        )
+    return Response(
+        orjson.dumps({"detail": detail}), status_code=422, media_type="application/json"
     )
 
 
-def _without_input(error: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in error.items() if key != "input"}
+def _summary(error: dict[str, Any]) -> dict[str, Any]:
+    """Where and what: the location, type and message, without the input or context."""
+    message = str(error.get("msg", ""))
+    reason = (error.get("ctx") or {}).get("error")
+    if error.get("type") == "json_invalid" and reason:  # orjson's reason names no input
+        message = f"{message}: {reason}"
+    return {
+        "type": _text(error.get("type", "")),
+        "loc": [part if isinstance(part, int) else _text(part) for part in error.get("loc", ())],
+        "msg": _text(message),
+    }
+
+
+def _text(value: object) -> str:
+    """``value`` as text a JSON answer can hold: cut short, lone surrogates replaced."""
+    text = str(value)[:MAX_TEXT_CHARS]
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import CurrentUserId, WriteSession
+from app.api.strict_json import StrictJsonRoute
 from app.repositories import users
 from app.schemas.errors import error_responses
 from app.schemas.users import UserOut
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=StrictJsonRoute)
 
 
 @router.get("/me", responses=error_responses(401))

@@ -3,12 +3,13 @@
 A limiter counts one event against several keys at once, and any key over its limit
 answers 429 with Retry-After. The keys say who is limited:
 
-- login: per client IP (one address cannot try many accounts) and per account email
-  (many addresses cannot brute-force one account). The price of the email key is that
-  anyone can keep one account's logins refused for one window at a time; the owner's
-  sessions and refreshes keep working.
-- registration: per client IP and per client network (a /24 or /64 by default), since
-  each sign-up costs an argon2 hash and a row, and one allocation holds many addresses.
+- login: per client IP (one address cannot try many accounts), per client network (a
+  /24 or /64 by default: an IPv6 subscriber holds a whole /64, so rotating addresses in
+  it must not reset the count) and per account email (many addresses cannot brute-force
+  one account). The price of the email key is that anyone can keep one account's logins
+  refused for one window at a time; the owner's sessions and refreshes keep working.
+- registration: per client IP and per client network, since each sign-up costs an
+  argon2 hash and a row, and one allocation holds many addresses.
 
 Counting every attempt (not only failures) keeps each key one atomic store call, so
 parallel requests cannot slip past it. Emails are hashed in keys so the store holds no
@@ -105,10 +106,25 @@ class RateLimiter:
             )
 
 
-def login_keys(client_ip: str, email: str, limit: int) -> list[Key]:
-    """Per client IP and per account email, ``limit`` each."""
+def login_keys(
+    client_ip: str,
+    email: str,
+    limit: int,
+    *,
+    network_limit: int = 0,
+    ipv4_prefix_length: int = 24,
+    ipv6_prefix_length: int = 64,
+) -> list[Key]:
+    """Per client IP and per account email, ``limit`` each; per client network
+    ``network_limit`` (0: none)."""
     email_digest = hashlib.sha256(email.encode()).hexdigest()
-    return [Key("ip", client_ip, limit), Key("email", email_digest, limit)]
+    network = network_key(
+        client_ip,
+        network_limit,
+        ipv4_prefix_length=ipv4_prefix_length,
+        ipv6_prefix_length=ipv6_prefix_length,
+    )
+    return [Key("ip", client_ip, limit), network, Key("email", email_digest, limit)]
 
 
 def registration_keys(

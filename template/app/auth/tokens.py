@@ -10,16 +10,23 @@ exactly the same clock.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
+
+from app.db.types import MAX_BIGINT
 
 ALGORITHM = "HS256"
 TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "type", "fam"]
+# A user id as issue() writes it: ASCII digits ([0-9], not str.isdigit(), which accepts
+# '²'), no leading zero, and within the id column (checked after parsing).
+_USER_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 class InvalidAccessTokenError(Exception):
@@ -85,16 +92,37 @@ class AccessTokens:
             )
         except jwt.PyJWTError as error:
             raise InvalidAccessTokenError(str(error)) from error
+        # Signed with our key, yet maybe not by issue(): a key shared with another service,
+        # or a leaked one. Every claim read below has the type issue() writes, or the token
+        # is refused (401), never a 500 further on.
+        sub = claims["sub"]
         if (
             claims["type"] != TOKEN_TYPE
-            or not str(claims["sub"]).isdigit()
+            or not isinstance(sub, str)
+            or not _USER_ID.fullmatch(sub)
+            or int(sub) > MAX_BIGINT
             or not isinstance(claims["fam"], str)
+            or not isinstance(claims["jti"], str)
         ):
             raise InvalidAccessTokenError("not an access token")
         return AccessTokenClaims(
-            user_id=int(claims["sub"]),
+            user_id=int(sub),
             token_id=claims["jti"],
             family_id=claims["fam"],
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            issued_at=_timestamp(claims["iat"]),
+            expires_at=_timestamp(claims["exp"]),
         )
+
+
+def _timestamp(value: Any) -> datetime:
+    """A NumericDate claim as issue() writes it (an integer a datetime holds), else refused.
+
+    PyJWT checks exp and iat after int(), so "1796693552" (a string) or 10**20 (past year
+    9999) pass its checks and would fail here as TypeError or OverflowError.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidAccessTokenError("exp and iat must be integers")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidAccessTokenError("exp or iat is out of range") from None

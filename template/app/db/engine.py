@@ -29,6 +29,9 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         "pool_recycle": settings.database_pool_recycle_seconds,
         # A connection the server dropped (failover, idle timeout) is replaced, not served.
         "pool_pre_ping": True,
+        # Database errors name the statement, never its bound values: those hold emails,
+        # password hashes and tokens, and the error's text reaches logs and tracebacks.
+        "hide_parameters": True,
     }
     if backend == "postgresql":
         server_settings = {"application_name": "app"}

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.db.types import MAX_BIGINT
+from app.db.types import MAX_BIGINT, as_utc
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -42,14 +42,15 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
+        # Only cursors this API could have issued: an aware time that UTC can hold (the
+        # column's zone; as_utc refuses the rest) and an id the column holds.
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created_at, row_id = orjson.loads(raw)
-            cursor = cls(datetime.fromisoformat(created_at), int(row_id))
+            cursor = cls(as_utc(datetime.fromisoformat(created_at)), int(row_id))
         except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as error:
             raise InvalidCursorError(token) from error
-        # Only cursors this API could have issued: an aware time and an id the column holds.
-        if cursor.created_at.tzinfo is None or not 0 < cursor.id <= MAX_BIGINT:
+        if not 0 < cursor.id <= MAX_BIGINT:
             raise InvalidCursorError(token)
         return cursor
 

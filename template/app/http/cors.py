@@ -13,11 +13,24 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from app.db.read_your_writes import READ_AFTER_LSN_HEADER
 from app.settings import Settings
 
-ALLOWED_METHODS = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "If-None-Match", "X-Request-ID")
-EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "X-Request-ID")
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS")
+# Every request header the API reads: If-Match for optimistic concurrency on PATCH and
+# DELETE, X-Read-After-LSN to read one's own writes (the cookie needs credentials).
+ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    READ_AFTER_LSN_HEADER,
+    "X-Request-ID",
+)
+# Every response header a browser script needs beyond the CORS-safelisted ones: the ETag
+# to send back in If-Match, the token to send back in X-Read-After-LSN, where a created
+# item lives, when to retry, and the id to quote in a bug report.
+EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", READ_AFTER_LSN_HEADER, "X-Request-ID")
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

@@ -31,8 +31,13 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 class ETagMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """``compression_minimum_size_bytes``: bodies this large get compressed (and ``Vary:
+    Accept-Encoding``) outside this layer; their 304 must say ``Vary`` too (RFC 9110,
+    section 15.4.5), and the compression layer passes a 304 through untouched."""
+
+    def __init__(self, app: ASGIApp, *, compression_minimum_size_bytes: int | None = None) -> None:
         self.app = app
+        self.vary_from_bytes = compression_minimum_size_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -64,16 +69,22 @@ class ETagMiddleware:
             if message.get("more_body", False):
                 return
             assert start is not None  # noqa: S101 - ASGI sends the start message first
-            await _send_tagged(start, b"".join(chunks), if_none_match, send)
+            body = b"".join(chunks)
+            varies = self.vary_from_bytes is not None and len(body) >= self.vary_from_bytes
+            await _send_tagged(start, body, if_none_match, send, varies=varies)
 
         await self.app(scope, receive, buffering_send)
 
 
-async def _send_tagged(start: Message, body: bytes, if_none_match: str | None, send: Send) -> None:
+async def _send_tagged(
+    start: Message, body: bytes, if_none_match: str | None, send: Send, *, varies: bool
+) -> None:
     etag = weak_etag(body)
     headers = MutableHeaders(scope=start)
     headers["ETag"] = etag
     if if_none_match is not None and etag_matches(if_none_match, etag):
+        if varies:
+            headers.add_vary_header("Accept-Encoding")
         start["status"] = 304
         start["headers"] = [(k, v) for k, v in start["headers"] if k not in _BODY_HEADERS]
         await send(start)

@@ -10,8 +10,10 @@ from app.http.cache_control import CacheControlMiddleware
 from app.http.compression import compression
 from app.http.cors import cors
 from app.http.etag import ETagMiddleware
+from app.http.head import HeadAsGetMiddleware
 from app.http.observed import ObservedRequestsMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
+from app.http.server_errors import ServerErrorMiddleware
 from app.http.trusted_hosts import TrustedHostMiddleware
 from app.observability.logging import AccessLog
 from app.observability.metrics import RequestMetrics
@@ -35,6 +37,8 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             # Production clients reach the service over TLS (CDN, load balancer).
             hsts_on_plain_http=settings.environment is Environment.PRODUCTION,
         ),
+        # Inside both: an unhandled error's 500 gets the request id and security headers.
+        Middleware(ServerErrorMiddleware),
     ]
     if settings.allowed_hosts != ["*"]:
         stack.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
@@ -47,10 +51,15 @@ def http_middleware(settings: Settings) -> list[Middleware]:
             Middleware(ProfilingMiddleware, admin_token=settings.admin_token.get_secret_value())
         )
     stack += [
+        # Outside compression and ETags: a HEAD gets exactly the GET's headers.
+        Middleware(HeadAsGetMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes),
         compression(minimum_size_bytes=settings.compression_minimum_size_bytes),
         # Inside compression: the tag hashes the uncompressed body.
-        Middleware(ETagMiddleware),
+        Middleware(
+            ETagMiddleware,
+            compression_minimum_size_bytes=settings.compression_minimum_size_bytes,
+        ),
         # Innermost, so the ETag (and 304s) are computed on what the route answered and
         # every layer above sees the final Cache-Control.
         Middleware(CacheControlMiddleware),

@@ -79,6 +79,10 @@ class PrecompressedResponse(Response):
             elif name == b"if-none-match":
                 if_none_match = value
         headers = [*self.raw_headers, (b"etag", etag)]
+        if br:  # compressed forms exist: the answer depends on Accept-Encoding
+            # A 304 says so too (RFC 9110, 15.4.5): a cache that revalidates keeps one
+            # stored answer per encoding only if every answer names the header it varies on.
+            headers.append(_VARY)
         if if_none_match is not None and etag_matches(
             if_none_match.decode("latin-1"), etag.decode()
         ):
@@ -89,8 +93,7 @@ class PrecompressedResponse(Response):
         start = _HEADER.size
         end = start + identity
         encoding = None
-        if br:  # compressed forms exist: the answer depends on Accept-Encoding
-            headers.append(_VARY)
+        if br:
             encodings = parse_accept_encoding(accepted.decode("latin-1")) if accepted else ()
             if "br" in encodings:
                 start, end, encoding = end, end + br, b"br"

@@ -7,6 +7,7 @@ own address as Host (the ALB its private IP), and the answer names no host.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,13 +17,19 @@ _REFUSED = (
     b'{"detail":"Unknown Host header: this service answers only for the host names in '
     b'its ALLOWED_HOSTS setting"}'
 )
+# What RFC 9110 allows in Host: a name (or IPv4 address), or an IPv6 address in brackets,
+# then an optional :port of digits. Anything else (localhost:@evil.com, user@host, a
+# second colon) is no host of ours, whatever its first part says.
+_HOST = re.compile(r"(?:([a-z0-9.-]+)|\[([0-9a-f:.]+)\])(?::[0-9]*)?", re.IGNORECASE)
 
 
-def host_name(host: str) -> str:
-    """The name part of a Host header value: no port, no IPv6 brackets, lower case."""
-    if host.startswith("["):  # [::1]:8000
-        return host[1:].partition("]")[0].lower()
-    return host.rpartition(":")[0].lower() if ":" in host else host.lower()
+def host_name(host: str) -> str | None:
+    """The name part of a Host header value (no port, no IPv6 brackets, lower case), or
+    None when the value is not ``host[:port]``."""
+    match = _HOST.fullmatch(host)
+    if match is None:
+        return None
+    return (match[1] or match[2]).lower()
 
 
 class TrustedHostMiddleware:
@@ -50,7 +57,9 @@ class TrustedHostMiddleware:
                 host = value
                 break
         name = host_name(host.decode("latin-1"))
-        if name in self.names or (self.suffixes and name.endswith(self.suffixes)):
+        if name is not None and (
+            name in self.names or (self.suffixes and name.endswith(self.suffixes))
+        ):
             await self.app(scope, receive, send)
             return
         await send(

@@ -35,10 +35,11 @@ class TTLStore(Protocol):
         """Restart ``key``'s TTL; False when it no longer exists."""
         ...
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """Count one event in ``key``'s fixed window, which starts at its first event.
+    async def hit(self, key: str, window_seconds: int, amount: int = 1) -> tuple[int, float]:
+        """Count ``amount`` (one event, or a size) in ``key``'s fixed window, which starts at
+        its first count.
 
-        Returns the count so far and the seconds until the window ends, atomically.
+        Returns the total so far and the seconds until the window ends, atomically.
         """
         ...
 

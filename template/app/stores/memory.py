@@ -64,12 +64,12 @@ class MemoryTTLStore:
         await self.set(key, value, ttl_seconds)
         return True
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+    async def hit(self, key: str, window_seconds: int, amount: int = 1) -> tuple[int, float]:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is None or entry[0] <= now:
             entry = (now + window_seconds, b"0")
-        count = int(entry[1]) + 1
+        count = int(entry[1]) + amount
         self._entries[key] = (entry[0], str(count).encode())
         return count, entry[0] - now
 

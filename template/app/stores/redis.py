@@ -64,11 +64,11 @@ class RedisTTLStore:
     async def expire(self, key: str, ttl_seconds: int) -> bool:
         return bool(await self.client.expire(key, ttl_seconds))
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
+    async def hit(self, key: str, window_seconds: int, amount: int = 1) -> tuple[int, float]:
         # One MULTI/EXEC: create the counter with its TTL if absent, count, read the TTL.
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=window_seconds, nx=True)
-            pipe.incr(key)
+            pipe.incrby(key, amount)
             pipe.pttl(key)
             _, count, ttl_ms = await pipe.execute()
         return int(count), max(int(ttl_ms), 0) / 1000

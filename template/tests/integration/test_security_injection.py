@@ -47,3 +47,13 @@ async def test_ids_beyond_the_id_column_are_422(client: httpx.AsyncClient) -> No
     response = await client.get("/api/v1/items/9223372036854775808")
     assert response.status_code == 422
     assert "less than or equal to 9223372036854775807" in response.text
+
+
+async def test_a_cursor_outside_the_utc_range_is_400_on_postgresql(
+    client: httpx.AsyncClient,
+) -> None:
+    # ["0001-01-01T00:00:00+14:00",5]: year 0 in UTC, which a timestamp cannot carry.
+    cursor = "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwIiw1XQ"
+    response = await client.get("/api/v1/items", params={"cursor": cursor})
+    assert response.status_code == 400
+    assert "Invalid cursor" in response.json()["detail"]
