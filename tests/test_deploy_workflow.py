@@ -232,9 +232,63 @@ def test_the_image_built_and_pushed_is_the_one_every_stack_deploys(service: Path
 def test_two_deploys_of_one_stack_never_overlap(service: Path) -> None:
     job = workflow(service, "deploy-stack.yml")["jobs"]["deploy"]
     assert job["concurrency"] == {
-        "group": "pulumi-${{ inputs.stack }}",
+        "group": "pulumi-deploy-${{ inputs.stack }}",
         "cancel-in-progress": False,
     }
+
+
+def test_previews_never_replace_a_pending_deploy(service: Path) -> None:
+    """GitHub keeps one pending job per concurrency group and a newer one replaces it: a
+    preview in the deploys' group could drop a queued main -> dev deploy (and prod after it).
+    Previews get a group per pull request and may cancel each other; deploys never are."""
+    deploy_group = workflow(service, "deploy-stack.yml")["jobs"]["deploy"]["concurrency"]["group"]
+    groups = {
+        name: job["concurrency"]
+        for name, job in workflow(service, "deploy.yml")["jobs"].items()
+        if "concurrency" in job
+    }
+    assert set(groups) == {"preview-aws"}, "only the preview job has a group of its own"
+    preview = groups["preview-aws"]
+    assert preview["cancel-in-progress"] is True
+    assert "github.event.pull_request.number" in preview["group"]
+    assert preview["group"].split("${{")[0] != deploy_group.split("${{")[0]
+    assert not preview["group"].startswith("pulumi-deploy-")
+
+
+def test_a_first_prod_deploy_has_the_time_it_needs(service: Path) -> None:
+    """A Multi-AZ database with replicas, an MQ cluster and a VPC origin take 15-30 minutes
+    each: two hours, and AWS credentials that last as long (the deploy role's maximum)."""
+    source = (service / "infra" / "tenfold_infra" / "deploy_role.py").read_text()
+    match = re.search(r"^MAX_SESSION_SECONDS = (\d+) \* 3600$", source, re.MULTILINE)
+    assert match, "deploy_role.MAX_SESSION_SECONDS is no longer a number of hours"
+    max_session_seconds = int(match[1]) * 3600
+    job = workflow(service, "deploy-stack.yml")["jobs"]["deploy"]
+    assert job["timeout-minutes"] >= 120
+    credentials = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["with"]["role-duration-seconds"] == max_session_seconds
+    assert job["timeout-minutes"] * 60 <= max_session_seconds
+
+
+def test_ecs_has_its_service_linked_role_before_the_first_deploy(service: Path) -> None:
+    """hashicorp/terraform-provider-aws#15452: ECS makes the role on first use, too late."""
+    steps = workflow(service, "deploy-stack.yml")["jobs"]["deploy"]["steps"]
+    names = [s.get("name", s.get("uses", "")) for s in steps]
+    linked = next(i for i, n in enumerate(names) if "service-linked role" in n)
+    assert linked < next(i for i, s in enumerate(steps) if s.get("id") == "deploy")
+    assert "create-service-linked-role --aws-service-name ecs.amazonaws.com" in steps[linked]["run"]
+    assert "has been taken in this account" in steps[linked]["run"]
+
+
+def test_the_pull_request_preview_uses_the_image_a_deploy_would(service: Path) -> None:
+    """Without `image` the stack file describes a build and push that the deploy never does
+    (it sets image to <IMAGE_REPOSITORY>:<commit SHA>): the preview sets the same."""
+    steps = workflow(service, "deploy.yml")["jobs"]["preview-aws"]["steps"]
+    image = next(i for i, s in enumerate(steps) if "pulumi config set image" in s.get("run", ""))
+    preview = next(i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "preview")
+    assert image < preview
+    assert steps[image]["env"]["REPOSITORY"] == "${{ vars.IMAGE_REPOSITORY }}"
+    assert steps[image]["env"]["TAG"] == "${{ github.event.pull_request.head.sha }}"
+    assert '"$REPOSITORY:$TAG" --stack dev' in steps[image]["run"]
 
 
 def test_workflows_use_oidc_pinned_actions_and_per_job_permissions(service: Path) -> None:

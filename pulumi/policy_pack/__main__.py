@@ -1,7 +1,10 @@
 """Pulumi policy pack: the same checks as the offline preview, for `pulumi preview --policy-pack`.
 
 From a service's infra/: `pulumi preview --policy-pack policy_pack`. The checks live in
-tenfold_infra/policies.py (standard library only), next to this directory.
+tenfold_infra/policies/ (standard library only), next to this directory. A policy's warnings
+(the *.cloudfront.net certificate in prod, say) come as an advisory twin, `<name>-advice`.
+The cross-stack checks (policies/stacks.py) need every stack at once: the bootstrap's offline
+preview runs them, this pack cannot.
 """
 
 import sys
@@ -17,23 +20,43 @@ from tenfold_infra.policies import POLICIES, Policy, Resource
 
 
 def _validator(
-    policy: Policy,
+    check: Callable[[list[Resource]], list[str]],
 ) -> Callable[[StackValidationArgs, Callable[[str, str | None], None]], None]:
     def validate(
         args: StackValidationArgs, report_violation: Callable[[str, str | None], None]
     ) -> None:
         resources = [Resource(r.resource_type, r.name, dict(r.props)) for r in args.resources]
-        for problem in policy.check(resources):
+        for problem in check(resources):
             report_violation(problem, None)
 
     return validate
+
+
+def _advice(policy: Policy) -> list[StackValidationPolicy]:
+    """A policy's warnings, as an advisory twin: reported, never blocking."""
+    if policy.warn is None:
+        return []
+    return [
+        StackValidationPolicy(
+            name=f"{policy.name}-advice",
+            description=f"{policy.description} (advice)",
+            validate=_validator(policy.warn),
+            enforcement_level=EnforcementLevel.ADVISORY,
+        )
+    ]
 
 
 PolicyPack(
     name="tenfold-aws",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
-        StackValidationPolicy(name=p.name, description=p.description, validate=_validator(p))
+        policy
         for p in POLICIES
+        for policy in (
+            StackValidationPolicy(
+                name=p.name, description=p.description, validate=_validator(p.check)
+            ),
+            *_advice(p),
+        )
     ],
 )

@@ -12,21 +12,38 @@ from typing import Any
 import pulumi
 
 from .bootstrap_config import BootstrapConfig, load_bootstrap_config
-from .config import resource_prefix
-from .deploy_role import DeployRole, DeployRoleArgs
+from .deploy_role import DeployRole, DeployRoleArgs, stack_actions
 from .github_oidc import GithubOidc, GithubOidcArgs
 from .names import fit
 from .registry import image_repository
+from .stack import footprint, record_names
 from .state_backend import StateBackend, StateBackendArgs
 
 # IAM role names have at most 64 characters; ECR repository names 256.
 ROLE_NAME_LIMIT = 64
 ECR_NAME_LIMIT = 256
+# The tag naming the service stack a deploy role (and each of its policies) serves.
+SERVICE_STACK_TAG = "ServiceStack"
 
 
 def deploy_role_name(service_project: str, stack: str) -> str:
     """`deploy-<project>-<stack>`: outside the `<project>-<stack>-*` names the role may edit."""
     return fit(f"deploy-{service_project}-{stack}", ROLE_NAME_LIMIT)
+
+
+def foreign_record_names(config: BootstrapConfig, stack: str) -> tuple[str, ...]:
+    """The other stacks' domains under this stack's own (dev.api.example.com under
+    api.example.com): the records this stack's role must not change."""
+    own = config.service_stacks[stack].domain_name
+    if not own:
+        return ()
+    return tuple(
+        sorted(
+            other.domain_name
+            for name, other in config.service_stacks.items()
+            if name != stack and other.domain_name and other.domain_name.endswith(f".{own}")
+        )
+    )
 
 
 def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
@@ -66,12 +83,16 @@ def build(config: BootstrapConfig) -> dict[str, pulumi.Output[Any]]:
                 environment=environment,
                 role_name=deploy_role_name(config.service_project, stack),
                 region=config.region,
-                name_prefix=resource_prefix(config.service_project, stack),
-                hosted_zone_id=config.hosted_zone_id,
+                # The service stack's own config says what its deploy needs.
+                name_prefix=config.service_stacks[stack].name,
+                actions=stack_actions(footprint(config.service_stacks[stack])),
+                hosted_zone_id=config.service_stacks[stack].hosted_zone_id,
+                record_names=record_names(config.service_stacks[stack]),
+                foreign_record_names=foreign_record_names(config, stack),
                 state_bucket=backend.bucket_name if backend else None,
                 state_key_arn=backend.key_arn if backend else None,
                 release_repository=release_name,
-                tags={**tags, "Environment": environment},
+                tags={**tags, "Environment": environment, SERVICE_STACK_TAG: stack},
             ),
         )
         for stack, environment in config.environments.items()

@@ -4,18 +4,24 @@ Keys live in the bootstrap project's namespace of infra/bootstrap/Pulumi.<stack>
 (`<project>-bootstrap:githubRepository: acme/orders`). One bootstrap stack per AWS account:
 it creates the GitHub OIDC provider, one deploy role per service stack deployed to that
 account, and optionally the S3 bucket and KMS key of a self-managed Pulumi state backend.
+
+Each deploy role is derived from its service stack's own config (infra/Pulumi.<stack>.yaml,
+read and validated like `pulumi up` reads it): its name prefix, its hosted zone, and what it
+creates (stack.footprint). Change what a stack creates (cdn, broker, domainName, image) and
+run the bootstrap again.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
-from .config import ConfigError
+from .config import ConfigError, StackConfig, parse_config
 
 # GitHub account names: letters, digits and single hyphens, no hyphen at either end, at most
 # 39 characters. Repository names: letters, digits, '.', '-' and '_', at most 100 characters.
@@ -58,6 +64,8 @@ class BootstrapConfig:
     hosted_zone_id: str | None
     # The service's Pulumi project: its stacks name their resources `<project>-<stack>-...`.
     service_project: str
+    # Each service stack's validated config (infra/Pulumi.<stack>.yaml), by stack name.
+    service_stacks: Mapping[str, StackConfig]
 
     @property
     def name(self) -> str:
@@ -154,10 +162,69 @@ def _optional(
     return value
 
 
+def read_service_stacks(
+    service_directory: Path, stacks: Mapping[str, str]
+) -> dict[str, StackConfig]:
+    """Each service stack's config, read from infra/Pulumi.<stack>.yaml as `pulumi up` reads it."""
+    from .preview import read_stack_config
+
+    configs = {}
+    for stack in stacks:
+        try:
+            project, values = read_stack_config(service_directory, stack)
+            raw = {
+                key.split(":", 1)[1]: value
+                for key, value in values.items()
+                if key.startswith(f"{project}:")
+            }
+            configs[stack] = parse_config(project, stack, raw, values.get("aws:region"))
+        except ConfigError as error:
+            raise ConfigError(
+                f"service stack {stack!r}: {error} (the bootstrap derives the deploy role of "
+                f"each stack in `environments` from infra/Pulumi.<stack>.yaml)"
+            ) from None
+    return configs
+
+
+def _check_service_stacks(
+    namespace: str,
+    service_project: str,
+    region: str,
+    hosted_zone_id: str | None,
+    stacks: Mapping[str, StackConfig],
+) -> None:
+    for stack, config in stacks.items():
+        if config.project != service_project:
+            raise ConfigError(
+                f"{namespace}:serviceProject is {service_project!r}, but infra/Pulumi.yaml names "
+                f"the service's project {config.project!r}: set serviceProject to it"
+            )
+        if config.region != region:
+            raise ConfigError(
+                f"aws:region is {region}, but service stack {stack!r} deploys to "
+                f"{config.region}: run a bootstrap stack in each account and region, with "
+                "only the environments deployed there"
+            )
+        if hosted_zone_id and config.hosted_zone_id not in (None, hosted_zone_id):
+            raise ConfigError(
+                f"{namespace}:hostedZoneId is {hosted_zone_id}, but service stack {stack!r} "
+                f"validates its domain in {config.hosted_zone_id}: remove hostedZoneId (each "
+                "deploy role now reaches its own stack's zone)"
+            )
+
+
 def parse_bootstrap_config(
-    project: str, stack: str, raw: Mapping[str, str], region: str | None
+    project: str,
+    stack: str,
+    raw: Mapping[str, str],
+    region: str | None,
+    read_stacks: Callable[[Mapping[str, str]], Mapping[str, StackConfig]],
 ) -> BootstrapConfig:
-    """Validate raw string values (as Pulumi stores them) into a BootstrapConfig."""
+    """Validate raw string values (as Pulumi stores them) into a BootstrapConfig.
+
+    `read_stacks` gives the configs of the service stacks `environments` names (by stack); it
+    is called once the bootstrap's own keys are valid, so their errors come first.
+    """
     if not region:
         raise ConfigError(
             "aws:region is required: set it to the AWS region of the service, such as eu-west-1"
@@ -175,35 +242,44 @@ def parse_bootstrap_config(
             "lowercase letters, digits and '-', such as orders",
             service_project,
         )
+    github_repository = _github_repository(project, raw)
+    environments = _environments(project, raw)
+    hosted_zone_id = _optional(
+        project,
+        raw,
+        "hostedZoneId",
+        HOSTED_ZONE_ID,
+        "must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
+    )
+    existing_provider = _optional(
+        project,
+        raw,
+        "existingOidcProviderArn",
+        OIDC_PROVIDER_ARN,
+        "must be the ARN of the account's GitHub OIDC provider, such as "
+        "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com "
+        "(aws iam list-open-id-connect-providers), or be left unset to create it",
+    )
+    service_stacks = read_stacks(environments)
+    _check_service_stacks(project, service_project, region, hosted_zone_id, service_stacks)
     return BootstrapConfig(
         project=project,
         stack=stack,
         region=region,
-        github_repository=_github_repository(project, raw),
-        environments=_environments(project, raw),
-        existing_oidc_provider_arn=_optional(
-            project,
-            raw,
-            "existingOidcProviderArn",
-            OIDC_PROVIDER_ARN,
-            "must be the ARN of the account's GitHub OIDC provider, such as "
-            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com "
-            "(aws iam list-open-id-connect-providers), or be left unset to create it",
-        ),
+        github_repository=github_repository,
+        environments=environments,
+        existing_oidc_provider_arn=existing_provider,
         state_backend=state_backend.lower() == "true",
-        hosted_zone_id=_optional(
-            project,
-            raw,
-            "hostedZoneId",
-            HOSTED_ZONE_ID,
-            "must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
-        ),
+        hosted_zone_id=hosted_zone_id,
         service_project=service_project,
+        service_stacks={s: service_stacks[s] for s in environments},
     )
 
 
-def load_bootstrap_config() -> BootstrapConfig:
-    """Read the running bootstrap stack's config (under `pulumi up` and under the preview's mocks)."""
+def load_bootstrap_config(directory: Path | None = None) -> BootstrapConfig:
+    """Read the running bootstrap stack's config and its service stacks' (under `pulumi up` and
+    under the preview's mocks); `directory` is infra/bootstrap/, the working directory of
+    `pulumi up`."""
     from pulumi.runtime.config import CONFIG, get_config_env
 
     project, stack = pulumi.get_project(), pulumi.get_stack()
@@ -219,4 +295,11 @@ def load_bootstrap_config() -> BootstrapConfig:
         raise ConfigError(
             f"{project}:{unknown[0]} is not a known bootstrap setting: use one of {', '.join(KEYS)}"
         )
-    return parse_bootstrap_config(project, stack, raw, pulumi.Config("aws").get("region"))
+    service_directory = (directory or Path.cwd()).resolve().parent
+    return parse_bootstrap_config(
+        project,
+        stack,
+        raw,
+        pulumi.Config("aws").get("region"),
+        lambda environments: read_service_stacks(service_directory, environments),
+    )

@@ -2,6 +2,9 @@
 
 `python -m tenfold_infra preview --project bootstrap --stack account` from infra/ prints the
 resources, the policy findings and the outputs; nothing is deployed, no credentials needed.
+It also previews each service stack the bootstrap serves (infra/Pulumi.<stack>.yaml) and
+checks the deploy roles against them (policies/stacks.py): what each stack's `pulumi up`
+needs, and that no two stacks share a name or a role's reach.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from typing import Any
 
 from .bootstrap_config import BootstrapConfig
 from .config import ConfigError
-from .policies import Finding
-from .preview import Captured, plan_json, run_program
+from .policies import Finding, Resource, StackPlan, evaluate_stacks
+from .preview import Captured, plan_json, policy_lines, run_program
 
 
 @dataclass
@@ -35,11 +38,30 @@ class BootstrapPreview:
 
 
 def run_bootstrap_preview(directory: Path, stack: str) -> BootstrapPreview:
-    """Run the bootstrap program of `directory` under mocks; ConfigError if its config is invalid."""
+    """Run the bootstrap program of `directory` under mocks, then each service stack it serves
+    (from directory's parent, infra/), and check them together (policies/stacks.py).
+    ConfigError if a config is invalid."""
     from .bootstrap import build
     from .bootstrap_config import load_bootstrap_config
 
-    return BootstrapPreview(*run_program(directory, stack, load_bootstrap_config, build))
+    result = BootstrapPreview(
+        *run_program(directory, stack, lambda: load_bootstrap_config(directory), build)
+    )
+    bootstrap = [Resource(r.type, r.name, r.inputs) for r in result.resources]
+    plans = {name: service_plan(directory.parent, name) for name in result.config.service_stacks}
+    result.findings += evaluate_stacks(bootstrap, plans)
+    return result
+
+
+def service_plan(directory: Path, stack: str) -> StackPlan:
+    """One service stack of `directory` (infra/), previewed under mocks."""
+    from . import stack as stack_module
+    from .config import load_config
+
+    invokes: list[str] = []
+    config, captured, _, _ = run_program(directory, stack, load_config, stack_module.build, invokes)
+    resources = [Resource(r.type, r.name, r.inputs) for r in captured]
+    return StackPlan(stack, config.region, resources, tuple(invokes))
 
 
 def render_text(result: BootstrapPreview) -> str:
@@ -60,8 +82,7 @@ def render_text(result: BootstrapPreview) -> str:
             walk((r.type, r.name), depth + 1)
 
     walk((None, None), 1)
-    lines += ["", "Policies"]
-    lines += [f"  {'PASS' if f.passed else 'FAIL'} {f.name}: {f.message}" for f in result.findings]
+    lines += ["", "Policies", *policy_lines(result.findings)]
     lines += ["", "Outputs"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in sorted(result.outputs.items())]
     return "\n".join(lines)

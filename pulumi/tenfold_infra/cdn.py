@@ -60,6 +60,8 @@ ALB_ORIGIN, STATIC_ORIGIN = "alb", "static"
 class CdnArgs:
     alb_domain_name: pulumi.Input[str]
     origin_verify_secret: pulumi.Input[str]
+    # The app's MAX_REQUEST_BODY_BYTES: the edge web ACL lets bodies up to it through.
+    max_request_body_bytes: int
     # The internal ALB CloudFront reaches through a VPC origin (no domain). None: the ALB is
     # internet-facing with a certificate for alb_domain_name, reached over HTTPS only.
     vpc_origin_alb_arn: pulumi.Input[str] | None = None
@@ -102,6 +104,7 @@ class Cdn(pulumi.ComponentResource):
             name,
             WebFirewallArgs(
                 scope="CLOUDFRONT",
+                max_request_body_bytes=args.max_request_body_bytes,
                 rate_limit_per_5_minutes=args.waf_rate_limit_per_5_minutes,
                 tags=self._tags,
             ),

@@ -35,7 +35,9 @@ from .knobs import (
     whole,
 )
 from .load_balancer import LoadBalancerSettings
+from .names import fit
 from .network import NetworkSettings
+from .policies.edge import VPC_ORIGIN_REGIONS, VPC_ORIGINS_DOC
 from .service import ServiceSettings
 
 Tier = Literal["dev", "prod"]
@@ -65,6 +67,11 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+
+
+# Short enough for `<prefix>-alb` in an ALB's 32 characters and `<prefix>-<role>-<7>` in an
+# IAM role's 64, so every name still starts with the prefix the deploy role is scoped to.
+PREFIX_LIMIT = 28
 
 
 class ConfigError(ValueError):
@@ -153,6 +160,19 @@ class StackConfig:
         doc="USD a month; the preview fails when the [cost estimate](cost-and-capacity.md) "
         "exceeds it",
     )
+    # Keeps the names a stack was first deployed with when the naming rule changed (slugs
+    # over 23 characters: docs/update.md). Unset: resource_prefix(project, stack).
+    name_prefix: str | None = knob(
+        "namePrefix",
+        None,
+        matching(
+            r"[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,27}",
+            f"must be at most {PREFIX_LIMIT} lowercase letters, digits and single '-', "
+            "starting with a letter, such as orders-prod",
+        ),
+        doc="the prefix of the stack's AWS names; unset: `<project>-<stack>`, or its head "
+        "and a hash past 28 characters",
+    )
     network: NetworkSettings = field(default_factory=NetworkSettings)
     load_balancer: LoadBalancerSettings = field(default_factory=LoadBalancerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -163,7 +183,7 @@ class StackConfig:
     @property
     def name(self) -> str:
         """Prefix of every AWS name: <project>-<stack>, short enough for ALB/ElastiCache limits."""
-        return resource_prefix(self.project, self.stack)
+        return self.name_prefix or resource_prefix(self.project, self.stack)
 
 
 # Every settings class a stack reads, by the StackConfig field that holds it.
@@ -183,8 +203,10 @@ KEYS = (
 
 
 def resource_prefix(project: str, stack: str) -> str:
-    """The stack's name prefix; the bootstrap's deploy role scopes IAM and logs to it."""
-    return f"{project}-{stack}"[:28].rstrip("-")
+    """The stack's name prefix: `<project>-<stack>` when it fits (28 characters), else its
+    head plus a hash of the whole, so two stacks of one project never share a name (the
+    bootstrap's deploy role scopes IAM, logs, buckets and secrets to it)."""
+    return fit(f"{project}-{stack}", PREFIX_LIMIT)
 
 
 def tier_defaults(settings: type, tier: str) -> dict[str, object]:
@@ -269,6 +291,13 @@ def parse_config(
         raise ConfigError(
             f"{project}:hostedZoneId is required when {project}:domainName is set: "
             "the TLS certificate is validated in that zone"
+        )
+    if config.cdn and not config.domain_name and region not in VPC_ORIGIN_REGIONS:
+        raise ConfigError(
+            f"{project}:cdn is true without {project}:domainName, so CloudFront would reach "
+            f"the load balancer through a VPC origin, which CloudFront does not offer in "
+            f"{region} ({VPC_ORIGINS_DOC}): set domainName and hostedZoneId (CloudFront then "
+            "reaches the ALB over HTTPS), or set cdn to false"
         )
     if check_required and (missing := missing_required(config)):
         raise ConfigError(missing[0])

@@ -57,6 +57,9 @@ class DatabaseArgs:
     password: pulumi.Input[str]
     deletion_protection: bool
     log_retention_days: int
+    # Letters and digits AWS (or anything) picks anew with each creation of the stack: the end
+    # of the final snapshot's name, so a second destroy does not find the first one's.
+    final_snapshot_suffix: pulumi.Input[str]
     settings: DatabaseSettings = field(default_factory=DatabaseSettings)
     replica_instance_class: str | None = (
         None  # defaults to instance_class: a smaller replica lags under load
@@ -231,11 +234,19 @@ class Database(pulumi.ComponentResource):
             maintenance_window="sun:03:30-sun:04:30",
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
-            final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
+            final_snapshot_identifier=self._final_snapshot(primary_id)
+            if args.deletion_protection
+            else None,
             tags=self._tags,
             **common,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._log_groups(primary_id)),
         )
+
+    def _final_snapshot(self, identifier: str) -> pulumi.Output[str]:
+        """`<identifier>-final-<suffix>`: a fixed name would exist already at the second
+        destroy (DBSnapshotAlreadyExists) and stop it. The suffix is new with each creation of
+        the stack and stable while it lives (no diff on later updates)."""
+        return pulumi.Output.concat(identifier, "-final-", self._args.final_snapshot_suffix)
 
     def _replica(
         self, number: int, primary: aws.rds.Instance, common: dict[str, Any]

@@ -3,21 +3,24 @@
 The trust policy pins the OIDC subject `repo:<owner>/<repo>:environment:<environment>` and the
 audience with StringEquals, as GitHub's "Configuring OpenID Connect in Amazon Web Services"
 and IAM's "Create a role for OpenID Connect federation" recommend: no other repository,
-branch or environment can assume it. The permissions are what `pulumi up` of that stack
-needs, by service and verb, never `*` or `<service>:*`. Where the stack controls the names
-AWS puts in the ARN (IAM roles, S3 buckets, secrets, ECR repositories, log groups, SNS
-topics, the hosted zone) the role is scoped to the stack's `<project>-<stack>` prefix;
-resources whose names `names.fit` shortens to AWS's limits (load balancers, caches) or that
-AWS names itself (VPCs, subnets, distributions) are scoped by action only. IAM writes reach
-roles under that prefix only, never this role (it lives under its own path), and
-iam:PassRole hands those roles to ECS tasks and RDS monitoring only. The statements go into
-two managed policies: one inline policy would come within 1,000 characters of IAM's quota.
+branch or environment can assume it.
+
+The permissions are the actions `pulumi up` of that stack needs and nothing else, derived
+from AWS's data (policies/deploy_actions.py: CloudFormation's handler permissions of each
+resource type the stack creates, the data sources it reads, and their dependent actions in
+the Service Authorization Reference), plus read-only Describe*/List* of the services it uses.
+Where the stack controls the names AWS puts in the ARN (IAM roles, S3 buckets, secrets, the
+ECR repository, log groups, SNS topics, the hosted zone's records) actions are scoped to the
+stack's name prefix; the rest is granted on "*", by service. IAM writes reach roles under
+that prefix only, never this role (it lives under its own path), iam:PassRole hands those
+roles to ECS tasks and RDS monitoring only, and KMS works only through the stack's services.
+The statements fill as many managed policies as IAM's size quota needs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +30,27 @@ import pulumi
 
 from .github_oidc import AUDIENCE, ISSUER
 from .names import fit
+from .policies.deploy_actions import (
+    PIPELINE,
+    ROLE_PIPELINE_USES,
+    action_info,
+    actions_of,
+    covered_by_read_wildcard,
+    read_wildcards,
+)
 
 # Deploy roles live under their own IAM path, outside the `role/<prefix>-*` ARNs they may edit.
 DEPLOY_ROLE_PATH = "/github-deploy/"
 # IAM managed policy names have at most 128 characters.
 POLICY_NAME_LIMIT = 128
+# IAM's quotas: 6,144 characters (whitespace not counted) per managed policy, 10 managed
+# policies per role by default. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+POLICY_CHARS = 6144
+POLICIES_PER_ROLE = 10
 POLICY_PARTS = {
-    "services": "read, and write by service and action",
-    "stack": "writes scoped to the stack's name prefix",
+    "services": "actions on resources AWS names, by service",
+    "stack": "actions scoped to the stack's name prefix",
+    "state": "the Pulumi state backend",
 }
 # The first `pulumi up` of prod (Multi-AZ RDS, an Amazon MQ cluster, CloudFront) can take
 # more than the default hour; IAM allows 1 to 12 hours.
@@ -58,277 +74,10 @@ SERVICE_LINKED_ROLES = (
 )
 # Services that may use KMS keys on the role's behalf (their AWS managed keys).
 KMS_VIA_SERVICES = ("rds", "secretsmanager", "elasticache", "mq", "ecr", "s3", "logs")
-
-# Read-only calls Pulumi makes to read and diff state; these APIs mostly take no resource ARN.
-READ_ACTIONS = (
-    "acm:DescribeCertificate",
-    "acm:GetCertificate",
-    "acm:ListCertificates",
-    "acm:ListTagsForCertificate",
-    "application-autoscaling:Describe*",
-    "application-autoscaling:ListTagsForResource",
-    "cloudfront:Get*",
-    "cloudfront:List*",
-    "cloudwatch:DescribeAlarms",
-    "cloudwatch:GetDashboard",
-    "cloudwatch:ListDashboards",
-    "cloudwatch:ListTagsForResource",
-    "ec2:Describe*",
-    "ecr:GetAuthorizationToken",
-    "ecs:Describe*",
-    "ecs:List*",
-    "elasticache:Describe*",
-    "elasticache:ListTagsForResource",
-    "elasticloadbalancing:Describe*",
-    "logs:DescribeLogGroups",
-    "logs:ListTagsForResource",
-    "logs:ListTagsLogGroup",
-    "mq:Describe*",
-    "mq:List*",
-    "rds:Describe*",
-    "rds:ListTagsForResource",
-    "route53:GetChange",
-    "route53:ListHostedZones",
-    "secretsmanager:ListSecrets",
-    "sns:ListTopics",
-    "wafv2:Get*",
-    "wafv2:List*",
-    "wafv2:Describe*",
-)
-# Create, change and delete what the stack owns, by service, on resources named by AWS.
-WRITE_ACTIONS_BY_SERVICE = {
-    "network": (
-        "ec2:AllocateAddress",
-        "ec2:ReleaseAddress",
-        "ec2:AssociateAddress",
-        "ec2:DisassociateAddress",
-        "ec2:CreateVpc",
-        "ec2:DeleteVpc",
-        "ec2:ModifyVpcAttribute",
-        "ec2:AssociateVpcCidrBlock",
-        "ec2:DisassociateVpcCidrBlock",
-        "ec2:CreateSubnet",
-        "ec2:DeleteSubnet",
-        "ec2:ModifySubnetAttribute",
-        "ec2:AssociateSubnetCidrBlock",
-        "ec2:DisassociateSubnetCidrBlock",
-        "ec2:CreateInternetGateway",
-        "ec2:DeleteInternetGateway",
-        "ec2:AttachInternetGateway",
-        "ec2:DetachInternetGateway",
-        "ec2:CreateEgressOnlyInternetGateway",
-        "ec2:DeleteEgressOnlyInternetGateway",
-        "ec2:CreateNatGateway",
-        "ec2:DeleteNatGateway",
-        "ec2:CreateRouteTable",
-        "ec2:DeleteRouteTable",
-        "ec2:CreateRoute",
-        "ec2:DeleteRoute",
-        "ec2:ReplaceRoute",
-        "ec2:AssociateRouteTable",
-        "ec2:DisassociateRouteTable",
-        "ec2:ReplaceRouteTableAssociation",
-        "ec2:CreateVpcEndpoint",
-        "ec2:DeleteVpcEndpoints",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:CreateSecurityGroup",
-        "ec2:DeleteSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress",
-        "ec2:ModifySecurityGroupRules",
-        "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
-        "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-        "ec2:CreateTags",
-        "ec2:DeleteTags",
-        # Amazon MQ creates the broker's network interfaces with the caller's permissions.
-        "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
-        "ec2:DetachNetworkInterface",
-    ),
-    "load-balancer": (
-        "elasticloadbalancing:Create*",
-        "elasticloadbalancing:Delete*",
-        "elasticloadbalancing:Modify*",
-        "elasticloadbalancing:AddTags",
-        "elasticloadbalancing:RemoveTags",
-        "elasticloadbalancing:SetSecurityGroups",
-        "elasticloadbalancing:SetSubnets",
-        "elasticloadbalancing:SetIpAddressType",
-        "elasticloadbalancing:SetWebAcl",
-        "acm:RequestCertificate",
-        "acm:DeleteCertificate",
-        "acm:AddTagsToCertificate",
-        "acm:RemoveTagsFromCertificate",
-    ),
-    "containers": (
-        "ecs:CreateCluster",
-        "ecs:UpdateCluster",
-        "ecs:UpdateClusterSettings",
-        "ecs:DeleteCluster",
-        "ecs:PutClusterCapacityProviders",
-        "ecs:CreateService",
-        "ecs:UpdateService",
-        "ecs:DeleteService",
-        "ecs:RegisterTaskDefinition",
-        "ecs:DeregisterTaskDefinition",
-        "ecs:DeleteTaskDefinitions",
-        "ecs:TagResource",
-        "ecs:UntagResource",
-        "application-autoscaling:RegisterScalableTarget",
-        "application-autoscaling:DeregisterScalableTarget",
-        "application-autoscaling:PutScalingPolicy",
-        "application-autoscaling:DeleteScalingPolicy",
-        "application-autoscaling:TagResource",
-        "application-autoscaling:UntagResource",
-    ),
-    "data-stores": (
-        "rds:Create*",
-        "rds:Delete*",
-        "rds:Modify*",
-        "rds:AddTagsToResource",
-        "rds:RemoveTagsFromResource",
-        "rds:RebootDBInstance",
-        "rds:PromoteReadReplica",
-        "elasticache:Create*",
-        "elasticache:Delete*",
-        "elasticache:Modify*",
-        "elasticache:AddTagsToResource",
-        "elasticache:RemoveTagsFromResource",
-        "elasticache:IncreaseReplicaCount",
-        "elasticache:DecreaseReplicaCount",
-        "mq:CreateBroker",
-        "mq:CreateTags",
-        "mq:CreateUser",
-        "mq:DeleteBroker",
-        "mq:DeleteTags",
-        "mq:DeleteUser",
-        "mq:UpdateBroker",
-        "mq:UpdateUser",
-        "mq:RebootBroker",
-    ),
-    "edge": (
-        "cloudfront:Create*",
-        "cloudfront:Update*",
-        "cloudfront:Delete*",
-        "cloudfront:TagResource",
-        "cloudfront:UntagResource",
-        "wafv2:CreateWebACL",
-        "wafv2:UpdateWebACL",
-        "wafv2:DeleteWebACL",
-        "wafv2:AssociateWebACL",
-        "wafv2:DisassociateWebACL",
-        "wafv2:TagResource",
-        "wafv2:UntagResource",
-    ),
-    "monitoring": (
-        "cloudwatch:PutMetricAlarm",
-        "cloudwatch:DeleteAlarms",
-        "cloudwatch:PutDashboard",
-        "cloudwatch:DeleteDashboards",
-        "cloudwatch:TagResource",
-        "cloudwatch:UntagResource",
-    ),
-}
-# Actions on resources whose ARN carries the stack's name prefix.
-IAM_ROLE_ACTIONS = (
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:GetRole",
-    "iam:UpdateRole",
-    "iam:UpdateRoleDescription",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:ListRoleTags",
-    "iam:PutRolePolicy",
-    "iam:GetRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:ListRolePolicies",
-    "iam:ListAttachedRolePolicies",
-    "iam:DetachRolePolicy",
-    "iam:ListInstanceProfilesForRole",
-)
-S3_BUCKET_ACTIONS = (
-    "s3:CreateBucket",
-    "s3:DeleteBucket",
-    "s3:DeleteBucketPolicy",
-    "s3:Get*",
-    "s3:List*",
-    "s3:Put*",
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-)
-SECRET_ACTIONS = (
-    "secretsmanager:CreateSecret",
-    "secretsmanager:DeleteSecret",
-    "secretsmanager:DescribeSecret",
-    "secretsmanager:GetResourcePolicy",
-    "secretsmanager:GetSecretValue",
-    "secretsmanager:PutSecretValue",
-    "secretsmanager:UpdateSecret",
-    "secretsmanager:RestoreSecret",
-    "secretsmanager:TagResource",
-    "secretsmanager:UntagResource",
-)
-ECR_ACTIONS = (
-    "ecr:CreateRepository",
-    "ecr:DeleteRepository",
-    "ecr:DescribeRepositories",
-    "ecr:ListTagsForResource",
-    "ecr:TagResource",
-    "ecr:UntagResource",
-    "ecr:PutImageScanningConfiguration",
-    "ecr:PutImageTagMutability",
-    "ecr:GetLifecyclePolicy",
-    "ecr:PutLifecyclePolicy",
-    "ecr:DeleteLifecyclePolicy",
-    "ecr:GetRepositoryPolicy",
-    "ecr:DescribeImages",
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:InitiateLayerUpload",
-    "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload",
-    "ecr:PutImage",
-)
-LOG_ACTIONS = (
-    "logs:CreateLogGroup",
-    "logs:DeleteLogGroup",
-    "logs:PutRetentionPolicy",
-    "logs:DeleteRetentionPolicy",
-    "logs:TagResource",
-    "logs:UntagResource",
-    "logs:TagLogGroup",
-    "logs:UntagLogGroup",
-)
-SNS_ACTIONS = (
-    "sns:CreateTopic",
-    "sns:DeleteTopic",
-    "sns:GetTopicAttributes",
-    "sns:SetTopicAttributes",
-    "sns:ListTagsForResource",
-    "sns:TagResource",
-    "sns:UntagResource",
-    "sns:Subscribe",
-    "sns:Unsubscribe",
-    "sns:GetSubscriptionAttributes",
-    "sns:SetSubscriptionAttributes",
-    "sns:ListSubscriptionsByTopic",
-)
-ROUTE53_ACTIONS = (
-    "route53:GetHostedZone",
-    "route53:ListResourceRecordSets",
-    "route53:ChangeResourceRecordSets",
-    "route53:ListTagsForResource",
-)
-STATE_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# Route 53 actions AWS takes on hosted zones it owns (an interface endpoint's private DNS,
+# Amazon MQ's broker names): granted on "*", never scoped to the stack's zone.
+AWS_OWNED_ZONE_ACTIONS = ("route53:AssociateVPCWithHostedZone",)
 STATE_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning")
-STATE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
 def partition(region: str) -> str:
@@ -342,11 +91,17 @@ def partition(region: str) -> str:
 
 @dataclass(frozen=True)
 class DeployScope:
-    """What one deploy role may touch: the stack's name prefix, region and optional extras."""
+    """What one deploy role may touch: the stack's name prefix, region, needs and extras."""
 
     region: str
     name_prefix: str
+    # Every action `pulumi up` of the stack and the pipeline's scripts need (stack_actions).
+    actions: frozenset[str] = frozenset()
     hosted_zone_id: str | None = None
+    # The names whose records the stack writes in that zone (stack.record_names), and those
+    # of the account's other stacks that fall under them (dev.<domain> under <domain>).
+    record_names: tuple[str, ...] = ()
+    foreign_record_names: tuple[str, ...] = ()
     state_bucket: str | None = None
     state_key_arn: str | None = None
     # The account's release repository (bootstrap): CI pushes the commit's image there once,
@@ -354,19 +109,26 @@ class DeployScope:
     release_repository: str | None = None
 
 
-RELEASE_IMAGE_ACTIONS = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:BatchGetImage",
-    "ecr:CompleteLayerUpload",
-    "ecr:DescribeImages",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:InitiateLayerUpload",
-    "ecr:PutImage",
-    "ecr:UploadLayerPart",
-)
+# The condition key naming the records a ChangeResourceRecordSets call changes, lower case and
+# without the final dot: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html
+RECORD_NAMES_KEY = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+RECORD_CHANGES = "route53:ChangeResourceRecordSets"
 
 
-def _statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> dict[str, Any]:
+def record_patterns(names: Iterable[str]) -> list[str]:
+    """Each name and its certificate validation records (`_<token>.<name>`)."""
+    return [pattern for name in names for pattern in (name.lower(), f"_*.{name.lower()}")]
+
+
+def stack_actions(footprint: Iterable[str]) -> frozenset[str]:
+    """The actions of a stack with this footprint (stack.footprint: the resource types it
+    creates and the data sources it reads), with the pipeline's own uses of the role."""
+    found = {action for key in footprint for action in actions_of(key)}
+    found |= {action for use in ROLE_PIPELINE_USES for action in PIPELINE[use].actions}
+    return frozenset(found)
+
+
+def _statement(sid: str, actions: Iterable[str], resources: Sequence[str]) -> dict[str, Any]:
     return {
         "Sid": sid,
         "Effect": "Allow",
@@ -379,54 +141,78 @@ def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def deploy_permissions(scope: DeployScope) -> dict[str, dict[str, Any]]:
-    """The deploy role's permission policies for one stack: `services` holds what AWS cannot
-    scope by name, `stack` what carries the stack's name prefix in its ARN. Two managed
-    policies because one inline policy (10,240 characters per role) barely holds both."""
+def _sid(service: str) -> str:
+    return "".join(part.title() for part in service.split("-"))
+
+
+@dataclass(frozen=True)
+class _ByName:
+    """A service whose resources the stack names: its statement, the Service Authorization
+    Reference's resource types that take those names, and the stack's ARNs."""
+
+    sid: str
+    resource_types: tuple[str, ...]
+    arns: tuple[str, ...]
+
+
+def _by_name(scope: DeployScope) -> dict[str, _ByName]:
     arn, region, prefix = partition(scope.region), scope.region, scope.name_prefix
-    statements = [_statement("Read", READ_ACTIONS, ["*"])]
-    statements += [
-        _statement("".join(part.title() for part in concern.split("-")), actions, ["*"])
-        for concern, actions in WRITE_ACTIONS_BY_SERVICE.items()
-    ]
-    kms = _statement(
-        "KeysThroughServices",
-        ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"),
-        ["*"],
-    )
-    kms["Condition"] = {
-        "StringEquals": {
-            "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in KMS_VIA_SERVICES]
-        }
-    }
-    statements.append(kms)
-    services, statements = statements, []
-    statements += [
-        _statement("StackRoles", IAM_ROLE_ACTIONS, [f"arn:{arn}:iam::*:role/{prefix}-*"]),
-        {
-            **_statement(
-                "StackRolesManagedPolicies",
-                ("iam:AttachRolePolicy",),
-                [f"arn:{arn}:iam::*:role/{prefix}-*"],
+    zone = scope.hosted_zone_id
+    logs = f"arn:{arn}:logs:{region}:*:log-group"
+    return {
+        "iam": _ByName("StackRoles", ("role",), (f"arn:{arn}:iam::*:role/{prefix}-*",)),
+        "s3": _ByName(
+            "StackBuckets",
+            ("bucket", "object"),
+            (f"arn:{arn}:s3:::{prefix}-*", f"arn:{arn}:s3:::{prefix}-*/*"),
+        ),
+        "secretsmanager": _ByName(
+            "StackSecrets", ("Secret",), (f"arn:{arn}:secretsmanager:{region}:*:secret:{prefix}-*",)
+        ),
+        "ecr": _ByName(
+            "StackImages",
+            ("repository",),
+            (f"arn:{arn}:ecr:{region}:*:repository/{prefix.lower()}",),
+        ),
+        "logs": _ByName(
+            "StackLogs",
+            ("log-group",),
+            (
+                f"{logs}:/ecs/{prefix}",
+                f"{logs}:/ecs/{prefix}:*",
+                # Created by the stack before each instance, so that they have a retention.
+                f"{logs}:/aws/rds/instance/{prefix}-*",
+                f"{logs}:/aws/rds/instance/{prefix}-*:*",
             ),
+        ),
+        "sns": _ByName("StackTopics", ("topic",), (f"arn:{arn}:sns:{region}:*:{prefix}-*",)),
+        "route53": _ByName(
+            "StackRecords",
+            ("hostedzone",),
+            (f"arn:{arn}:route53:::hostedzone/{zone}",) if zone else (),
+        ),
+    }
+
+
+def _conditioned(scope: DeployScope) -> dict[str, dict[str, Any]]:
+    """IAM actions granted only with a condition that narrows them further."""
+    arn, prefix = partition(scope.region), scope.name_prefix
+    roles = [f"arn:{arn}:iam::*:role/{prefix}-*"]
+    return {
+        "iam:AttachRolePolicy": {
+            **_statement("StackRolesManagedPolicies", ("iam:AttachRolePolicy",), roles),
             "Condition": {
                 "ArnEquals": {
                     "iam:PolicyARN": [f"arn:{arn}:iam::aws:{p}" for p in ATTACHABLE_POLICIES]
                 }
             },
         },
-        _statement(
-            "ManagedPolicyReads",
-            ("iam:GetPolicy", "iam:GetPolicyVersion"),
-            [f"arn:{arn}:iam::aws:{p}" for p in ATTACHABLE_POLICIES],
-        ),
-        {
-            **_statement(
-                "PassStackRoles", ("iam:PassRole",), [f"arn:{arn}:iam::*:role/{prefix}-*"]
-            ),
+        "iam:PassRole": {
+            **_statement("PassStackRoles", ("iam:PassRole",), roles),
             "Condition": {"StringEquals": {"iam:PassedToService": list(PASSED_TO_SERVICES)}},
         },
-        {
+        RECORD_CHANGES: _record_changes(scope),
+        "iam:CreateServiceLinkedRole": {
             **_statement(
                 "ServiceLinkedRoles",
                 ("iam:CreateServiceLinkedRole",),
@@ -434,62 +220,137 @@ def deploy_permissions(scope: DeployScope) -> dict[str, dict[str, Any]]:
             ),
             "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
         },
-        _statement(
-            "StackBuckets",
-            S3_BUCKET_ACTIONS,
-            [f"arn:{arn}:s3:::{prefix}-*", f"arn:{arn}:s3:::{prefix}-*/*"],
+    }
+
+
+def _record_changes(scope: DeployScope) -> dict[str, Any]:
+    """Record changes in the stack's zone, to the stack's own names only: dev's and prod's
+    records share one zone, and neither pipeline may rewrite the other's."""
+    if not scope.hosted_zone_id:
+        return {}
+    condition: dict[str, Any] = {
+        "ForAllValues:StringLike": {RECORD_NAMES_KEY: record_patterns(scope.record_names)}
+    }
+    if scope.foreign_record_names:
+        foreign = [p for name in scope.foreign_record_names for p in (name, f"*.{name}")]
+        condition["ForAllValues:StringNotLike"] = {RECORD_NAMES_KEY: foreign}
+    return {
+        **_statement(
+            "StackRecordChanges",
+            (RECORD_CHANGES,),
+            [f"arn:{partition(scope.region)}:route53:::hostedzone/{scope.hosted_zone_id}"],
         ),
-        _statement(
-            "StackSecrets",
-            SECRET_ACTIONS,
-            [f"arn:{arn}:secretsmanager:{region}:*:secret:{prefix}-*"],
-        ),
-        _statement("StackImages", ECR_ACTIONS, [f"arn:{arn}:ecr:{region}:*:repository/{prefix}*"]),
-        *(
-            [
-                _statement(
-                    "ReleaseImages",
-                    RELEASE_IMAGE_ACTIONS,
-                    [f"arn:{arn}:ecr:{region}:*:repository/{scope.release_repository}"],
-                )
-            ]
-            if scope.release_repository
-            else []
-        ),
-        _statement(
-            "StackLogs",
-            LOG_ACTIONS,
-            [
-                f"arn:{arn}:logs:{region}:*:log-group:/ecs/{prefix}*",
-                f"arn:{arn}:logs:{region}:*:log-group:/ecs/{prefix}*:*",
-                # Created by the stack before each instance, so that they have a retention.
-                f"arn:{arn}:logs:{region}:*:log-group:/aws/rds/instance/{prefix}*",
-                f"arn:{arn}:logs:{region}:*:log-group:/aws/rds/instance/{prefix}*:*",
-            ],
-        ),
-        _statement("StackTopics", SNS_ACTIONS, [f"arn:{arn}:sns:{region}:*:{prefix}-*"]),
+        "Condition": condition,
+    }
+
+
+def _statements(
+    scope: DeployScope, actions: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(statements on "*", by service; statements scoped to the stack's ARNs)."""
+    by_name, conditioned = _by_name(scope), _conditioned(scope)
+    anywhere: dict[str, set[str]] = {}
+    scoped: dict[str, set[str]] = {}
+    special: list[dict[str, Any]] = []
+    for action in sorted(actions):
+        service = action.split(":", 1)[0]
+        if action in conditioned:
+            if not conditioned[action]:
+                raise ValueError(f"{action} needs the stack's hosted zone, and it has none")
+            special.append(conditioned[action])
+            continue
+        named = by_name.get(service)
+        if named and named.arns and action not in AWS_OWNED_ZONE_ACTIONS:
+            level, takes = action_info(action)
+            if set(named.resource_types) & set(takes):
+                scoped.setdefault(service, set()).add(action)
+                continue
+            if service == "iam" and level not in ("Read", "List"):
+                raise ValueError(f"{action} takes no role ARN: a deploy role never writes IAM on *")
+        anywhere.setdefault(service, set()).add(action)
+    region = scope.region
+    services = [
+        _statement(_sid(service), actions_, ["*"])
+        for service, actions_ in sorted(anywhere.items())
+        if service != "kms"
     ]
-    if scope.hosted_zone_id:
-        statements.append(
+    if "kms" in anywhere:
+        via = [f"{service}.{region}.amazonaws.com" for service in KMS_VIA_SERVICES]
+        services.append(
+            {
+                **_statement("KeysThroughServices", anywhere["kms"], ["*"]),
+                "Condition": {"StringEquals": {"kms:ViaService": via}},
+            }
+        )
+    stack = [
+        _statement(by_name[service].sid, scoped[service], by_name[service].arns)
+        for service in by_name
+        if service in scoped
+    ]
+    return services, [*stack, *special]
+
+
+def _split(part: str, statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Statements packed in order into documents of at most POLICY_CHARS: `part`, `part-2`..."""
+    documents: list[list[dict[str, Any]]] = [[]]
+    for statement in statements:
+        if documents[-1] and len(_compact(_document([*documents[-1], statement]))) > POLICY_CHARS:
+            documents.append([])
+        documents[-1].append(statement)
+    return {
+        part if i == 0 else f"{part}-{i + 1}": _document(document)
+        for i, document in enumerate(documents)
+        if document
+    }
+
+
+def deploy_permissions(scope: DeployScope) -> dict[str, dict[str, Any]]:
+    """The deploy role's permission policies for one stack, by part: `services` (`services-2`,
+    ...) hold what AWS names itself, on "*"; `stack` what carries the stack's name prefix in
+    its ARN, and the release repository; `state` the state backend, when there is one.
+    Managed policies, because one inline policy (10,240 characters per role) cannot hold them."""
+    wildcards = read_wildcards({a.split(":", 1)[0] for a in scope.actions})
+    explicit = {a for a in scope.actions if not covered_by_read_wildcard(a, wildcards)}
+    if scope.release_repository:
+        # The login token of the release push belongs to no repository: "*".
+        explicit.add("ecr:GetAuthorizationToken")
+    anywhere, stack = _statements(scope, explicit)
+    if scope.release_repository:
+        release = [
+            a for a in PIPELINE["release image push"].actions if a != "ecr:GetAuthorizationToken"
+        ]
+        arn, region = partition(scope.region), scope.region
+        stack.append(
             _statement(
-                "StackRecords",
-                ROUTE53_ACTIONS,
-                [f"arn:{arn}:route53:::hostedzone/{scope.hosted_zone_id}"],
+                "ReleaseImages",
+                release,
+                [f"arn:{arn}:ecr:{region}:*:repository/{scope.release_repository}"],
             )
         )
+    services = [_statement("Read", wildcards, ["*"]), *anywhere] if wildcards else anywhere
+    documents = {**_split("services", services), **_split("stack", stack)}
     if scope.state_bucket and scope.state_key_arn:
-        statements += [
-            _statement(
-                "StateBucket", STATE_BUCKET_ACTIONS, [f"arn:{arn}:s3:::{scope.state_bucket}"]
-            ),
-            _statement(
-                "StateObjects",
-                STATE_OBJECT_ACTIONS,
-                [f"arn:{arn}:s3:::{scope.state_bucket}/.pulumi/*"],
-            ),
-            _statement("StateKey", STATE_KEY_ACTIONS, [scope.state_key_arn]),
-        ]
-    return {"services": _document(services), "stack": _document(statements)}
+        documents["state"] = _document(state_statements(scope))
+    if len(documents) > POLICIES_PER_ROLE:
+        raise ValueError(
+            f"the deploy role of {scope.name_prefix} needs {len(documents)} managed policies, "
+            f"over IAM's default quota of {POLICIES_PER_ROLE} per role"
+        )
+    return documents
+
+
+def state_statements(scope: DeployScope) -> list[dict[str, Any]]:
+    """The state under .pulumi/ and its key (PIPELINE["Pulumi state backend"])."""
+    arn = partition(scope.region)
+    actions = PIPELINE["Pulumi state backend"].actions
+    objects = [a for a in actions if a.startswith("s3:") and a not in STATE_BUCKET_ACTIONS]
+    return [
+        _statement("StateBucket", STATE_BUCKET_ACTIONS, [f"arn:{arn}:s3:::{scope.state_bucket}"]),
+        _statement("StateObjects", objects, [f"arn:{arn}:s3:::{scope.state_bucket}/.pulumi/*"]),
+        _statement(
+            "StateKey", [a for a in actions if a.startswith("kms:")], [str(scope.state_key_arn)]
+        ),
+    ]
 
 
 def _compact(document: Mapping[str, Any]) -> str:
@@ -525,14 +386,55 @@ class DeployRoleArgs:
     # The physical role name (the stack's prefix is taken by the roles the stack creates).
     role_name: str
     region: str
-    # The service stack's `<project>-<stack>` prefix.
+    # The service stack's name prefix (its StackConfig.name).
     name_prefix: str
+    # What the stack's `pulumi up` and the pipeline need (stack_actions).
+    actions: frozenset[str]
     hosted_zone_id: str | None = None
+    record_names: tuple[str, ...] = ()
+    foreign_record_names: tuple[str, ...] = ()
     state_bucket: pulumi.Input[str] | None = None
     state_key_arn: pulumi.Input[str] | None = None
     release_repository: str | None = None
     max_session_seconds: int = MAX_SESSION_SECONDS
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _policy_documents(args: DeployRoleArgs) -> dict[str, pulumi.Input[str]]:
+    """The role's policy documents by part; only the state backend's wait for its resources."""
+    scope = DeployScope(
+        region=args.region,
+        name_prefix=args.name_prefix,
+        actions=args.actions,
+        hosted_zone_id=args.hosted_zone_id,
+        record_names=args.record_names,
+        foreign_record_names=args.foreign_record_names,
+        release_repository=args.release_repository,
+    )
+    documents: dict[str, pulumi.Input[str]] = {
+        part: _compact(document) for part, document in deploy_permissions(scope).items()
+    }
+    if args.state_bucket is not None and args.state_key_arn is not None:
+        documents["state"] = pulumi.Output.all(args.state_bucket, args.state_key_arn).apply(
+            lambda names: _compact(
+                _document(
+                    state_statements(
+                        DeployScope(
+                            region=args.region,
+                            name_prefix=args.name_prefix,
+                            state_bucket=names[0],
+                            state_key_arn=names[1],
+                        )
+                    )
+                )
+            )
+        )
+    if len(documents) > POLICIES_PER_ROLE:
+        raise ValueError(
+            f"the deploy role of {args.name_prefix} needs {len(documents)} managed "
+            f"policies, over IAM's default quota of {POLICIES_PER_ROLE} per role"
+        )
+    return documents
 
 
 class DeployRole(pulumi.ComponentResource):
@@ -559,26 +461,16 @@ class DeployRole(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=child,
         )
-        state = pulumi.Output.all(bucket=args.state_bucket or "", key=args.state_key_arn or "")
-        documents = state.apply(
-            lambda s: deploy_permissions(
-                DeployScope(
-                    region=args.region,
-                    name_prefix=args.name_prefix,
-                    hosted_zone_id=args.hosted_zone_id,
-                    state_bucket=s["bucket"] or None,
-                    state_key_arn=s["key"] or None,
-                    release_repository=args.release_repository,
-                )
-            )
-        )
-        for part in ("services", "stack"):
+        documents = _policy_documents(args)
+        for part, document in documents.items():
             policy = aws.iam.Policy(
                 f"{name}-{part}",
                 name=fit(f"{args.role_name}-{part}", POLICY_NAME_LIMIT),
                 path=DEPLOY_ROLE_PATH,
-                description=f"pulumi up of {args.name_prefix}: {POLICY_PARTS[part]}",
-                policy=documents[part].apply(_compact),
+                description=(
+                    f"pulumi up of {args.name_prefix}: {POLICY_PARTS[part.split('-')[0]]}"
+                ),
+                policy=document,
                 tags=dict(args.tags),
                 opts=child,
             )

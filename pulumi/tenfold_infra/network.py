@@ -1,4 +1,11 @@
-"""VPC over 2-3 AZs: public subnets for the ALB and NAT, private subnets for everything else."""
+"""VPC over 2-3 AZs: public subnets for the ALB and NAT, private subnets for everything else.
+
+Zones are chosen by AZ ID, not by name: a name such as us-east-1c maps to a different
+physical zone in each account, and some zone IDs cannot host what the stack puts there
+(CloudFront VPC origins skip use1-az3, for one). Only standard Availability Zones that need
+no opt-in are used, never Local or Wavelength Zones. Each subnet carries its zone ID as the
+tag AvailabilityZoneId, which the policy availability-zones-by-id reads.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +20,83 @@ import pulumi
 
 from .knobs import knob, one_of, text_list, whole
 
+# The subnet tag holding the zone's AZ ID (use1-az1): names differ per account, IDs do not.
+ZONE_ID_TAG = "AvailabilityZoneId"
+# DescribeAvailabilityZones filters for standard zones that need no opt-in (no Local Zones,
+# no Wavelength Zones): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeAvailabilityZones.html
+STANDARD_ZONE_FILTERS = {"opt-in-status": "opt-in-not-required", "zone-type": "availability-zone"}
+
+
+class ZoneChoiceError(ValueError):
+    """The region (or the zones the stack names) cannot give the zones the stack needs."""
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    zone_id: str
+
+
+def choose_zones(
+    names: Sequence[str],
+    zone_ids: Sequence[str],
+    settings: NetworkSettings,
+    *,
+    excluded: Mapping[str, str] | None = None,
+) -> tuple[Zone, ...]:
+    """The stack's zones among the region's standard ones (`names` and `zone_ids` as
+    DescribeAvailabilityZones pairs them): the ones `availabilityZones` names (by name or AZ
+    ID), else the first `azCount` in name order. `excluded` maps zone IDs that cannot be
+    used to the reason why."""
+    excluded = excluded or {}
+    region_zones = [Zone(n, i) for n, i in zip(names, zone_ids, strict=True)]
+    listing = ", ".join(f"{z.name} ({z.zone_id})" for z in region_zones)
+    if settings.availability_zones:
+        chosen = []
+        for wanted in settings.availability_zones:
+            found = [z for z in region_zones if wanted in (z.name, z.zone_id)]
+            if not found:
+                raise ZoneChoiceError(
+                    f"availabilityZones: {wanted} is not a standard Availability Zone of this "
+                    f"region available to the account (no Local or Wavelength Zones); choose "
+                    f"among {listing}"
+                )
+            if found[0].zone_id in excluded:
+                raise ZoneChoiceError(
+                    f"availabilityZones: {wanted} is zone {found[0].zone_id}, which "
+                    f"{excluded[found[0].zone_id]}; choose another zone"
+                )
+            chosen.append(found[0])
+        return tuple(chosen)
+    usable = [z for z in region_zones if z.zone_id not in excluded]
+    if len(usable) < settings.az_count:
+        skipped = "".join(
+            f"; {z.name} ({z.zone_id}) {excluded[z.zone_id]}"
+            for z in region_zones
+            if z.zone_id in excluded
+        )
+        raise ZoneChoiceError(
+            f"azCount is {settings.az_count}, but the region has {len(usable)} usable standard "
+            f"Availability Zones ({listing}{skipped}); lower azCount"
+        )
+    return tuple(usable[: settings.az_count])
+
 
 @dataclass(frozen=True)
 class NetworkSettings:
     """The network knobs of a stack (Pulumi.<stack>.yaml); defaults are prod's."""
 
     az_count: int = knob("azCount", 3, whole(2, 3), dev=2)
-    # Named zones instead of the region's first az_count available ones.
+    # Named zones (names or AZ IDs) instead of the region's first az_count standard ones.
     availability_zones: tuple[str, ...] | None = knob(
         "availabilityZones",
         None,
-        text_list(2, 3, "must be a list of 2 or 3 zone names such as [eu-west-1a, eu-west-1b]"),
+        text_list(
+            2,
+            3,
+            "must be a list of 2 or 3 zone names or AZ IDs such as [eu-west-1a, eu-west-1b] "
+            "or [euw1-az1, euw1-az2]",
+        ),
     )
     # One NAT per AZ keeps an AZ outage from cutting egress of the others; dev shares one.
     nat_gateways: Literal["single", "per-az"] = knob(
@@ -38,7 +111,7 @@ class NetworkSettings:
 @dataclass(frozen=True)
 class NetworkArgs:
     region: str
-    availability_zones: Sequence[str]
+    availability_zones: Sequence[Zone]
     cidr_block: str = "10.0.0.0/16"
     settings: NetworkSettings = field(default_factory=NetworkSettings)
     # Gateway endpoint for S3 is free; interface endpoints keep image pulls, logs and
@@ -60,7 +133,8 @@ class Network(pulumi.ComponentResource):
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
         self._tags = dict(args.tags)
-        self._zones = list(args.availability_zones)
+        self._zones = [zone.name for zone in args.availability_zones]
+        self._zone_ids = [zone.zone_id for zone in args.availability_zones]
 
         vpc = self._vpc()
         igw = aws.ec2.InternetGateway(
@@ -123,7 +197,12 @@ class Network(pulumi.ComponentResource):
                 availability_zone=az,
                 cidr_block=str(cidrs[i]),
                 map_public_ip_on_launch=False,
-                tags={**tags, "Name": f"{name}-public-{az}", "Tier": "public"},
+                tags={
+                    **tags,
+                    "Name": f"{name}-public-{az}",
+                    "Tier": "public",
+                    ZONE_ID_TAG: self._zone_ids[i],
+                },
                 opts=self._child,
             )
             aws.ec2.RouteTableAssociation(
@@ -137,7 +216,12 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 availability_zone=az,
                 cidr_block=str(cidrs[8 + i]),
-                tags={**tags, "Name": f"{name}-private-{az}", "Tier": "private"},
+                tags={
+                    **tags,
+                    "Name": f"{name}-private-{az}",
+                    "Tier": "private",
+                    ZONE_ID_TAG: self._zone_ids[i],
+                },
                 opts=self._child,
             )
             public.append(pub)

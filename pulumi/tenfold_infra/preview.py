@@ -49,6 +49,8 @@ class PreviewResult:
     # Keys the tier requires but the stack leaves unset (config.missing_required): the plan
     # is built without them, shown, and then the preview fails with these messages.
     missing_config: list[str] = field(default_factory=list)
+    # The provider functions (data sources) the program read, by invoke token.
+    invokes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -60,7 +62,8 @@ class PreviewResult:
     def to_json(self) -> dict[str, Any]:
         plan = plan_json(self.resources, self.findings, self.outputs)
         plan["missing_config"] = self.missing_config
-        return plan | {"cost": self.cost.to_json() if self.cost else None, "diagram": self.diagram}
+        cost = self.cost.to_json() if self.cost else None
+        return plan | {"invokes": self.invokes, "cost": cost, "diagram": self.diagram}
 
 
 def plan_json(
@@ -72,7 +75,10 @@ def plan_json(
             {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
             for r in resources
         ],
-        "policies": [{"name": f.name, "passed": f.passed, "message": f.message} for f in findings],
+        "policies": [
+            {"name": f.name, "passed": f.passed, "message": f.message, "warnings": list(f.warnings)}
+            for f in findings
+        ],
         "outputs": outputs,
     }
 
@@ -112,17 +118,17 @@ class _Mocks:
     def __init__(self, region: str) -> None:
         self.region = region
         self.secret_values: set[str] = set()
+        self.invokes: list[str] = []
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
         return f"{args.name}-id", {**args.inputs, **self._outputs(args.typ, args.name, args.inputs)}
 
     def call(self, args: Any) -> dict[str, Any]:
         region = self.region
+        if args.token not in self.invokes:
+            self.invokes.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {
-                "names": [f"{region}{z}" for z in "abc"],
-                "zoneIds": [f"az{i}" for i in (1, 2, 3)],
-            }
+            return availability_zones(region, args.args.get("filters") or [])
         if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             return {"id": "pl-3b927c52", "name": args.args.get("name")}
         if args.token == "aws:elb/getServiceAccount:getServiceAccount":
@@ -196,6 +202,44 @@ class _Mocks:
         return out
 
 
+# Zones as an account sees them (names map to AZ IDs per account; this is one such mapping):
+# (name, AZ ID, zone type, opt-in status). us-east-1 has six zones, use1-az3 among the first
+# three names, and an opted-in Local Zone, which sorts before them all.
+ZONES: dict[str, list[tuple[str, str, str, str]]] = {
+    "us-east-1": [
+        ("us-east-1-bos-1a", "use1-bos1-az1", "local-zone", "opted-in"),
+        *(
+            (f"us-east-1{letter}", f"use1-az{number}", "availability-zone", "opt-in-not-required")
+            for letter, number in zip("abcdef", (4, 6, 3, 1, 2, 5), strict=True)
+        ),
+    ],
+}
+DIRECTIONS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c"}
+
+
+def zone_id_prefix(region: str) -> str:
+    """eu-west-1 -> euw1, ap-northeast-1 -> apne1: how AZ IDs begin in a region."""
+    area, direction, number = region.split("-")
+    vertical = next((w for w in ("north", "south") if direction.startswith(w)), "")
+    rest = direction.removeprefix(vertical)
+    return f"{area}{DIRECTIONS.get(vertical, '')}{DIRECTIONS.get(rest, '')}{number}"
+
+
+def availability_zones(region: str, filters: list[dict[str, Any]]) -> dict[str, Any]:
+    """DescribeAvailabilityZones as the provider returns it (sorted by name), with filters."""
+    short = zone_id_prefix(region)
+    zones = ZONES.get(region) or [
+        (f"{region}{letter}", f"{short}-az{i}", "availability-zone", "opt-in-not-required")
+        for i, letter in enumerate("abc", start=1)
+    ]
+    keys = {"zone-type": 2, "opt-in-status": 3}
+    for f in filters:
+        if f.get("name") in keys:
+            zones = [z for z in zones if z[keys[f["name"]]] in (f.get("values") or [])]
+    zones = sorted(zones)
+    return {"names": [z[0] for z in zones], "zoneIds": [z[1] for z in zones], "id": region}
+
+
 def run_preview(directory: Path, stack: str, traffic: Traffic | None = None) -> PreviewResult:
     """Run the stack program of `directory` under mocks; ConfigError if its config is invalid.
 
@@ -206,10 +250,11 @@ def run_preview(directory: Path, stack: str, traffic: Traffic | None = None) -> 
     from .cost import estimate, load_prices
     from .policies.budget import monthly_budget
 
+    invokes: list[str] = []
     config, captured, findings, outputs = run_program(
-        directory, stack, lambda: load_config(check_required=False), stack_module.build
+        directory, stack, lambda: load_config(check_required=False), stack_module.build, invokes
     )
-    result = PreviewResult(config, captured, findings, outputs)
+    result = PreviewResult(config, captured, findings, outputs, invokes=invokes)
     result.missing_config = missing_required(config)
     triples = [(r.type, r.name, r.inputs) for r in captured]
     result.cost = estimate(triples, load_prices(config.region), traffic)
@@ -231,10 +276,11 @@ def run_program(
     stack: str,
     load: Callable[[], C],
     build: Callable[[C], Mapping[str, Any]],
+    invokes: list[str] | None = None,
 ) -> tuple[C, list[Captured], list[Finding], dict[str, Any]]:
     """Run `build(load())` under mocks with `directory`'s stack config: the config, the
     captured resources, the policy findings and the outputs (the service stack and the
-    bootstrap share this)."""
+    bootstrap share this). `invokes` collects the data sources read, by token."""
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import rpc
     from pulumi.runtime.config import set_all_config
@@ -288,6 +334,8 @@ def run_program(
         captured.append(
             Captured(typ, name, parent, _redact(inputs, mocks.secret_values), parent_type)
         )
+    if invokes is not None:
+        invokes += mocks.invokes
     findings = evaluate([Resource(typ, name, inputs) for typ, name, _, inputs in registered])
     return config, captured, findings, _redact(_plain(outputs, reveal=True), mocks.secret_values)
 
@@ -371,7 +419,7 @@ def diagram(result: PreviewResult) -> str:
 
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
-    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "tags.AvailabilityZoneId", "cidrBlock"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
         "fromPort",
@@ -490,14 +538,22 @@ def render_text(result: PreviewResult) -> str:
     walk((None, None), 1)
     if result.cost:
         lines += ["", *result.cost.render()]
-    lines += ["", "Policies"]
-    lines += [f"  {'PASS' if f.passed else 'FAIL'} {f.name}: {f.message}" for f in result.findings]
+    lines += ["", "Policies", *policy_lines(result.findings)]
     lines += ["", "Outputs"]
     lines += [f"  {k}: {json.dumps(v)}" for k, v in sorted(result.outputs.items())]
     lines += ["", "Diagram (Mermaid)", "```mermaid", result.diagram, "```"]
     if result.missing_config:
         lines += ["", "Config", *(f"  FAIL {message}" for message in result.missing_config)]
     return "\n".join(lines)
+
+
+def policy_lines(findings: list[Finding]) -> list[str]:
+    """PASS or FAIL per policy, with its warnings under it."""
+    lines = []
+    for f in findings:
+        lines.append(f"  {'PASS' if f.passed else 'FAIL'} {f.name}: {f.message}")
+        lines += [f"    WARN {warning}" for warning in f.warnings]
+    return lines
 
 
 def write_out(result: PreviewResult, directory: Path) -> list[str]:

@@ -1,8 +1,8 @@
 """ECS Fargate: the API service behind the ALB and the background worker, both autoscaled.
 
-A deploy is the whole path: the app task's `migrate` container runs the Alembic migrations
-and exits, and only then does the `app` container start (dependsOn SUCCESS), so new code
-never serves an old schema; `pulumi up` waits for both services to be steady, and the
+A deploy is the whole path: each task's `migrate` container runs the Alembic migrations
+and exits, and only then does the `app` (or `worker`) container start (dependsOn SUCCESS),
+so new code never serves an old schema; `pulumi up` waits for both services to be steady, and the
 circuit breaker rolls a crash-looping deployment back (and fails the update).
 """
 
@@ -483,6 +483,9 @@ def _app_containers(args: ServiceArgs) -> Callable[[dict[str, Any]], list[Any]]:
 
 
 def _worker_containers(args: ServiceArgs) -> Callable[[dict[str, Any]], list[Any]]:
+    """The worker runs new jobs' code only on the new schema: it waits for `migrate` too (a
+    no-op under the migration lock when the app's task migrated first)."""
+
     def containers(resolved: dict[str, Any]) -> list[Any]:
         worker = _container("worker", args, WORKER_COMMAND, resolved, port=False)
         worker["healthCheck"] = {
@@ -492,7 +495,10 @@ def _worker_containers(args: ServiceArgs) -> Callable[[dict[str, Any]], list[Any
             "retries": 3,
             "startPeriod": 60,
         }
-        return [worker]
+        worker["dependsOn"] = [{"containerName": "migrate", "condition": "SUCCESS"}]
+        migrate = _container("migrate", args, MIGRATE_COMMAND, resolved, port=False)
+        migrate["essential"] = False
+        return [worker, migrate]
 
     return containers
 

@@ -6,14 +6,24 @@ import pulumi_aws as aws
 
 import pulumi
 
+from .app_limits import ENVIRONMENT_VARIABLE as BODY_LIMIT_VARIABLE
+from .app_limits import request_body_limit
 from .broker import Broker, BrokerArgs
 from .cache import Cache, CacheArgs
 from .cdn import CLIENT_IP_HEADER, Cdn, CdnArgs
-from .config import StackConfig, load_config
+from .config import ConfigError, StackConfig, load_config
 from .database import Database, DatabaseArgs
 from .load_balancer import LoadBalancer, LoadBalancerArgs
 from .monitoring import Monitoring, MonitoringArgs
-from .network import Network, NetworkArgs
+from .network import (
+    STANDARD_ZONE_FILTERS,
+    Network,
+    NetworkArgs,
+    Zone,
+    ZoneChoiceError,
+    choose_zones,
+)
+from .policies.edge import VPC_ORIGIN_UNSUPPORTED_ZONE_IDS, VPC_ORIGINS_DOC
 from .registry import Registry, RegistryArgs
 from .secret import GeneratedSecret, GeneratedSecretArgs
 from .security import APP_PORT, METRICS_PORT, SecurityGroups, SecurityGroupsArgs
@@ -41,14 +51,21 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
 
     # With the CDN and no domain, CloudFront reaches an internal ALB through a VPC origin.
     private_alb = config.cdn and not config.domain_name
-    azs = config.network.availability_zones or tuple(
-        aws.get_availability_zones(state="available").names[: config.network.az_count]
-    )
+    # The app refuses bodies over this; the web ACL lets through exactly as much.
+    body_limit = request_body_limit()
+    if prod and not config.domain_name and config.cdn:
+        pulumi.log.warn(
+            "prod serves on the *.cloudfront.net certificate, whose security policy AWS pins "
+            "to TLSv1: clients may still connect with TLS 1.0 and 1.1. Set domainName and "
+            "hostedZoneId to serve on your own name with an ACM certificate, which lets "
+            "CloudFront refuse anything older than TLS 1.2 (TLSv1.2_2021) and keeps your URL "
+            "when the distribution is replaced"
+        )
     network = Network(
         name,
         NetworkArgs(
             region=config.region,
-            availability_zones=azs,
+            availability_zones=_zones(config, vpc_origin=private_alb),
             settings=config.network,
             tags=tags,
         ),
@@ -104,6 +121,10 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.database_id,
             password=database_password.value,
+            # AWS ends a secret's ARN with 6 random characters, new with each creation.
+            final_snapshot_suffix=database_password.arn.apply(
+                lambda arn: arn.rsplit("-", 1)[-1].lower()
+            ),
             log_retention_days=config.log_retention_days,
             settings=config.database,
             deletion_protection=config.deletion_protection,
@@ -152,6 +173,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 alb_domain_name=origin_domain or alb.dns_name,
                 origin_verify_secret=origin_verify.value,
                 vpc_origin_alb_arn=alb.arn if private_alb else None,
+                max_request_body_bytes=body_limit,
                 domain_name=config.domain_name,
                 hosted_zone_id=config.hosted_zone_id,
                 retain_static_bucket=config.deletion_protection,
@@ -160,7 +182,15 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         )
     else:
         # No CDN: the internet-facing ALB is the entry point and carries the web ACL.
-        WebFirewall(name, WebFirewallArgs(scope="REGIONAL", load_balancer_arn=alb.arn, tags=tags))
+        WebFirewall(
+            name,
+            WebFirewallArgs(
+                scope="REGIONAL",
+                max_request_body_bytes=body_limit,
+                load_balancer_arn=alb.arn,
+                tags=tags,
+            ),
+        )
 
     # No `image` in the stack config: build ../Dockerfile and push it to the stack's ECR repository.
     registry: Registry | None = None
@@ -195,6 +225,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 "ENVIRONMENT": "production",
                 "PORT": str(APP_PORT),
                 "METRICS_PORT": str(METRICS_PORT),
+                # The web ACL's limit is this one (policy waf-body-limit-matches-app).
+                BODY_LIMIT_VARIABLE: str(body_limit),
                 # The names requests arrive with: the ALB's, and behind CloudFront the origin
                 # name it sends (never the viewer's Host); other Host headers get 400.
                 "ALLOWED_HOSTS": allowed_hosts(alb.dns_name, config.domain_name, origin_domain),
@@ -272,6 +304,139 @@ def build(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     if registry:
         outputs["repository_url"] = registry.repository_url
     return outputs
+
+
+def _zones(config: StackConfig, vpc_origin: bool) -> tuple[Zone, ...]:
+    """The region's standard zones by AZ ID (names differ per account), without the zones a
+    CloudFront VPC origin cannot reach when the stack has one."""
+    available = aws.get_availability_zones(
+        state="available",
+        filters=[
+            aws.GetAvailabilityZonesFilterArgs(name=key, values=[value])
+            for key, value in STANDARD_ZONE_FILTERS.items()
+        ],
+    )
+    excluded = (
+        dict.fromkeys(
+            VPC_ORIGIN_UNSUPPORTED_ZONE_IDS,
+            f"does not support CloudFront VPC origins ({VPC_ORIGINS_DOC})",
+        )
+        if vpc_origin
+        else {}
+    )
+    try:
+        return choose_zones(available.names, available.zone_ids, config.network, excluded=excluded)
+    except ZoneChoiceError as error:
+        raise ConfigError(f"{config.project}:{error} (region {config.region})") from None
+
+
+# What every stack creates, by Pulumi type; footprint() adds what the config turns on.
+NETWORK = (
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:index/getAvailabilityZones:getAvailabilityZones",
+)
+BUCKET = (
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+)
+ALWAYS = (
+    *NETWORK,
+    *BUCKET,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:lb/listener:Listener",
+    "aws:secretsmanager/secret:Secret",
+    "aws:secretsmanager/secretVersion:SecretVersion",
+    "aws:rds/instance:Instance",
+    "aws:rds/parameterGroup:ParameterGroup",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:elasticache/parameterGroup:ParameterGroup",
+    "aws:ecs/cluster:Cluster",
+    "aws:ecs/service:Service",
+    "aws:ecs/taskDefinition:TaskDefinition",
+    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy",
+    "aws:sns/topic:Topic",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:wafv2/webAcl:WebAcl",
+)
+CDN = (
+    "aws:cloudfront/distribution:Distribution",
+    "aws:cloudfront/cachePolicy:CachePolicy",
+    "aws:cloudfront/originRequestPolicy:OriginRequestPolicy",
+    "aws:cloudfront/originAccessControl:OriginAccessControl",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketObjectv2:BucketObjectv2",
+    "aws:lb/listenerRule:ListenerRule",
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList",
+)
+DOMAIN = (
+    "aws:acm/certificate:Certificate",
+    "aws:acm/certificateValidation:CertificateValidation",
+    "aws:route53/record:Record",
+)
+REGISTRY = (
+    "aws:ecr/repository:Repository",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "docker-build:index:Image",
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken",
+)
+
+
+def footprint(config: StackConfig) -> frozenset[str]:
+    """The AWS resource types build(config) creates and the data sources it reads.
+
+    The bootstrap derives the stack's deploy role from it (deploy_role.stack_actions); the
+    bootstrap preview's policy deploy-role-covers-stack compares that role with what the
+    previewed stack really creates, so a change here or in build() that one side misses fails
+    there.
+    """
+    found = set(ALWAYS)
+    if config.cdn:
+        found |= set(CDN)
+        if not config.domain_name:
+            found.add("aws:cloudfront/vpcOrigin:VpcOrigin")
+    else:
+        found.add("aws:wafv2/webAclAssociation:WebAclAssociation")
+    if config.domain_name:
+        found |= set(DOMAIN)
+    if config.broker == "rabbitmq":
+        found.add("aws:mq/broker:Broker")
+    if config.alarm_email:
+        found.add("aws:sns/topicSubscription:TopicSubscription")
+    if not config.image:
+        found |= set(REGISTRY)
+    return frozenset(found)
+
+
+def record_names(config: StackConfig) -> tuple[str, ...]:
+    """The DNS names whose records build(config) writes in the hosted zone (aliases and the
+    certificates' validation records under them): the deploy role may change these only."""
+    if not config.domain_name:
+        return ()
+    if config.cdn:
+        return (config.domain_name, f"origin.{config.domain_name}")
+    return (config.domain_name,)
 
 
 def allowed_hosts(alb_dns_name: pulumi.Input[str], *names: str | None) -> pulumi.Output[str]:

@@ -25,8 +25,14 @@ def _statement(document: dict[str, Any], sid: str) -> dict[str, Any]:
     return next(s for s in document["Statement"] if s.get("Sid") == sid)
 
 
-def _services_policy(rs: Resources) -> dict[str, Any]:
-    return next(r["inputs"] for r in rs if r["type"] == POLICY and r["name"].endswith("-services"))
+def _policy_with(rs: Resources, sid: str) -> dict[str, Any]:
+    """The first deploy policy holding statement `sid` (parts split as IAM's quota needs)."""
+    return next(
+        r["inputs"]
+        for r in rs
+        if r["type"] == POLICY
+        and any(s.get("Sid") == sid for s in json.loads(r["inputs"]["policy"])["Statement"])
+    )
 
 
 def _stack_policy(rs: Resources) -> dict[str, Any]:
@@ -48,15 +54,15 @@ def any_branch_may_deploy(rs: Resources) -> None:
 
 def whole_service_allowed(rs: Resources) -> None:
     _edit_json(
-        _services_policy(rs),
-        "policy",
-        lambda d: _statement(d, "Containers")["Action"].append("ecs:*"),
+        _policy_with(rs, "Ecs"), "policy", lambda d: _statement(d, "Ecs")["Action"].append("ecs:*")
     )
 
 
 def pass_role_to_any_service(rs: Resources) -> None:
     _edit_json(
-        _stack_policy(rs), "policy", lambda d: _statement(d, "PassStackRoles").pop("Condition")
+        _policy_with(rs, "PassStackRoles"),
+        "policy",
+        lambda d: _statement(d, "PassStackRoles").pop("Condition"),
     )
 
 

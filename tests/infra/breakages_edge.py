@@ -86,6 +86,58 @@ def auto_named_target_group(rs: Resources) -> None:
 LONG_SLUG = "long-slug-redis-3-replicas"
 DOMAIN_CDN = "domain-cdn-5-replicas"
 
+SUBNET = "aws:ec2/subnet:Subnet"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+
+
+def private_subnet_zone_id(rs: Resources, zone_id: str | None) -> None:
+    subnet = next(r for r in rs if r["type"] == SUBNET and r["name"].endswith("-private-1"))
+    tags = subnet["inputs"]["tags"]
+    if zone_id is None:
+        del tags["AvailabilityZoneId"]
+    else:
+        tags["AvailabilityZoneId"] = zone_id
+
+
+def vpc_origin_subnet_in_use1_az3(rs: Resources) -> None:
+    """The original bug: a name picked the zone, and in this account it was use1-az3."""
+    private_subnet_zone_id(rs, "use1-az3")
+
+
+def subnet_in_a_local_zone(rs: Resources) -> None:
+    private_subnet_zone_id(rs, "use1-bos1-az1")
+
+
+def subnet_zone_picked_by_name(rs: Resources) -> None:
+    private_subnet_zone_id(rs, None)
+
+
+def _rules(rs: Resources) -> list[dict[str, Any]]:
+    return first(rs, WEB_ACL)["rules"]  # type: ignore[no-any-return]
+
+
+def core_rule_set_blocks_bodies_over_8_kb(rs: Resources) -> None:
+    """The original bug: SizeRestrictions_BODY answered 403 to any body over 8 KB."""
+    for rule in _rules(rs):
+        group = rule["statement"].get("managedRuleGroupStatement") or {}
+        group.pop("ruleActionOverrides", None)
+
+
+def edge_refuses_from_16_kb(rs: Resources) -> None:
+    from tenfold_infra.waf import content_length_over
+
+    for rule in _rules(rs):
+        regex = rule["statement"].get("regexMatchStatement")
+        if regex:
+            regex["regexString"] = content_length_over(16 * 1024)
+
+
+def no_rule_on_content_length(rs: Resources) -> None:
+    first(rs, WEB_ACL)["rules"] = [
+        r for r in _rules(rs) if "regexMatchStatement" not in r["statement"]
+    ]
+
+
 BREAKAGES = [
     Breakage("security-group-rule-budget", prefix_list_per_port),
     Breakage("cdn-api-forwards-authorization", api_behind_managed_cache_policy),
@@ -96,6 +148,8 @@ BREAKAGES = [
     Breakage("cloudfront-default-certificate-tls", tls_minimum_on_default_certificate),
     Breakage("waf-on-public-entry", distribution_without_web_acl),
     Breakage("waf-cloudfront-scope-in-us-east-1", edge_web_acl_in_stack_region),
+    Breakage("availability-zones-by-id", vpc_origin_subnet_in_use1_az3),
+    Breakage("waf-body-limit-matches-app", core_rule_set_blocks_bodies_over_8_kb),
     Breakage("cdn-policy-header-quotas", authorization_in_origin_request_policy),
     Breakage("cdn-static-assets-uploaded", static_bucket_left_empty),
     Breakage("name-length-limits", auto_named_target_group, LONG_SLUG),
@@ -103,4 +157,11 @@ BREAKAGES = [
 # Second faces of a rule, run by test_edge_policies.py (test_policies wants one per policy).
 MORE_BREAKAGES = [
     Breakage("waf-on-public-entry", public_alb_without_web_acl, "lean-redis-no-cdn"),
+    Breakage("availability-zones-by-id", subnet_in_a_local_zone, "lean-redis-no-cdn"),
+    Breakage("availability-zones-by-id", subnet_zone_picked_by_name),
+    Breakage("waf-body-limit-matches-app", edge_refuses_from_16_kb),
+    Breakage("waf-body-limit-matches-app", no_rule_on_content_length, "lean-redis-no-cdn"),
+    Breakage(
+        "waf-body-limit-matches-app", core_rule_set_blocks_bodies_over_8_kb, "lean-redis-no-cdn"
+    ),
 ]

@@ -46,6 +46,11 @@ def app_closes_idle_connections_before_the_alb(rs: Resources) -> None:
     edit_containers(rs, "app", as_short_as_the_alb)
 
 
+def worker_starts_without_migrating(rs: Resources) -> None:
+    """The original bug: the worker ran new job code on the old schema."""
+    edit_containers(rs, "worker", lambda c: c["worker"].pop("dependsOn"))
+
+
 def mutable_image_tags(rs: Resources) -> None:
     first(rs, "aws:ecr/repository:Repository")["imageTagMutability"] = "MUTABLE"
 
@@ -106,4 +111,8 @@ BREAKAGES = [
         "instance-types-sold-in-region", database_class_not_sold_in_region, "lean-redis-no-cdn"
     ),
     Breakage("rds-log-groups-with-retention", database_log_group_missing),
+]
+# Second faces of a rule, run by test_edge_policies.py (test_policies wants one per policy).
+MORE_BREAKAGES = [
+    Breakage("deploy-runs-migrations", worker_starts_without_migrating, "lean-redis-no-cdn"),
 ]

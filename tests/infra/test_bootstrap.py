@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,8 @@ from rendered_bootstrap import (
     run_bootstrap_preview,
 )
 from rendered_services import ANSWER_SETS, Rendered, render, rendered
-from tenfold_infra.bootstrap_config import parse_bootstrap_config
-from tenfold_infra.config import ConfigError, resource_prefix
+from tenfold_infra.bootstrap_config import parse_bootstrap_config, read_service_stacks
+from tenfold_infra.config import ConfigError, StackConfig, parse_config, resource_prefix
 
 ROLE = "aws:iam/role:Role"
 POLICY = "aws:iam/policy:Policy"
@@ -63,11 +66,20 @@ def test_every_bootstrap_stack_previews_offline_with_its_policies_green(
         assert set(preview["outputs"]["deployRoleArns"]) == set(ENVIRONMENTS)
         assert preview["outputs"]["githubEnvironments"] == ENVIRONMENTS
         assert len(rendered_bootstrap.resources(stack, ROLE)) == len(ENVIRONMENTS)
-        # Each role gets both of its policies attached, and nothing else.
-        attached = [a["inputs"]["role"] for a in rendered_bootstrap.resources(stack, ATTACHMENT)]
-        assert sorted(attached) == sorted(
-            2 * [r["name"] for r in roles(rendered_bootstrap, stack).values()]
+        # Each role gets every policy of its stack attached, and nothing else.
+        policies = {
+            p["name"]: p["inputs"]["tags"]["ServiceStack"]
+            for p in rendered_bootstrap.resources(stack, POLICY)
+        }
+        role_of_stack = {
+            r["tags"]["ServiceStack"]: r["name"] for r in roles(rendered_bootstrap, stack).values()
+        }
+        attached = sorted(
+            (a["inputs"]["role"], a["inputs"]["policyArn"].rsplit(":", 1)[-1])
+            for a in rendered_bootstrap.resources(stack, ATTACHMENT)
         )
+        assert attached == sorted((role_of_stack[s], name) for name, s in policies.items())
+        assert all(count >= 2 for count in Counter(policies.values()).values())
 
 
 def test_the_state_backend_is_optional_and_printed_as_login_and_secrets_provider(
@@ -234,13 +246,13 @@ def test_the_dev_role_reaches_every_named_resource_of_the_dev_stack(answers: str
             assert _allowed(dev, action, arn.format(name)), f"{action} on {name}"
             checked += 1
     assert checked >= 4
-    # ... and not the prod stack's roles, unless the 28-character prefix cuts the stack name off.
+    # ... and never the prod stack's, whatever the slug's length.
     project = str(yaml.safe_load((service.infra / "Pulumi.yaml").read_text())["name"])
     prod_prefix = resource_prefix(project, "prod")
-    if prod_prefix != resource_prefix(project, "dev"):
-        assert not _allowed(
-            dev, "iam:CreateRole", f"arn:aws:iam::123456789012:role/{prod_prefix}-task-abc1234"
-        )
+    assert prod_prefix != resource_prefix(project, "dev")
+    assert not _allowed(
+        dev, "iam:CreateRole", f"arn:aws:iam::123456789012:role/{prod_prefix}-task-abc1234"
+    )
 
 
 def test_text_preview_lists_resources_policies_and_outputs() -> None:
@@ -300,18 +312,88 @@ def test_bad_config_names_the_key_and_the_expected_form(
 ) -> None:
     raw = {"githubRepository": "acme/orders", **overrides}
     with pytest.raises(ConfigError) as error:
-        parse_bootstrap_config("orders-bootstrap", "account", raw, "eu-west-1")
+        parse_bootstrap_config("orders-bootstrap", "account", raw, "eu-west-1", service_stacks())
     assert str(error.value).startswith(f"orders-bootstrap:{key} ")
     assert phrase in str(error.value)
 
 
+def service_stacks(
+    project: str = "orders", region: str = "eu-west-1", **settings: str
+) -> Callable[[Mapping[str, str]], dict[str, StackConfig]]:
+    """Service stacks as the bootstrap reads them, for the stacks `environments` names."""
+
+    def read(environments: Mapping[str, str]) -> dict[str, StackConfig]:
+        return {
+            stack: parse_config(
+                project,
+                stack,
+                {"tier": "prod" if stack == "prod" else "dev", "alarmEmail": "a@b.co", **settings},
+                region,
+            )
+            for stack in environments
+        }
+
+    return read
+
+
 def test_good_config_gets_production_defaults() -> None:
     config = parse_bootstrap_config(
-        "orders-bootstrap", "account", {"githubRepository": "Acme-Corp/orders.api"}, "eu-west-1"
+        "orders-bootstrap",
+        "account",
+        {"githubRepository": "Acme-Corp/orders.api"},
+        "eu-west-1",
+        service_stacks(),
     )
     assert config.environments == ENVIRONMENTS
     assert config.service_project == "orders"
     assert not config.state_backend
     assert config.existing_oidc_provider_arn is None
+    assert {s: c.name for s, c in config.service_stacks.items()} == {
+        "dev": "orders-dev",
+        "prod": "orders-prod",
+    }
     with pytest.raises(ConfigError, match="aws:region is required"):
-        parse_bootstrap_config("orders-bootstrap", "account", {"githubRepository": "a/b"}, None)
+        parse_bootstrap_config(
+            "orders-bootstrap", "account", {"githubRepository": "a/b"}, None, service_stacks()
+        )
+
+
+@pytest.mark.parametrize(
+    ("read", "raw", "phrase"),
+    [
+        (service_stacks("billing"), {}, "infra/Pulumi.yaml names the service's project 'billing'"),
+        (service_stacks(region="us-east-1"), {}, "deploys to us-east-1"),
+        (
+            service_stacks(domainName="api.example.com", hostedZoneId="Z0OTHERZONE"),
+            {"hostedZoneId": "Z0123456789ABCDEFGHIJ"},
+            "validates its domain in Z0OTHERZONE",
+        ),
+    ],
+    ids=["project", "region", "zone"],
+)
+def test_service_stacks_that_do_not_fit_the_bootstrap_are_refused(
+    read: Callable[[Mapping[str, str]], dict[str, StackConfig]],
+    raw: dict[str, str],
+    phrase: str,
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(phrase)):
+        parse_bootstrap_config(
+            "orders-bootstrap", "account", {"githubRepository": "a/b", **raw}, "eu-west-1", read
+        )
+
+
+def test_a_stack_without_its_file_or_with_a_bad_config_names_both(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: orders\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        yaml.safe_dump({"config": {"aws:region": "eu-west-1", "orders:tier": "dev"}})
+    )
+    (tmp_path / "Pulumi.prod.yaml").write_text(
+        yaml.safe_dump({"config": {"aws:region": "eu-west-1", "orders:tier": "prod"}})
+    )
+    assert read_service_stacks(tmp_path, {"dev": "dev"})["dev"].name == "orders-dev"
+    with pytest.raises(ConfigError) as error:
+        read_service_stacks(tmp_path, {"staging": "staging"})
+    assert "service stack 'staging'" in str(error.value)
+    assert "Pulumi.staging.yaml" in str(error.value)
+    with pytest.raises(ConfigError, match=r"service stack 'prod'.*alarmEmail is required"):
+        read_service_stacks(tmp_path, ENVIRONMENTS)

@@ -34,6 +34,10 @@ VALID = {"tier": "prod", "image": "registry.example.com/app:1", "alarmEmail": "o
             "30",
             "demo:albSlowStartSeconds must be 0 unless albRoutingAlgorithm is round_robin",
         ),
+        ("namePrefix", "Demo-prod", "demo:namePrefix must be at most 28 lowercase letters"),
+        ("namePrefix", "d" * 29, "demo:namePrefix must be at most 28 lowercase letters"),
+        ("namePrefix", "demo--prod", "demo:namePrefix must be at most 28 lowercase letters"),
+        ("availabilityZones", '["eu-west-1a"]', "demo:availabilityZones must be a list of 2"),
     ],
 )
 def test_bad_value_names_the_key(key: str, value: str, message: str) -> None:
@@ -42,6 +46,26 @@ def test_bad_value_names_the_key(key: str, value: str, message: str) -> None:
         match="^" + re.escape(message),
     ):
         parse_config("demo", "prod", {**VALID, key: value}, "eu-west-1")
+
+
+def test_a_stack_may_keep_the_names_it_was_deployed_with() -> None:
+    """namePrefix pins the prefix (docs/update.md: slugs whose names changed)."""
+    project = "order-fulfilment-and-settlement-platform"
+    default = parse_config(project, "prod", VALID, "eu-west-1")
+    assert default.name != f"{project}-prod"[:28]
+    pinned = parse_config(
+        project, "prod", {**VALID, "namePrefix": f"{project}-prod"[:28]}, "eu-west-1"
+    )
+    assert pinned.name == "order-fulfilment-and-settlem"
+
+
+def test_a_vpc_origin_where_cloudfront_has_none_is_refused() -> None:
+    """CloudFront offers VPC origins in the Regions its guide lists; ap-southeast-6 is not one."""
+    with pytest.raises(
+        ConfigError, match=r"^demo:cdn is true without demo:domainName.*ap-southeast-6"
+    ):
+        parse_config("demo", "prod", VALID, "ap-southeast-6")
+    assert parse_config("demo", "prod", {**VALID, "cdn": "false"}, "ap-southeast-6").region
 
 
 def test_missing_values_are_named() -> None:
@@ -125,6 +149,9 @@ def test_tier_defaults() -> None:
 def broken_copy(service: Rendered, tmp_path: Path, old: str, new: str) -> Path:
     infra = tmp_path / "infra"
     shutil.copytree(service.infra, infra)
+    # The program reads the app's body limit from ../app/settings.py.
+    (tmp_path / "app").mkdir()
+    shutil.copy(service.root / "app" / "settings.py", tmp_path / "app" / "settings.py")
     stack_file = infra / "Pulumi.prod.yaml"
     text = stack_file.read_text()
     assert old in text

@@ -1,17 +1,20 @@
-"""Edge policies beyond one breakage each: second faces of a rule, and botocore-derived data."""
+"""Policies beyond one breakage each: second faces of a rule, and botocore-derived data."""
 
 from __future__ import annotations
 
 import copy
 import json
 
+import breakages_edge
+import breakages_platform
 import pytest
 from breakage import Breakage
-from breakages_edge import MORE_BREAKAGES
 from rendered_services import rendered
 from tenfold_infra.policies import Resource, evaluate
 from tenfold_infra.policies.edge import security_group_rule_budget
 from tenfold_infra.policies.names import DATA, botocore_limits, name_length_limits
+
+MORE_BREAKAGES = [*breakages_edge.MORE_BREAKAGES, *breakages_platform.MORE_BREAKAGES]
 
 
 @pytest.mark.parametrize("breakage", MORE_BREAKAGES, ids=[b.apply.__name__ for b in MORE_BREAKAGES])

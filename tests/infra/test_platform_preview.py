@@ -42,14 +42,28 @@ def test_image_is_built_pushed_to_ecr_and_deployed_by_tag(service: Rendered, sta
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_migrations_run_before_the_app_takes_traffic(service: Rendered, stack: str) -> None:
-    app = containers(service, stack, "app")
-    assert app["migrate"]["command"] == ["python", "-m", "app.db.migrate"]
-    assert app["migrate"]["essential"] is False
-    assert "portMappings" not in app["migrate"]
-    assert app["migrate"]["environment"] == app["app"]["environment"]
-    assert app["migrate"]["secrets"] == app["app"]["secrets"]
-    assert app["app"]["dependsOn"] == [{"containerName": "migrate", "condition": "SUCCESS"}]
+@pytest.mark.parametrize("role", ["app", "worker"])
+def test_migrations_run_before_new_code_starts(service: Rendered, stack: str, role: str) -> None:
+    """The app before it takes traffic, the worker before it takes jobs."""
+    task = containers(service, stack, role)
+    assert task["migrate"]["command"] == ["python", "-m", "app.db.migrate"]
+    assert task["migrate"]["essential"] is False
+    assert "portMappings" not in task["migrate"]
+    assert task["migrate"]["environment"] == task[role]["environment"]
+    assert task["migrate"]["secrets"] == task[role]["secrets"]
+    assert task[role]["dependsOn"] == [{"containerName": "migrate", "condition": "SUCCESS"}]
+
+
+def test_each_creation_of_prod_gets_its_own_final_snapshot_name(service: Rendered) -> None:
+    """A fixed `<name>-final` already exists at the second destroy (DBSnapshotAlreadyExists):
+    the name ends in the password secret's ARN suffix, which AWS picks at each creation (the
+    mocks' secrets end in -AbCdEf)."""
+    primary = service.one("prod", "aws:rds/instance:Instance", "-primary")["inputs"]
+    assert primary["finalSnapshotIdentifier"] == f"{primary['identifier']}-final-abcdef"
+    assert primary["skipFinalSnapshot"] is False
+    dev = service.one("dev", "aws:rds/instance:Instance", "-primary")["inputs"]
+    assert dev["skipFinalSnapshot"] is True
+    assert "finalSnapshotIdentifier" not in dev
 
 
 @pytest.mark.parametrize("stack", STACKS)

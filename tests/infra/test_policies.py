@@ -46,6 +46,32 @@ def test_policy_catches_broken_resource(breakage: Breakage) -> None:
     assert failed[breakage.policy]  # says which resource and why
 
 
+def test_prod_without_a_domain_is_warned_about_the_default_certificate(
+    default_service: Rendered,
+) -> None:
+    """tls-1-2-or-newer passes (AWS pins *.cloudfront.net to TLSv1, nothing to set) but tells
+    the truth: prod gets a warning that says what a domain buys; dev does not."""
+    tls = {
+        stack: next(
+            p
+            for p in default_service.previews[stack]["policies"]
+            if p["name"] == "tls-1-2-or-newer"
+        )
+        for stack in ("dev", "prod")
+    }
+    assert tls["prod"]["passed"]
+    (warning,) = tls["prod"]["warnings"]
+    assert "accepts TLS 1.0 and 1.1" in warning
+    assert "TLSv1.2_2021" in warning
+    assert "domainName" in warning
+    assert tls["dev"]["warnings"] == []
+
+
+def test_a_domain_clears_the_warning() -> None:
+    prod = rendered("domain-cdn-5-replicas").previews["prod"]
+    assert next(p for p in prod["policies"] if p["name"] == "tls-1-2-or-newer")["warnings"] == []
+
+
 def test_prod_rules_do_not_apply_to_dev(default_service: Rendered) -> None:
     resources = copy.deepcopy(default_service.previews["prod"]["resources"])
     for r in resources:
@@ -69,7 +95,11 @@ def test_policy_pack_runs_the_same_checks(
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: packs.append(kwargs))
     runpy.run_path(str(REPO / "pulumi" / "policy_pack" / "__main__.py"))
     (pack,) = packs
-    assert [p.name for p in pack["policies"]] == [p.name for p in POLICIES]
+    names = [p.name for p in pack["policies"]]
+    assert [n for n in names if not n.endswith("-advice")] == [p.name for p in POLICIES]
+    assert [n for n in names if n.endswith("-advice")] == [
+        f"{p.name}-advice" for p in POLICIES if p.warn
+    ]
 
     resources = copy.deepcopy(default_service.previews["prod"]["resources"])
     alb_keeps_invalid_headers(resources)
@@ -80,4 +110,6 @@ def test_policy_pack_runs_the_same_checks(
             args,
             lambda message, urn, name=policy.name: violations.setdefault(name, []).append(message),
         )
-    assert list(violations) == ["alb-drops-invalid-headers"]
+    # The prod distribution on *.cloudfront.net is advice (advisory), not a violation.
+    assert sorted(violations) == ["alb-drops-invalid-headers", "tls-1-2-or-newer-advice"]
+    assert "TLS 1.0" in violations["tls-1-2-or-newer-advice"][0]

@@ -13,10 +13,21 @@ from .edge import EDGE
 from .model import Finding, Policy, Resource
 from .names import NAMES
 from .platform import PLATFORM
+from .stacks import CROSS_STACK, CrossStackPolicy, StackPlan, evaluate_stacks
 
 POLICIES: tuple[Policy, ...] = (*BASELINE, *EDGE, *NAMES, *PLATFORM, *BOOTSTRAP)
 
-__all__ = ["POLICIES", "Finding", "Policy", "Resource", "evaluate"]
+__all__ = [
+    "CROSS_STACK",
+    "POLICIES",
+    "CrossStackPolicy",
+    "Finding",
+    "Policy",
+    "Resource",
+    "StackPlan",
+    "evaluate",
+    "evaluate_stacks",
+]
 
 
 def evaluate(resources: list[Resource]) -> list[Finding]:
@@ -26,7 +37,10 @@ def evaluate(resources: list[Resource]) -> list[Finding]:
         problems = policy.check(resources)
         findings.append(
             Finding(
-                policy.name, not problems, "; ".join(problems) if problems else policy.description
+                policy.name,
+                not problems,
+                "; ".join(problems) if problems else policy.description,
+                tuple(policy.warn(resources)) if policy.warn else (),
             )
         )
     return findings

@@ -177,7 +177,32 @@ def production_resilience(resources: list[Resource]) -> list[str]:
     return problems
 
 
+DEFAULT_CERTIFICATE_DOC = (
+    "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
+)
+
+
+def default_certificate_in_prod(resources: list[Resource]) -> list[str]:
+    """A prod distribution on the *.cloudfront.net certificate still accepts TLS 1.0 and 1.1:
+    AWS pins its security policy to TLSv1 whatever minimumProtocolVersion says.
+    https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/secure-connections-supported-viewer-protocols-ciphers.html
+    """
+    return [
+        f"{r.name}: prod serves on the default *.cloudfront.net certificate, which accepts TLS "
+        "1.0 and 1.1 (AWS pins its policy to TLSv1). A domain (domainName and hostedZoneId) "
+        "buys an ACM certificate with TLSv1.2_2021 (TLS 1.2+ only, modern ciphers), your own "
+        "hostname that outlives the distribution, and HTTPS from CloudFront to the load balancer "
+        f"(see {DEFAULT_CERTIFICATE_DOC})"
+        for r in of_types(resources, DISTRIBUTION)
+        if r.prod and (r.props.get("viewerCertificate") or {}).get("cloudfrontDefaultCertificate")
+    ]
+
+
 def tls_1_2_or_newer(resources: list[Resource]) -> list[str]:
+    """ALB HTTPS listeners and CloudFront with a custom certificate refuse TLS older than 1.2.
+    The default *.cloudfront.net certificate cannot (AWS pins it to TLSv1): a prod stack on it
+    gets a warning that says what a domain buys (default_certificate_in_prod)."""
     problems = [
         f"{r.name}: sslPolicy {r.props.get('sslPolicy')!r} allows TLS older than 1.2"
         for r in of_types(resources, *LISTENERS)
@@ -264,8 +289,10 @@ BASELINE: tuple[Policy, ...] = (
     ),
     Policy(
         "tls-1-2-or-newer",
-        "ALB listeners and CloudFront accept TLS 1.2 or newer only",
+        "ALB listeners and CloudFront with a custom certificate accept TLS 1.2 or newer only; "
+        "prod on the *.cloudfront.net certificate (TLS 1.0 accepted) is warned",
         tls_1_2_or_newer,
+        warn=default_certificate_in_prod,
     ),
     Policy(
         "cdn-compression-and-http2",

@@ -7,6 +7,7 @@ be resolved (an unknown value under a real `pulumi preview`) is skipped, never g
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,11 +21,63 @@ CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
 VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 CERTIFICATE = "aws:acm/certificate:Certificate"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_OBJECTS = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
+
+# CloudFront developer guide, "Restrict access with VPC origins", section "Supported AWS
+# Regions for VPC origins": the Regions that offer VPC origins, and the zones (by AZ ID) that
+# do not in the Regions listed with exceptions.
+VPC_ORIGINS_DOC = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+    "private-content-vpc-origins.html#vpc-origins-supported-regions"
+)
+VPC_ORIGIN_REGIONS = frozenset(
+    {
+        "us-east-2",
+        "us-east-1",
+        "us-west-1",
+        "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-southeast-7",
+        "ap-southeast-5",
+        "ap-east-2",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-south-1",
+        "eu-west-3",
+        "eu-south-2",
+        "eu-north-1",
+        "eu-central-2",
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "sa-east-1",
+        "mx-central-1",
+    }
+)
+VPC_ORIGIN_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "apne1-az3", "cac1-az3"})
+# An Availability Zone's ID (use1-az1); Local Zones (use1-bos1-az1) and Wavelength Zones
+# (use1-wl1-bos-wlz1) have longer ones. https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html
+STANDARD_ZONE_ID = re.compile(r"[a-z]+[0-9]+-az[0-9]+")
+ZONE_ID_TAG = "AvailabilityZoneId"
+SUBNET = "aws:ec2/subnet:Subnet"
 
 # https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups
 SG_RULES_PER_DIRECTION = 60
@@ -338,6 +391,50 @@ def vpc_origin_needs_internet_gateway(resources: list[Resource]) -> list[str]:
     return []
 
 
+def availability_zones_by_id(resources: list[Resource]) -> list[str]:
+    """Subnets sit in standard Availability Zones chosen by AZ ID, each tagged with its ID;
+    with a CloudFront VPC origin, only in Regions and zones that offer VPC origins.
+
+    A zone name maps to a different physical zone in each account, so only the AZ ID says
+    whether a subnet is in use1-az3, where CloudFront VPC origins are not supported; Local and
+    Wavelength Zones lack the services and the resilience the stack needs.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html#vpc-origins-supported-regions
+    https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html
+    """
+    problems = []
+    vpc_origin = bool(of_types(resources, VPC_ORIGIN))
+    regions = set()
+    for subnet in of_types(resources, SUBNET):
+        tags = subnet.props.get("tags") or {}
+        zone_id, zone = tags.get(ZONE_ID_TAG), subnet.props.get("availabilityZone")
+        if isinstance(zone, str) and zone:
+            regions.add(zone.rstrip("abcdefghijklmnopqrstuvwxyz"))
+        if not isinstance(zone_id, str) or not zone_id:
+            problems.append(
+                f"{subnet.name}: no {ZONE_ID_TAG} tag; choose zones by AZ ID "
+                "(tenfold_infra.network.choose_zones) and tag each subnet with its ID"
+            )
+        elif not STANDARD_ZONE_ID.fullmatch(zone_id):
+            problems.append(
+                f"{subnet.name}: zone {zone_id} is not a standard Availability Zone (a Local "
+                "or Wavelength Zone); keep to zones with opt-in-not-required and zone type "
+                "availability-zone"
+            )
+        elif vpc_origin and zone_id in VPC_ORIGIN_UNSUPPORTED_ZONE_IDS:
+            problems.append(
+                f"{subnet.name}: zone {zone_id} ({zone}) does not support CloudFront VPC "
+                f"origins; leave it out by AZ ID (see {VPC_ORIGINS_DOC})"
+            )
+    if vpc_origin:
+        problems += [
+            f"the stack has a CloudFront VPC origin in {region}, a Region without VPC origins: "
+            "set domainName (CloudFront then reaches the ALB over HTTPS) or cdn: false "
+            f"(see {VPC_ORIGINS_DOC})"
+            for region in sorted(regions - VPC_ORIGIN_REGIONS)
+        ]
+    return problems
+
+
 def cloudfront_default_certificate_tls(resources: list[Resource]) -> list[str]:
     """With the *.cloudfront.net certificate, AWS sets the security policy to TLSv1 itself.
 
@@ -390,6 +487,126 @@ def waf_cloudfront_scope_in_us_east_1(resources: list[Resource]) -> list[str]:
         for a in of_types(resources, WEB_ACL)
         if a.props.get("scope") == "CLOUDFRONT" and a.props.get("region") != "us-east-1"
     ]
+
+
+BODY_LIMIT_VARIABLE = "MAX_REQUEST_BODY_BYTES"
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+BODY_SIZE_RULE = "SizeRestrictions_BODY"
+# SizeRestrictions_BODY's threshold: https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+CORE_RULE_SET_BODY_BYTES = 8192
+# Far above any body a service takes: where to stop looking for a rule's threshold.
+LARGEST_BODY = 2**40
+
+
+def _app_body_limit(resources: list[Resource]) -> int | None:
+    """MAX_REQUEST_BODY_BYTES of the load-balanced container (the app)."""
+    from .platform import _container_definitions, _load_balanced_containers
+
+    app = _load_balanced_containers(resources)
+    for task in of_types(resources, TASK_DEFINITION):
+        for container in _container_definitions(task):
+            if container.get("name") not in app:
+                continue
+            for variable in container.get("environment") or []:
+                if variable.get("name") == BODY_LIMIT_VARIABLE:
+                    try:
+                        return int(variable.get("value"))
+                    except (TypeError, ValueError):
+                        return None
+    return None
+
+
+def _refuses(pattern: str, size: int) -> bool:
+    try:
+        return re.search(pattern, str(size)) is not None
+    except re.error:
+        return False
+
+
+def _first_refused(pattern: str) -> int | None:
+    """The smallest Content-Length the rule matches, if it matches every larger one."""
+    if not _refuses(pattern, LARGEST_BODY):
+        return None
+    low, high = 0, LARGEST_BODY
+    while low < high:
+        middle = (low + high) // 2
+        if _refuses(pattern, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _content_length_limits(acl: Resource) -> list[int]:
+    """Thresholds of the web ACL's blocking rules on the Content-Length header."""
+    limits = []
+    for rule in acl.props.get("rules") or []:
+        if "block" not in (rule.get("action") or {}):
+            continue
+        regex = (rule.get("statement") or {}).get("regexMatchStatement") or {}
+        header = ((regex.get("fieldToMatch") or {}).get("singleHeader") or {}).get("name", "")
+        if str(header).lower() == "content-length" and regex.get("regexString"):
+            first = _first_refused(str(regex["regexString"]))
+            if first is not None:
+                limits.append(first)
+    return limits
+
+
+def _counts_body_size_rule(rule: Mapping[str, Any]) -> bool:
+    group = (rule.get("statement") or {}).get("managedRuleGroupStatement") or {}
+    if group.get("name") != COMMON_RULE_SET:
+        return True
+    return any(
+        o.get("name") == BODY_SIZE_RULE and "count" in (o.get("actionToUse") or {})
+        for o in group.get("ruleActionOverrides") or []
+    ) or "count" in (rule.get("overrideAction") or {})
+
+
+def waf_body_limit_matches_app(resources: list[Resource]) -> list[str]:
+    """The web ACL lets through every request body the app accepts, and refuses bigger ones.
+
+    The core rule set's SizeRestrictions_BODY blocks bodies over 8 KB; the app accepts up to
+    MAX_REQUEST_BODY_BYTES, so that rule must only count. WAF inspects at most 16 KB of a body
+    behind CloudFront (8 KB behind an ALB) and cannot measure a larger one, so the app's limit
+    is enforced on the declared Content-Length, which must be refused from the app's limit + 1.
+    https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html
+    https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
+    """
+    acls = of_types(resources, WEB_ACL)
+    if not acls:
+        return []
+    limit = _app_body_limit(resources)
+    problems = []
+    if limit is None:
+        problems.append(
+            f"the app container does not set {BODY_LIMIT_VARIABLE}: the stack passes the app's "
+            "limit to it, so that the web ACL and the app agree"
+        )
+    accepts = f"up to {limit}" if limit else "up to its MAX_REQUEST_BODY_BYTES (1 MiB by default)"
+    for acl in acls:
+        if limit is None or limit > CORE_RULE_SET_BODY_BYTES:
+            problems += [
+                f"{acl.name}: {COMMON_RULE_SET} blocks bodies over {CORE_RULE_SET_BODY_BYTES} "
+                f"bytes with 403 ({BODY_SIZE_RULE}), the app accepts {accepts}: override "
+                f"{BODY_SIZE_RULE} to count"
+                for rule in acl.props.get("rules") or []
+                if not _counts_body_size_rule(rule)
+            ]
+        if limit is None:
+            continue
+        limits = _content_length_limits(acl)
+        if not limits:
+            problems.append(
+                f"{acl.name}: no rule refuses a Content-Length over the app's {limit} bytes at "
+                "the edge (a regex match on the content-length header, action block)"
+            )
+        problems += [
+            f"{acl.name}: refuses request bodies from {first} bytes, but the app accepts "
+            f"{limit} ({BODY_LIMIT_VARIABLE}): refuse from {limit + 1} exactly"
+            for first in limits
+            if first != limit + 1
+        ]
+    return problems
 
 
 def cdn_policy_header_quotas(resources: list[Resource]) -> list[str]:
@@ -481,6 +698,11 @@ EDGE: tuple[Policy, ...] = (
         vpc_origin_needs_internet_gateway,
     ),
     Policy(
+        "availability-zones-by-id",
+        "Subnets sit in standard zones chosen by AZ ID; with a VPC origin, only where CloudFront offers it",
+        availability_zones_by_id,
+    ),
+    Policy(
         "cloudfront-default-certificate-tls",
         "No minimumProtocolVersion that AWS ignores with the default CloudFront certificate",
         cloudfront_default_certificate_tls,
@@ -494,6 +716,11 @@ EDGE: tuple[Policy, ...] = (
         "waf-cloudfront-scope-in-us-east-1",
         "CLOUDFRONT-scope web ACLs are created in us-east-1",
         waf_cloudfront_scope_in_us_east_1,
+    ),
+    Policy(
+        "waf-body-limit-matches-app",
+        "The web ACL passes every request body the app accepts and refuses larger declared ones",
+        waf_body_limit_matches_app,
     ),
     Policy(
         "cdn-policy-header-quotas",

@@ -53,6 +53,8 @@ class Policy:
     name: str
     description: str
     check: Callable[[list[Resource]], list[str]]
+    # What the stack may deploy but should know: printed as warnings, never a failure.
+    warn: Callable[[list[Resource]], list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Finding:
     name: str
     passed: bool
     message: str
+    warnings: tuple[str, ...] = ()
 
 
 def of_types(resources: Iterable[Resource], *types: str) -> list[Resource]:

@@ -152,17 +152,17 @@ def target_idle_outlasts_load_balancer(resources: list[Resource]) -> list[str]:
 
 
 def deploy_runs_migrations(resources: list[Resource]) -> list[str]:
-    """The load-balanced container must start only after a non-essential migration container
-    exits 0 (`dependsOn` condition SUCCESS), or new code serves an old schema and every data
-    route answers 500. SUCCESS requires the dependency to be non-essential.
+    """Every essential container (the app behind the load balancer, the worker) must start
+    only after a non-essential migration container exits 0 (`dependsOn` condition SUCCESS),
+    or new code runs on an old schema: every data route answers 500 and jobs fail. SUCCESS
+    requires the dependency to be non-essential.
     https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html
     """
-    behind_target_group = _load_balanced_containers(resources)
     problems = []
     for task in of_types(resources, TASK_DEFINITION):
         containers = {str(c.get("name")): c for c in _container_definitions(task)}
         for name, container in containers.items():
-            if name not in behind_target_group:
+            if container.get("essential", True) is False:
                 continue
             migrations = [
                 d
@@ -176,7 +176,7 @@ def deploy_runs_migrations(resources: list[Resource]) -> list[str]:
                 problems.append(
                     f"{task.name}: container {name!r} does not dependOn a non-essential "
                     f"container running `python -m {MIGRATE_MODULE}` with condition SUCCESS; "
-                    "migrations would never run on deploy"
+                    "it would start on a schema its code does not expect"
                 )
     return problems
 
@@ -455,7 +455,7 @@ PLATFORM: tuple[Policy, ...] = (
     ),
     Policy(
         "deploy-runs-migrations",
-        "The load-balanced container waits for the migrate container to succeed",
+        "The app and the worker wait for the migrate container to succeed",
         deploy_runs_migrations,
     ),
     Policy(
