@@ -84,25 +84,18 @@ class Node:
         uid = processes.account.uid
         beam = _beam(self.directory / "pid", uid)  # read before the node deletes its pid file
         # rabbitmqctl stop waits until the node has stopped; the launcher script then exits.
+        command = [str(BIN / "rabbitmqctl"), "-n", self.name, "stop", str(self.directory / "pid")]
         try:
-            stopped = (
-                subprocess.run(
-                    [
-                        str(BIN / "rabbitmqctl"),
-                        "-n",
-                        self.name,
-                        "stop",
-                        str(self.directory / "pid"),
-                    ],
-                    env=os.environ | self.environment(),
-                    capture_output=True,
-                    timeout=30,
-                    check=False,
-                    **processes.account.popen_options(),
-                ).returncode
-                == 0
+            done = subprocess.run(
+                command,
+                env=os.environ | self.environment(),
+                capture_output=True,
+                timeout=30,
+                check=False,
+                **processes.account.popen_options(),
             )
-        except subprocess.TimeoutExpired:
+            stopped = done.returncode == 0
+        except subprocess.TimeoutExpired:  # a hung rabbitmqctl must not abort `down`
             stopped = False
         if not stopped:
             say("rabbitmqctl stop failed; ending the node's processes")
