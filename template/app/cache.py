@@ -405,7 +405,10 @@ class Cache:
             if raw is not None:
                 return raw
             if await self._call("get", lambda: self._store.get(lock_key), None) is None:
-                return None  # the other instance finished without a value, or died
+                # The other instance finished or died. It stores its value before it lets
+                # go of the lock, so the value may have landed since the read above: read
+                # it again, or this instance loads a second time.
+                return await self._call("get", lambda: self._store.get(key), None)
         return None
 
     def _bypassed(self) -> bool:

@@ -24,6 +24,10 @@ from app.settings import Settings
 SERVICE_ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET_KEY = "test-jwt-secret-key-" + "0123456789abcdef" * 4  # 84 bytes: fine for HS512
 PASSWORD = "correct horse battery staple"
+# A bound on a stuck start or stop of a test app, not a speed target: asgi-lifespan's
+# default of 5 s once cut short a clean shutdown (the in-process worker and relay stopping,
+# pools closing) on a 2-core machine at load 10; at load 4 it takes up to about 1 s.
+LIFESPAN_TIMEOUT_SECONDS = 60
 
 
 def migrate(database_url: str, revision: str = "head", *, downgrade: bool = False) -> None:
@@ -73,7 +77,11 @@ async def serve(
     settings, ``serve(settings.model_copy(update={...}))`` for any other.
     """
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(
+        application,
+        startup_timeout=LIFESPAN_TIMEOUT_SECONDS,
+        shutdown_timeout=LIFESPAN_TIMEOUT_SECONDS,
+    ):
         transport = httpx.ASGITransport(app=application, client=peer)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield application, client

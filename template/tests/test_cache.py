@@ -227,6 +227,57 @@ async def test_a_failing_loader_fails_only_its_own_request() -> None:
     assert calls == 1  # still one database read for the five
 
 
+class AnsweredAfterTheHolderUnlocks(MemoryTTLStore):
+    """One store shared by two instances. The waiting instance's first read of the value
+    is answered only after the loading instance has stored it and released the lock: the
+    order a loaded machine now and then gives the two instances' Redis commands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contended = False  # an instance found the lock taken and waits
+        self.polled = asyncio.Event()  # the waiting instance read the value, finding none
+        self.unlocked = asyncio.Event()
+
+    async def add(self, key: str, value: bytes, ttl_ms: int) -> bool:
+        added = await super().add(key, value, ttl_ms)
+        self.contended = self.contended or not added
+        return added
+
+    async def get(self, key: str) -> bytes | None:
+        value = await super().get(key)
+        if self.contended and not key.startswith("lock:") and not self.polled.is_set():
+            self.polled.set()
+            await self.unlocked.wait()  # the reply (no value yet) arrives late
+        return value
+
+    async def delete(self, key: str) -> None:
+        await super().delete(key)
+        if key.startswith("lock:"):
+            self.unlocked.set()
+
+
+async def test_a_load_that_ends_between_a_waiters_two_reads_is_not_repeated() -> None:
+    """Across instances: a waiter that finds the lock released reads the value again
+    before it loads, since the holder stores the value before it unlocks."""
+    store = AnsweredAfterTheHolderUnlocks()
+    holder, waiter = Cache(store), Cache(store)
+    calls = 0
+
+    async def loader() -> bytes:
+        nonlocal calls
+        calls += 1
+        await store.polled.wait()  # finish while the waiter's read is on its way
+        return b'{"id":1}'
+
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(
+            holder.get_or_load_json("items:item:1", loader),
+            waiter.get_or_load_json("items:item:1", loader),
+        )
+    assert list(results) == [b'{"id":1}'] * 2
+    assert calls == 1
+
+
 OLD, NEW_KEY = b'{"id":1,"status":"published"}', "items:item:1"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,21 +21,15 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, SERVICE_ROOT, TEST_JWT_SECRET_KEY
+from topology.processes import spare_port, stop_child
 
 DRAIN_DELAY_SECONDS = 1.0
 DRAIN_TIMEOUT_SECONDS = 10.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def metrics_port() -> int:
-    return free_port()
+    return spare_port()
 
 
 @contextmanager
@@ -45,7 +38,7 @@ def production_server(
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``python -m app.server`` with ``settings`` (environment names); killed and waited
     for at the end, whatever happened."""
-    port = free_port()
+    port = spare_port()
     env = {
         **os.environ,
         "PORT": str(port),
@@ -63,9 +56,8 @@ def production_server(
         wait_until_serving(base_url, process)
         yield process, base_url
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        # Gone before the next test: reaped, and neither port accepting connections.
+        stop_child(f"the server on port {port}", process, (port, metrics_port))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from topology import TopologyError, haproxy, redis, say
@@ -77,7 +78,10 @@ class Topology:
             self._up()
         except BaseException:
             say("up failed; tearing down what was started")
-            self.down(quiet=True)
+            try:
+                self.down(quiet=True)
+            except TopologyError as error:
+                say(str(error))  # the failure of `up` stays the error reported
             raise
 
     def _up(self) -> None:
@@ -128,21 +132,45 @@ class Topology:
         print(config.state_file.read_text(), end="")  # noqa: T201
 
     def down(self, *, quiet: bool = False) -> None:
-        """Stop what ``up`` started (by recorded PID) and delete its data."""
-        directory = self.config.directory
+        """Stop what ``up`` started (by recorded PID) and delete its data.
+
+        Returns once every process has exited and every port refuses connections. A
+        server that will not go does not stop the others from being stopped; then the
+        directory is kept (its PID files let a later ``down`` find what is left) and the
+        error names what is still running.
+        """
+        config, directory = self.config, self.config.directory
         if not directory.is_dir():
             say(f"nothing to stop in {directory}")
             return
-        self.processes.stop("haproxy", wait_seconds=5)
         instances = [name for name in self.processes.names() if name.startswith("instance")]
-        self.processes.stop("worker", *instances, wait_seconds=30)
-        self.config.rabbitmq().stop(self.processes)
-        self.processes.stop("redis", wait_seconds=10)
-        self.processes.stop("epmd", wait_seconds=5)
-        try:
-            self.config.pg_pair().down()
-        except TopologyError as error:
-            say(f"pg-pair down failed ({error}); see {directory / 'postgres'}")
+        steps: list[Callable[[], None]] = [
+            lambda: self.processes.stop(
+                "haproxy", wait_seconds=5, ports=(config.http_port, config.stats_port)
+            ),
+            lambda: self.processes.stop(
+                "worker",
+                *instances,
+                wait_seconds=30,
+                ports=(*config.instance_ports, *config.metrics_ports),
+            ),
+            lambda: config.rabbitmq().stop(self.processes),
+            lambda: self.processes.stop("redis", wait_seconds=10, ports=(config.redis_port,)),
+            # Not its port: a machine's epmd may take 4369 over once ours is gone.
+            lambda: self.processes.stop("epmd", wait_seconds=5),
+            lambda: config.pg_pair().down(),
+        ]
+        left = []
+        for step in steps:
+            try:
+                step()
+            except TopologyError as error:
+                left.append(str(error))
+        if left:
+            raise TopologyError(
+                f"down left servers running, so {directory} is kept: {'; '.join(left)}. "
+                "Run 'scripts/topology down' again, or end those PIDs yourself."
+            )
         shutil.rmtree(directory, ignore_errors=True)
         if not quiet:
             say(f"stopped and removed {directory}")
@@ -170,13 +198,13 @@ class Topology:
         if not 1 <= n <= count:
             raise TopologyError(f"no instance {n} (instances: 1..{count})")
         started = time.monotonic()
-        self.processes.stop(f"instance{n}", wait_seconds=40)
+        self.processes.stop(f"instance{n}", wait_seconds=40, ports=self._instance_ports(n))
         self._start_instance(n)
         haproxy.wait_backend(self.config.stats_socket, f"instance{n}", "UP", 30)
         say(f"instance{n} restarted in {time.monotonic() - started:.0f}s")
 
     def restart_redis(self) -> None:
-        self.processes.stop("redis", wait_seconds=10)
+        self.processes.stop("redis", wait_seconds=10, ports=(self.config.redis_port,))
         self._start_redis()
 
     def stop_broker(self) -> None:
@@ -216,8 +244,12 @@ class Topology:
             raise TopologyError(f"`python {' '.join(args)}` failed{where}")
         return done.stdout or ""
 
+    def _instance_ports(self, n: int) -> tuple[int, int]:
+        """Instance ``n``'s port and its metrics port."""
+        return self.config.instance_ports[n - 1], self.config.metrics_ports[n - 1]
+
     def _start_instance(self, n: int) -> None:
-        port, metrics_port = self.config.instance_ports[n - 1], self.config.metrics_ports[n - 1]
+        port, metrics_port = self._instance_ports(n)
         name = f"instance{n}"
         env = self._app_env() | {"PORT": str(port), "METRICS_PORT": str(metrics_port)}
         self.processes.start(name, [str(PYTHON), "-m", "app.server"], env=env, cwd=SERVICE_DIR)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from topology import TopologyError
-from topology.processes import Account, listening
+from topology.processes import Account, listening, wait_until_gone
 
 PRIMARY_CONF = """
 # pg-pair: primary tuned for tests, not durability
@@ -103,14 +103,23 @@ class PgPair:
         self.wait_streaming()
 
     def down(self) -> None:
-        """Stop both and delete their data."""
+        """Stop both and delete their data (kept if a server will not stop)."""
         for node in reversed(NODES):
             if (self.directory / node).is_dir() and self.is_running(node):
-                self._pg_ctl(node, "stop", "-m", "fast", check=False)
+                self.stop(node)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def stop_replica(self) -> None:
-        self._pg_ctl("replica", "stop", "-m", "fast")
+        self.stop("replica")
+
+    def stop(self, node: str) -> None:
+        """Fast shutdown of ``node``; returns once its postmaster has exited and its port
+        refuses connections (pg_ctl returns when the PID file is gone, a moment before)."""
+        postmaster = self._postmaster_pid(node)
+        self._pg_ctl(node, "stop", "-m", "fast")
+        port = self.primary_port if node == "primary" else self.replica_port
+        pids = [postmaster] if postmaster is not None else []
+        wait_until_gone(f"the PostgreSQL {node} on port {port}", pids, (port,))
 
     def start_replica(self) -> None:
         self._start("replica")
@@ -131,6 +140,13 @@ class PgPair:
 
     def is_running(self, node: str) -> bool:
         return self._pg_ctl(node, "status", check=False) == 0
+
+    def _postmaster_pid(self, node: str) -> int | None:
+        """The first line of postmaster.pid, while the server runs."""
+        try:
+            return int((self.directory / node / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def wait_streaming(self, seconds: float = 20) -> None:
         deadline = time.monotonic() + seconds

@@ -17,12 +17,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from topology import TopologyError, say
+
+# How long a SIGKILLed process may take to exit and release its ports. SIGKILL cannot be
+# caught, but on a loaded machine the dying process must still be scheduled to exit.
+KILLED_EXIT_SECONDS = 10.0
 
 
 def listening(port: int) -> bool:
@@ -38,6 +42,57 @@ def wait_for_port(port: int, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TopologyError(f"{what} is not listening on 127.0.0.1:{port} after {seconds:g} s")
         time.sleep(0.1)
+
+
+def spare_port() -> int:
+    """A TCP port nothing on 127.0.0.1 uses right now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def wait_until_gone(
+    what: str, pids: Collection[int], ports: Collection[int] = (), *, seconds: float = 10
+) -> None:
+    """Return once every process in ``pids`` has exited and every port in ``ports`` refuses.
+
+    A stop is over only when both hold: the next request must meet a refused connection,
+    not a server still dying, nor a child that inherited the listening socket. Our own
+    exited children are reaped; another's exited process counts once it is a zombie (it
+    holds no port or file; only its parent can remove it from the process table).
+    Raises TopologyError naming ``what`` if that does not happen within ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        running = [pid for pid in pids if _alive(pid)]
+        accepting = [port for port in ports if listening(port)]
+        if not running and not accepting:
+            return
+        if time.monotonic() >= deadline:
+            left = [f"PID {' '.join(map(str, running))} still running"] if running else []
+            left += [f"127.0.0.1:{port} still accepts connections" for port in accepting]
+            raise TopologyError(f"{what} did not stop within {seconds:g} s: {'; '.join(left)}")
+        time.sleep(0.02)
+
+
+def stop_child(
+    what: str,
+    process: subprocess.Popen[bytes],
+    ports: Collection[int] = (),
+    *,
+    seconds: float = KILLED_EXIT_SECONDS,
+) -> None:
+    """SIGKILL ``process`` (our child); return once it is reaped and ``ports`` refuse."""
+    if process.poll() is None:
+        process.kill()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        raise TopologyError(
+            f"{what} (PID {process.pid}) did not exit within {seconds:g} s of SIGKILL"
+        ) from None
+    wait_until_gone(what, (), ports, seconds=seconds)
 
 
 def raise_open_files_limit(nofile: int) -> None:
@@ -206,24 +261,29 @@ class Processes:
                 )
             time.sleep(0.1)
 
-    def stop(self, *names: str, wait_seconds: float = 10) -> None:
-        """SIGTERM every one at once, SIGKILL whatever is left after ``wait_seconds``."""
-        pids = []
+    def stop(self, *names: str, wait_seconds: float = 10, ports: Collection[int] = ()) -> None:
+        """SIGTERM every one at once, SIGKILL whatever is left after ``wait_seconds``.
+
+        Returns once every one has exited and ``ports`` (what they listened on) refuse
+        connections; raises TopologyError naming them otherwise, keeping their PID files
+        so that a later ``down`` still finds them.
+        """
+        pids = {}
         for name in names:
             pid = self.pid(name)
             if pid is not None and self.running(name):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
-                pids.append(pid)
+                pids[name] = pid
         deadline = time.monotonic() + wait_seconds
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in pids:
+        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for name, pid in pids.items():
             if _alive(pid):
-                say(f"PID {pid} did not stop within {wait_seconds:g} s; killing it")
+                say(f"{name} (PID {pid}) did not stop within {wait_seconds:g} s; killing it")
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                    time.sleep(0.1)
-                _alive(pid)
+        what = ", ".join(f"{name} (PID {pid})" for name, pid in pids.items()) or ", ".join(names)
+        wait_until_gone(what, pids.values(), ports, seconds=KILLED_EXIT_SECONDS)
         for name in names:
             (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)

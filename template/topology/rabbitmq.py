@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from topology import TopologyError, say
-from topology.processes import Processes, listening
+from topology.processes import KILLED_EXIT_SECONDS, Processes, listening, wait_until_gone
 
 BIN = Path("/usr/lib/rabbitmq/bin")
 EPMD_PORT = 4369
@@ -72,21 +72,32 @@ class Node:
         processes.wait_for_port("rabbitmq", self.port, 60)
 
     def stop(self, processes: Processes) -> None:
-        """Stop the node through rabbitmqctl; end whatever of it is left."""
+        """Stop the node through rabbitmqctl; end whatever of it is left.
+
+        Returns once the launcher, the Erlang VM and their helpers have exited and the
+        node's AMQP and distribution ports refuse connections.
+        """
         launcher = processes.pid("rabbitmq")
         if launcher is None or not processes.running("rabbitmq"):
             (processes.pid_dir / "rabbitmq.pid").unlink(missing_ok=True)
             return
+        uid = processes.account.uid
+        beam = _beam(self.directory / "pid", uid)  # read before the node deletes its pid file
         # rabbitmqctl stop waits until the node has stopped; the launcher script then exits.
-        stopped = subprocess.run(
-            [str(BIN / "rabbitmqctl"), "-n", self.name, "stop", str(self.directory / "pid")],
-            env=os.environ | self.environment(),
-            capture_output=True,
-            timeout=30,
-            check=False,
-            **processes.account.popen_options(),
-        )
-        if stopped.returncode != 0:
+        command = [str(BIN / "rabbitmqctl"), "-n", self.name, "stop", str(self.directory / "pid")]
+        try:
+            done = subprocess.run(
+                command,
+                env=os.environ | self.environment(),
+                capture_output=True,
+                timeout=30,
+                check=False,
+                **processes.account.popen_options(),
+            )
+            stopped = done.returncode == 0
+        except subprocess.TimeoutExpired:  # a hung rabbitmqctl must not abort `down`
+            stopped = False
+        if not stopped:
             say("rabbitmqctl stop failed; ending the node's processes")
         deadline = time.monotonic() + 10
         while processes.running("rabbitmq") and time.monotonic() < deadline:
@@ -94,9 +105,15 @@ class Node:
         # Never SIGTERM the launcher: its trap runs a `rabbitmqctl stop` of its own, which can
         # outlive it and stop the next node of the same name (start-broker). Whatever is left
         # of its process group (it leads its own session) is ours and ends at once.
-        uid = processes.account.uid
-        for pid in _process_group(launcher, uid) + _beam(self.directory / "pid", uid):
+        left = _process_group(launcher, uid) + beam
+        for pid in left:
             _kill(pid)
+        wait_until_gone(
+            f"RabbitMQ node {self.name}",
+            [launcher, *left],
+            (self.port, self.dist_port),
+            seconds=KILLED_EXIT_SECONDS,
+        )
         (processes.pid_dir / "rabbitmq.pid").unlink(missing_ok=True)
 
 

@@ -7,8 +7,12 @@ a missing server is a failure instead, so CI can never pass by skipping them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.integration.own_redis import OwnRedis
 
 SERVERS = {
     "TEST_DATABASE_URL": "a PostgreSQL primary, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
@@ -39,3 +43,15 @@ def require_server(variable: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return require_server("TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A redis-server of the test's own (started), for tests that stop and start Redis."""
+    require_server("TEST_REDIS_URL")  # like every test that needs Redis
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

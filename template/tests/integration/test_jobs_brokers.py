@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
@@ -39,6 +40,7 @@ from app.repositories import items
 from app.settings import Settings
 from tests.conftest import TEST_JWT_SECRET_KEY, migrate
 from tests.integration.conftest import require_server
+from topology.processes import wait_until_gone
 
 Sessions = async_sessionmaker[AsyncSession]
 DATABASE = "app_it_jobs"
@@ -259,12 +261,18 @@ def rabbitmq_faults() -> Iterator[Callable[[str], Awaitable[None]]]:
     if rabbitmqctl is None:
         pytest.fail("TEST_BROKER_FAULTS=1 but rabbitmqctl is not on PATH")
 
+    amqp_port = urlsplit(require_server("TEST_BROKER_URL")).port or 5672
+
     async def run(command: str) -> None:
         process = await asyncio.create_subprocess_exec(
             rabbitmqctl, command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         _, stderr = await process.communicate()
         assert process.returncode == 0, f"rabbitmqctl {command}: {stderr.decode()}"
+        if command == "stop_app":  # down means refusing connections, not stopping soon
+            await asyncio.to_thread(
+                wait_until_gone, f"RabbitMQ's AMQP listener on port {amqp_port}", (), [amqp_port]
+            )
 
     yield run
     # Whatever happened, leave RabbitMQ running for everyone else.

@@ -1,17 +1,14 @@
 """Practices 2 and 8 on a real Redis: shared stampede lock, invalidation, sessions, a dead Redis.
 
 TEST_REDIS_URL must name database 15: these tests FLUSHDB it. The fault test starts
-its own redis-server on a spare port and kills it by PID; it never touches TEST_REDIS_URL.
+its own redis-server on a spare port (the ``own_redis`` fixture) and kills only that one;
+it never touches TEST_REDIS_URL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +27,7 @@ from app.settings import Settings
 from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, bearer, serve
 from tests.integration.conftest import require_server
+from tests.integration.own_redis import OwnRedis
 
 ITEMS = "/api/v1/items"
 
@@ -139,59 +137,14 @@ async def test_concurrent_refreshes_in_redis_share_one_successor(store: RedisTTL
     assert len({result[1] for result in results if result is not None}) == 1
 
 
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not on PATH: the Redis fault test starts its own server"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1"]
-    command += ["--save", "", "--appendonly", "no"]  # nothing on disk
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-
-
-async def _wait_until_up(port: int) -> None:
-    for _ in range(100):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-        else:
-            writer.close()
-            await writer.wait_closed()
-            return
-    pytest.fail(f"redis-server did not start on port {port}")
-
-
-@pytest.fixture
-def own_redis(redis_url: str) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
-    """A redis-server this test owns; the list collects restarts so all are stopped."""
-    port = _spare_port()
-    processes = [_start_redis(port)]
-    yield port, processes
-    for process in processes:
-        process.kill()
-        process.wait()
-
-
 def _sample(name: str, labels: dict[str, str]) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
-    settings: Settings, own_redis: tuple[int, list[subprocess.Popen[bytes]]]
+    settings: Settings, own_redis: OwnRedis
 ) -> None:
-    port, processes = own_redis
-    await _wait_until_up(port)
-    url = f"redis://127.0.0.1:{port}/0"
+    url = own_redis.url
     probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
     short_circuit = settings.model_copy(
         update={"redis_url": url, "cache_circuit_open_seconds": 0.2}
@@ -204,8 +157,7 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
         assert (await client.get(detail)).json() == item
         assert await probe.get(item_cache_key(item["id"])) is not None
 
-        processes[0].kill()  # Redis dies mid-test
-        processes[0].wait()
+        own_redis.stop()  # Redis dies mid-test
         errors = _sample("cache_errors_total", {"operation": "get"})
         for _ in range(5):
             response = await client.get(detail)
@@ -221,8 +173,7 @@ async def test_requests_succeed_while_redis_is_down_and_caching_resumes(
         assert patched.status_code == 200
         assert (await client.get(detail)).json()["name"] == "Table"
 
-        processes.append(_start_redis(port))
-        await _wait_until_up(port)
+        own_redis.start()
         await probe.close()
         probe = RedisTTLStore.from_url(url, socket_timeout_seconds=1)
         await asyncio.sleep(0.3)  # the circuit closes again after cache_circuit_open_seconds

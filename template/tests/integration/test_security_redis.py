@@ -1,26 +1,21 @@
 """Login rate limit and session endpoints on a real Redis, including one that goes away.
 
 The rate-limit tests use TEST_REDIS_URL with keys unique to each run (nothing is
-flushed). The outage tests start their own redis-server on port 16390 (with a pid
-file), stop it and start it again, and only ever kill that server, by its PID; they
-run when TEST_REDIS_URL is set, like every test that needs Redis.
+flushed). The outage tests start their own redis-server on a spare port (the
+``own_redis`` fixture, tests/integration/own_redis.py), stop it and start it again, and
+only ever kill that server; they run when TEST_REDIS_URL is set, like every test that
+needs Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client import REGISTRY
 
 from app.auth.rate_limit import KEY_PREFIX, RateLimiter, login_keys
@@ -28,10 +23,10 @@ from app.settings import Settings
 from app.stores.redis import RedisTTLStore
 from tests.conftest import PASSWORD, serve
 from tests.integration.conftest import require_server
+from tests.integration.own_redis import OwnRedis
 
 LOGIN = "/api/v1/auth/login"
 REGISTER = "/api/v1/auth/register"
-OWN_REDIS_PORT = 16390
 
 
 @asynccontextmanager
@@ -90,69 +85,6 @@ async def test_login_answers_429_from_redis_counters(settings: Settings) -> None
 
 
 # --- a Redis that stops and starts -----------------------------------------------------------
-
-
-class OwnRedis:
-    """redis-server on OWN_REDIS_PORT, daemonized with a pid file; stopped only by that PID."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            reason = "redis-server is not on PATH: the Redis outage tests start their own"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        self.binary = binary
-        self.pidfile = directory / "redis.pid"
-        self.url = f"redis://127.0.0.1:{OWN_REDIS_PORT}/0"
-
-    def start(self) -> None:
-        command = [self.binary, "--port", str(OWN_REDIS_PORT), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--daemonize", "yes"]
-        command += ["--pidfile", str(self.pidfile), "--dir", str(self.pidfile.parent)]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if (
-                subprocess.run(  # noqa: S603
-                    [shutil.which("redis-cli") or "redis-cli", "-p", str(OWN_REDIS_PORT), "ping"],
-                    capture_output=True,
-                    check=False,
-                ).stdout.strip()
-                == b"PONG"
-            ):
-                return
-            time.sleep(0.05)
-        pytest.fail(f"redis-server did not start on port {OWN_REDIS_PORT}")
-
-    def stop(self) -> None:
-        if not self.pidfile.exists():
-            return
-        pid = int(self.pidfile.read_text().strip())
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
-        self.pidfile.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    # Only in integration runs (which never run two at once): the port is fixed.
-    require_server("TEST_REDIS_URL")
-    server = OwnRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _sample(name: str, labels: dict[str, str]) -> float:
