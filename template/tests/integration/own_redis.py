@@ -37,7 +37,8 @@ def answers_ping(port: int) -> bool:
 class OwnRedis:
     """redis-server on a spare port; ``start`` and ``stop`` it as often as a test needs."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *arguments: str) -> None:
+        """``arguments`` are more redis-server options, e.g. ``"--maxmemory", "24mb"``."""
         binary = shutil.which("redis-server")
         if binary is None:
             reason = "redis-server is not on PATH: the Redis outage tests start their own"
@@ -46,6 +47,7 @@ class OwnRedis:
             pytest.skip(reason)
         self.binary = binary
         self.directory = directory
+        self.arguments = arguments
         self.port = spare_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
@@ -54,6 +56,7 @@ class OwnRedis:
         """Start it and return once it answers PING."""
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        command += self.arguments
         self._process = subprocess.Popen(  # noqa: S603
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -10,22 +10,19 @@ security state through the service's own classes, then floods the cache with 80 
 distinct bodies: with the budget nothing is evicted; without it (the control, on the
 same server) Redis evicts, and the security state goes first.
 
-The server is this test's own (a spare port, nothing on disk), stopped by its PID and
-waited for; it runs when TEST_REDIS_URL is set, like every test that needs Redis.
+The server is this test's own (tests/integration/own_redis.py: a spare port, nothing on
+disk, stopped and waited for until its port refuses); it runs when TEST_REDIS_URL is set,
+like every test that needs Redis.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.exceptions import RedisError
 
 from app.auth.rate_limit import RateLimiter, login_keys
 from app.auth.refresh_tokens import RefreshTokens
@@ -33,6 +30,7 @@ from app.auth.revocations import RevokedFamilies
 from app.cache import Cache
 from app.stores.redis import RedisTTLStore
 from tests.integration.conftest import require_server
+from tests.integration.own_redis import OwnRedis
 
 MAX_MEMORY = "24mb"
 BODY_BYTES = 256 * 1024  # incompressible: Redis stores each whole
@@ -40,33 +38,16 @@ URLS = 320  # the review's flood: 80 MiB of distinct catalog pages
 BUDGET_BYTES = 4 * 1024 * 1024
 
 
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
-def limited_redis_port() -> Iterator[int]:
+def limited_redis_port(tmp_path: Path) -> Iterator[int]:
     """A redis-server of this test's own, limited and evicting as ElastiCache is set up."""
     require_server("TEST_REDIS_URL")
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not on PATH: the eviction test starts its own server"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    port = _spare_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--maxmemory", MAX_MEMORY]
-    command += ["--maxmemory-policy", "volatile-lru"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    server = OwnRedis(tmp_path, "--maxmemory", MAX_MEMORY, "--maxmemory-policy", "volatile-lru")
+    server.start()
     try:
-        yield port
+        yield server.port
     finally:
-        process.kill()
-        process.wait()
+        server.stop()
 
 
 @pytest.fixture
@@ -74,14 +55,6 @@ async def limited_redis(limited_redis_port: int) -> AsyncIterator[RedisTTLStore]
     url = f"redis://127.0.0.1:{limited_redis_port}/0"
     store = RedisTTLStore.from_url(url, socket_timeout_seconds=2)
     try:
-        for _ in range(100):
-            try:
-                await store.ping()
-                break
-            except (RedisError, OSError):
-                await asyncio.sleep(0.05)
-        else:
-            pytest.fail(f"redis-server did not start on port {limited_redis_port}")
         yield store
     finally:
         await store.close()
