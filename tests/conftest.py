@@ -45,14 +45,20 @@ def render(
     return destination
 
 
+# What the template's own environment and `make test` set, which a service never sees.
+OUTER_ENVIRONMENT = frozenset({"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"})
+
+
 def service_env(python_version: str = "3.11", **extra: str) -> dict[str, str]:
     """Environment for running a rendered service's own commands.
 
     The template's own virtual environment must not leak into the service's, and uv must use
     the machine's Python (it cannot download one here). Services rendered for a newer Python
-    are linted with the machine's 3.11 interpreter.
+    are linted with the machine's 3.11 interpreter. The service's make runs as a user's
+    would, not as a sub-make of `make test`: its output then has no "make[1]: Entering
+    directory" lines, and the outer make's flags do not reach it.
     """
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env = {key: value for key, value in os.environ.items() if key not in OUTER_ENVIRONMENT}
     # uv from the template's environment: a shim (pyenv) would follow the service's
     # .python-version and fail for versions the machine does not have.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
